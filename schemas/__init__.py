@@ -1,0 +1,11 @@
+"""The event model: every kind of event the service stores, as marshmallow schemas.
+
+Importing this package registers every kind. ``Event`` validates any event; the
+``EVENT_KINDS`` registry maps each ``type`` to its schema.
+"""
+
+from schemas import kinds  # noqa: F401  (registers the kinds)
+from schemas.event import CERTAINTY, EVENT_KINDS, Event, EventEnvelope, event_kind
+from schemas.fields import date_span
+
+__all__ = ["CERTAINTY", "EVENT_KINDS", "Event", "EventEnvelope", "date_span", "event_kind"]

@@ -1,0 +1,130 @@
+"""The event envelope, the registry of kinds, and the ``Event`` union over them.
+
+Every event shares one envelope; its ``type`` picks the schema of ``details``. A kind is
+added by writing its details schema and decorating it with ``@event_kind("name")``
+(see ``schemas/kinds.py``): that builds the kind's envelope and registers it.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, pre_load, validates_schema
+from marshmallow.validate import Equal, Length, OneOf, Regexp
+from marshmallow_oneofschema import OneOfSchema
+
+from schemas import limits
+from schemas.common import Actor, Location, Related, Source, StrictSchema
+from schemas.fields import BoundedList, BoundedString, PartialDate, date_span
+
+CERTAINTY = ("confirmed", "reported", "claimed", "estimated", "planned")
+CERTAINTY_MEANINGS = {
+    "confirmed": "Happened, as shown by the parties themselves or by evidence (a photo, an "
+                 "official record).",
+    "reported": "Reported as fact by the source, relaying others; not independently confirmed.",
+    "claimed": "Asserted by a party with an interest in it; not independently verified.",
+    "estimated": "A figure or finding the source itself presents as an estimate.",
+    "planned": "Announced, prepared or expected; not (yet) happened.",
+}
+
+KEY_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+
+
+class EventEnvelope(StrictSchema):
+    """Fields every event has, whatever its kind."""
+
+    id = fields.UUID(dump_only=True, metadata={"description": "Assigned by the service."})
+    key = fields.String(
+        validate=[Length(min=1, max=limits.KEY_LENGTH), Regexp(KEY_PATTERN)],
+        metadata={"description": "Optional natural key (a slug), unique among events; "
+                                 "lets a loader update the same event again.",
+                  "examples": ["2025-07-12-lavrov-meets-kim-jong-un"]},
+    )
+    title = BoundedString(required=True, max_length=limits.TITLE_LENGTH)
+    summary = BoundedString(max_length=limits.SUMMARY_LENGTH)
+    date = PartialDate(required=True)
+    end_date = PartialDate(metadata={"description": "Last day of a span, at the precision known."})
+    location = fields.Nested(Location)
+    actors = BoundedList(fields.Nested(Actor), max_items=limits.ACTORS)
+    sources = BoundedList(
+        fields.Nested(Source), max_items=limits.SOURCES, required=True, validate=Length(min=1)
+    )
+    certainty = fields.String(
+        required=True,
+        validate=OneOf(CERTAINTY),
+        metadata={"description": "How the source holds it. "
+                                 + " ".join(f"`{k}`: {v}" for k, v in CERTAINTY_MEANINGS.items())},
+    )
+    tags = BoundedList(BoundedString(max_length=limits.TAG_LENGTH), max_items=limits.TAGS)
+    related = BoundedList(fields.Nested(Related), max_items=limits.LIST_ITEMS)
+    version = fields.Integer(dump_only=True, metadata={"description": "Starts at 1, +1 per write."})
+    created_at = fields.DateTime(dump_only=True)
+    updated_at = fields.DateTime(dump_only=True)
+    deleted_at = fields.DateTime(
+        dump_only=True, metadata={"description": "Set on revisions that record a deletion."}
+    )
+
+    @pre_load
+    def _reject_read_only_fields(self, data, **kwargs):
+        if isinstance(data, dict):
+            sent = [name for name, field in self.fields.items() if field.dump_only and name in data]
+            if sent:
+                message = ["Read-only field: set by the service."]
+                raise ValidationError({name: message for name in sent})
+        return data
+
+    @validates_schema
+    def _end_date_not_before_date(self, data, **kwargs):
+        if ("date" in data and "end_date" in data
+                and date_span(data["end_date"])[1] < date_span(data["date"])[0]):
+            raise ValidationError("Must not be before date.", "end_date")
+
+
+# type name -> that kind's full event schema (envelope + typed details)
+EVENT_KINDS: dict[str, type[Schema]] = {}
+
+
+def event_kind(name: str):
+    """Register a details schema as the kind ``name``; returns the class unchanged."""
+
+    def register(details: type[Schema]) -> type[Schema]:
+        if name in EVENT_KINDS:
+            raise ValueError(f"event kind {name!r} is registered twice")
+        stem = details.__name__.removesuffix("Details")
+        EVENT_KINDS[name] = type(
+            f"{stem}Event",
+            (EventEnvelope,),
+            {
+                "__doc__": f"A `{name}` event. {details.__doc__ or ''}".strip(),
+                "type": fields.String(required=True, validate=Equal(name),
+                                      metadata={"enum": [name]}),
+                "details": fields.Nested(details, required=True),
+            },
+        )
+        return details
+
+    return register
+
+
+class Event(OneOfSchema):
+    """Any event: the ``type`` field selects the kind and so the schema of ``details``."""
+
+    type_field = "type"
+    type_field_remove = False
+    type_schemas = EVENT_KINDS
+
+    def _load(self, data, *, partial=None, unknown=None, **kwargs):
+        if not isinstance(data, dict):
+            raise ValidationError({"_schema": ["An event must be a JSON object."]})
+        return super()._load(data, partial=partial, unknown=unknown, **kwargs)
+
+    def get_data_type(self, data):
+        data_type = super().get_data_type(data)
+        if data_type is not None and not isinstance(data_type, str):
+            raise ValidationError({"type": ["Not a valid string."]})
+        if isinstance(data_type, str) and data_type not in self.type_schemas:
+            raise ValidationError(
+                {"type": [f"Must be one of: {', '.join(sorted(self.type_schemas))}."]}
+            )
+        return data_type
+
+    def get_obj_type(self, obj):
+        return obj["type"]

@@ -1,0 +1,176 @@
+"""Field types of the event model that marshmallow does not ship.
+
+All of them are strict about JSON types: a JSON ``true`` is not a number, a number is
+not a string, and a string is not a boolean.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import math
+import re
+
+import pycountry
+from marshmallow import fields
+from marshmallow.validate import Range
+
+from schemas import limits
+
+_PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+
+
+def date_span(value: str) -> tuple[dt.date, dt.date]:
+    """First and last day covered by a partial ISO date (``2024``, ``2024-11``, ``2024-11-05``)."""
+    match = _PARTIAL_DATE.match(value)
+    if not match:
+        raise ValueError(f"not a partial ISO date: {value!r}")
+    year, month, day = (int(part) if part else None for part in match.groups())
+    if month is None:
+        return dt.date(year, 1, 1), dt.date(year, 12, 31)
+    if day is None:
+        return dt.date(year, month, 1), dt.date(year, month, calendar.monthrange(year, month)[1])
+    day_date = dt.date(year, month, day)
+    return day_date, day_date
+
+
+class PartialDate(fields.String):
+    """An ISO 8601 calendar date at the precision known: ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``."""
+
+    default_error_messages = {
+        "invalid_partial_date": "Not a valid date: use YYYY, YYYY-MM or YYYY-MM-DD.",
+        "impossible_date": "Not a real calendar date.",
+    }
+
+    def __init__(self, **kwargs):
+        metadata = {
+            "pattern": _PARTIAL_DATE.pattern,
+            "description": "ISO 8601 date at the precision known: YYYY, YYYY-MM or YYYY-MM-DD.",
+            "examples": ["2025-07-12", "2024-11", "2024"],
+        }
+        metadata.update(kwargs.pop("metadata", {}))
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not _PARTIAL_DATE.match(text):
+            raise self.make_error("invalid_partial_date")
+        try:
+            date_span(text)
+        except ValueError as error:
+            raise self.make_error("impossible_date") from error
+        if int(text[:4]) < limits.EARLIEST_YEAR:
+            raise self.make_error("impossible_date")
+        return text
+
+
+class CountryCode(fields.String):
+    """An ISO 3166-1 alpha-2 country code, upper case (``KP``, ``RU``, ``UA``)."""
+
+    default_error_messages = {"unknown_country": "Not an ISO 3166-1 alpha-2 country code."}
+
+    def __init__(self, **kwargs):
+        metadata = {"pattern": "^[A-Z]{2}$", "description": "ISO 3166-1 alpha-2 country code.",
+                    "examples": ["KP"]}
+        metadata.update(kwargs.pop("metadata", {}))
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if len(text) != 2 or not text.isupper() or pycountry.countries.get(alpha_2=text) is None:
+            raise self.make_error("unknown_country")
+        return text
+
+
+class BoundedString(fields.String):
+    """A string with a length limit, stripped of surrounding white space, never empty."""
+
+    default_error_messages = {
+        "too_long": "Longer than {max} characters.",
+        "empty": "Must not be empty.",
+    }
+
+    def __init__(self, max_length: int = limits.NAME_LENGTH, **kwargs):
+        self.max_length = max_length
+        metadata = {"maxLength": max_length, "minLength": 1}
+        metadata.update(kwargs.pop("metadata", {}))
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if not text:
+            raise self.make_error("empty")
+        if len(text) > self.max_length:
+            raise self.make_error("too_long", max=self.max_length)
+        return text
+
+
+class BoundedList(fields.List):
+    """A list with a size limit."""
+
+    default_error_messages = {"too_many": "More than {max} items."}
+
+    def __init__(self, cls_or_instance, max_items: int = limits.LIST_ITEMS, **kwargs):
+        self.max_items = max_items
+        metadata = {"maxItems": max_items}
+        metadata.update(kwargs.pop("metadata", {}))
+        super().__init__(cls_or_instance, metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, list) and len(value) > self.max_items:
+            raise self.make_error("too_many", max=self.max_items)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Amount(fields.Number):
+    """A non-negative JSON number, kept as given (an integer stays an integer)."""
+
+    num_type = float
+    default_error_messages = {
+        "invalid": "Not a valid number.",
+        "negative": "Must not be negative.",
+        "too_large": "Larger than {max}.",
+    }
+
+    def __init__(self, **kwargs):
+        metadata = {"minimum": 0, "maximum": limits.LARGEST_AMOUNT}
+        metadata.update(kwargs.pop("metadata", {}))
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not is_number or not math.isfinite(value):
+            raise self.make_error("invalid")
+        if value < 0:
+            raise self.make_error("negative")
+        if value > limits.LARGEST_AMOUNT:
+            raise self.make_error("too_large", max=limits.LARGEST_AMOUNT)
+        return value
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value
+
+
+class StrictFloat(fields.Float):
+    """A finite JSON number (not a boolean, not a numeric string)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class StrictInteger(fields.Integer):
+    """A JSON integer (not a boolean, not a string, not 1.5), within bounds."""
+
+    def __init__(self, minimum: int = 0, maximum: int = 1_000_000, **kwargs):
+        super().__init__(strict=True, validate=Range(min=minimum, max=maximum), **kwargs)
+
+
+class StrictBoolean(fields.Boolean):
+    """A JSON ``true`` or ``false`` and nothing else (not 1, not "yes")."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value

@@ -1,0 +1,204 @@
+"""The kinds of event, one details schema each.
+
+To add a kind: write a ``…Details`` schema below and decorate it with ``@event_kind``.
+Nothing else in the service changes.
+"""
+
+from __future__ import annotations
+
+from marshmallow import ValidationError, fields, validates_schema
+from marshmallow.validate import Length, OneOf
+
+from schemas import limits
+from schemas.common import Quantity, StrictSchema
+from schemas.event import event_kind
+from schemas.fields import BoundedList, BoundedString, CountryCode, StrictBoolean, StrictInteger
+
+
+def _text(**kwargs):
+    return BoundedString(max_length=limits.TEXT_LENGTH, **kwargs)
+
+
+def _labels(**kwargs):
+    return BoundedList(BoundedString(max_length=limits.TAG_LENGTH), **kwargs)
+
+
+def _require_one_of(data: dict, names: tuple[str, ...]) -> None:
+    if not any(name in data for name in names):
+        raise ValidationError(f"Give at least one of: {', '.join(names)}.", "_schema")
+
+
+@event_kind("meeting")
+class MeetingDetails(StrictSchema):
+    """People meet: talks, a courtesy call, a round of a dialogue."""
+
+    format = fields.String(
+        required=True,
+        validate=OneOf(("talks", "courtesy_call", "summit", "strategic_dialogue",
+                        "negotiation", "press_conference", "other")),
+    )
+    round = StrictInteger(minimum=1, maximum=1000,
+                          metadata={"description": "Which round of a recurring dialogue."})
+    topics = _labels()
+    outcome = _text()
+
+
+@event_kind("visit")
+class VisitDetails(StrictSchema):
+    """Someone travels to another country, hosted there."""
+
+    host_country = CountryCode(required=True)
+    visitor_country = CountryCode()
+    level = fields.String(validate=OneOf(("state", "official", "working", "private", "other")))
+    duration_days = StrictInteger(minimum=1, maximum=3650)
+    purpose = _text()
+
+
+@event_kind("statement")
+class StatementDetails(StrictSchema):
+    """Something said or written: its words when quoted, its gist when paraphrased."""
+
+    speaker = BoundedString(required=True)
+    quote = BoundedString(max_length=limits.QUOTE_LENGTH,
+                          metadata={"description": "The words said, verbatim."})
+    gist = _text(metadata={"description": "What was said, in other words."})
+    occasion = BoundedString(metadata={"examples": ["press conference"]})
+    language = fields.String(validate=Length(equal=2),
+                             metadata={"description": "ISO 639-1 code of the original words."})
+    topics = _labels()
+
+    @validates_schema
+    def _says_something(self, data, **kwargs):
+        _require_one_of(data, ("quote", "gist"))
+
+
+@event_kind("deployment")
+class DeploymentDetails(StrictSchema):
+    """Armed forces sent from one country to another (planned, under way or done)."""
+
+    force = BoundedString(required=True, metadata={"examples": ["Korean People's Army"]})
+    origin_country = CountryCode(required=True)
+    destination_country = CountryCode(required=True)
+    personnel = fields.Nested(Quantity)
+    status = fields.String(required=True,
+                           validate=OneOf(("planned", "under_way", "deployed", "withdrawn")))
+    role = fields.String(validate=OneOf(("combat", "support", "training", "engineering",
+                                         "construction", "unknown")))
+    purpose = _text()
+
+
+TRANSFER_CATEGORIES = (
+    "ballistic_missile", "cruise_missile", "rocket", "artillery_shell", "artillery_system",
+    "ammunition", "small_arms", "drone", "armoured_vehicle", "aircraft", "ship", "other",
+)
+
+
+class TransferredItem(StrictSchema):
+    """One line of an arms transfer."""
+
+    category = fields.String(required=True, validate=OneOf(TRANSFER_CATEGORIES))
+    description = BoundedString()
+    quantity = fields.Nested(Quantity)
+
+
+@event_kind("arms_transfer")
+class ArmsTransferDetails(StrictSchema):
+    """Weapons or ammunition supplied by one country to another."""
+
+    supplier = CountryCode(required=True)
+    recipient = CountryCode(required=True)
+    items = BoundedList(fields.Nested(TransferredItem), required=True, validate=Length(min=1))
+
+
+@event_kind("casualties")
+class CasualtiesDetails(StrictSchema):
+    """People killed, wounded, captured or missing, as counted or estimated by someone."""
+
+    party = BoundedString(required=True,
+                          metadata={"description": "Whose casualties these are."})
+    population = fields.String(validate=OneOf(("military", "civilian", "mixed")))
+    killed = fields.Nested(Quantity)
+    wounded = fields.Nested(Quantity)
+    killed_or_wounded = fields.Nested(
+        Quantity, metadata={"description": "A combined figure, when the source does not split it."}
+    )
+    captured = fields.Nested(Quantity)
+    missing = fields.Nested(Quantity)
+
+    @validates_schema
+    def _counts_someone(self, data, **kwargs):
+        _require_one_of(data, ("killed", "wounded", "killed_or_wounded", "captured", "missing"))
+
+
+WEAPON_CATEGORIES = (
+    "drone", "ballistic_missile", "cruise_missile", "missile", "glide_bomb", "artillery",
+    "rocket", "aircraft", "other",
+)
+
+
+class WeaponUse(StrictSchema):
+    """Weapons of one category used in an attack."""
+
+    category = fields.String(required=True, validate=OneOf(WEAPON_CATEGORIES))
+    description = BoundedString()
+    quantity = fields.Nested(Quantity)
+
+
+@event_kind("attack")
+class AttackDetails(StrictSchema):
+    """A strike or assault on a target."""
+
+    attacker = CountryCode()
+    target_country = CountryCode()
+    target = _text(metadata={"description": "What or whom was attacked."})
+    weapons = BoundedList(fields.Nested(WeaponUse))
+    tactic = _text()
+    record = StrictBoolean(metadata={"description": "The source calls its scale a record."})
+    intercepted = fields.Nested(Quantity)
+
+
+@event_kind("combat")
+class CombatDetails(StrictSchema):
+    """Forces fighting: a battle, a front, a campaign."""
+
+    belligerents = BoundedList(CountryCode(), validate=Length(min=1),
+                               metadata={"description": "Countries whose forces fought."})
+    front = BoundedString(metadata={"examples": ["Kursk"]})
+    outcome = _text()
+    conditions = _text(metadata={"description": "How the forces lived and fought."})
+
+
+@event_kind("military_cooperation")
+class MilitaryCooperationDetails(StrictSchema):
+    """Two or more militaries working together: training, doctrine, interoperability."""
+
+    parties = BoundedList(CountryCode(), required=True, validate=Length(min=2))
+    area = fields.String(
+        required=True,
+        validate=OneOf(("training", "doctrine", "interoperability", "intelligence",
+                        "technology", "production", "other")),
+    )
+    description = _text()
+
+
+class TransportMeans(StrictSchema):
+    """Vehicles of one kind seen moving."""
+
+    category = fields.String(required=True,
+                             validate=OneOf(("ship", "cargo_aircraft", "train", "truck", "other")))
+    description = BoundedString()
+    quantity = fields.Nested(Quantity)
+
+
+@event_kind("logistics_movement")
+class LogisticsMovementDetails(StrictSchema):
+    """Military transport between places: ships, aircraft, trains."""
+
+    origin_country = CountryCode(required=True)
+    destination_country = CountryCode(required=True)
+    both_directions = StrictBoolean()
+    means = BoundedList(fields.Nested(TransportMeans), required=True, validate=Length(min=1))
+    cargo = _text()
+    observed_by = fields.String(
+        validate=OneOf(("satellite_imagery", "eyewitness", "official_statement", "other"))
+    )

@@ -1,0 +1,35 @@
+"""Configuration: defaults here, overridden by environment variables (12-factor)."""
+
+from __future__ import annotations
+
+import os
+
+MIB = 1024 * 1024
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _bool(name: str, default: bool) -> bool:
+    return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def from_environment() -> dict:
+    """The settings the service reads from its environment, with their defaults."""
+    return {
+        # PostgreSQL. Unset: an embedded server is started for development (see README).
+        "DATABASE_URL": os.environ.get("DATABASE_URL") or None,
+        "DATABASE_POOL_MIN_SIZE": _int("DATABASE_POOL_MIN_SIZE", 1),
+        "DATABASE_POOL_MAX_SIZE": _int("DATABASE_POOL_MAX_SIZE", 8),
+        "DATABASE_POOL_TIMEOUT": float(os.environ.get("DATABASE_POOL_TIMEOUT", 5)),
+        "DATABASE_CONNECT_TIMEOUT": _int("DATABASE_CONNECT_TIMEOUT", 5),
+        "DATABASE_STATEMENT_TIMEOUT_MS": _int("DATABASE_STATEMENT_TIMEOUT_MS", 15_000),
+        # HTTP
+        "MAX_CONTENT_LENGTH": _int("MAX_BODY_BYTES", MIB),
+        "REQUIRE_IF_MATCH": _bool("REQUIRE_IF_MATCH", False),
+        "RETRY_AFTER_SECONDS": _int("RETRY_AFTER_SECONDS", 5),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        # Signs pagination cursors; every instance behind one load balancer needs the same.
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "development only: set SECRET_KEY"),
+    }

@@ -1,0 +1,77 @@
+"""The PostgreSQL connection pool: one per process, created on first use.
+
+Creating it lazily means gunicorn workers each build their own pool after the fork, and
+commands that never touch the database (writing the spec) never connect or start one.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+
+from flask import Flask, current_app
+from psycopg_pool import ConnectionPool
+
+_EXTENSION = "events_db_pool"
+
+
+class Database:
+    """Owns one ``ConnectionPool`` for an app and hands out connections from it."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self.pool: ConnectionPool | None = None
+        self._lock = threading.Lock()
+
+    def _create_pool(self) -> ConnectionPool:
+        config = self.app.config
+        if not config["DATABASE_URL"]:
+            # Development only: the embedded server ships in the `dev` extra.
+            from service import embedded_postgres
+
+            config["DATABASE_URL"] = embedded_postgres.start(self.app.instance_path)
+        pool = ConnectionPool(
+            config["DATABASE_URL"],
+            min_size=config["DATABASE_POOL_MIN_SIZE"],
+            max_size=config["DATABASE_POOL_MAX_SIZE"],
+            timeout=config["DATABASE_POOL_TIMEOUT"],
+            # A connection that died with a database restart is replaced, not handed out.
+            check=ConnectionPool.check_connection,
+            kwargs={
+                "connect_timeout": config["DATABASE_CONNECT_TIMEOUT"],
+                "options": f"-c statement_timeout={config['DATABASE_STATEMENT_TIMEOUT_MS']}",
+                "application_name": "events-service",
+            },
+            open=False,
+            name="events",
+        )
+        pool.open(wait=False)
+        return pool
+
+    @contextmanager
+    def connection(self):
+        """A pooled connection; commits on success, rolls back on error."""
+        if self.pool is None:
+            with self._lock:
+                if self.pool is None:
+                    self.pool = self._create_pool()
+        with self.pool.connection() as conn:
+            yield conn
+
+    def close(self) -> None:
+        """Close the pool (tests, shutdown)."""
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+
+
+def init_app(app: Flask) -> Database:
+    """Bind a pool to ``app``."""
+    database = Database(app)
+    app.extensions[_EXTENSION] = database
+    return database
+
+
+def get_db() -> Database:
+    """The current app's database."""
+    return current_app.extensions[_EXTENSION]

@@ -1,0 +1,14 @@
+"""The HTTP layer: thin views that parse, call storage, and respond."""
+
+from flask import Flask
+
+from service.http import event_types, events, health
+from service.http.api import create_api
+
+
+def init_app(app: Flask) -> None:
+    """Create the Api and register every resource."""
+    api = create_api(app)
+    api.register_blueprint(events.blp)
+    api.register_blueprint(event_types.blp)
+    api.register_blueprint(health.blp)

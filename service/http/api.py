@@ -1,0 +1,144 @@
+"""The flask-smorest ``Api``: spec settings, problem+json errors, docs page and spec files."""
+
+from __future__ import annotations
+
+import http
+import json
+from pathlib import Path
+
+import flask_swagger_ui
+import yaml
+from apispec_oneofschema import MarshmallowPlugin
+from flask import Blueprint, Flask, Response, current_app
+from flask_smorest import Api
+from flask_smorest import Blueprint as SmorestBlueprint
+from flask_smorest.utils import prepare_response
+from marshmallow import RAISE
+from webargs.flaskparser import FlaskParser
+
+from service.http import problems
+
+API_DESCRIPTION = """\
+Validates, stores and serves structured events — meetings, visits, statements, troop
+deployments, arms transfers, casualty reports, attacks and more — each kind with its own
+schema for `details`.
+
+Figures keep their hedges (`{"min": 25000, "max": 30000}`, `{"min": 100}`,
+`{"value": 4000, "approximate": true}`); every event names its sources and whom they
+cite; every write keeps the previous version (`/v1/events/{id}/revisions`).
+
+Errors are RFC 9457 `application/problem+json`; validation errors carry an `errors`
+member mapping each dotted field path to its messages. Writes accept `If-Match` with the
+`ETag` last read, and answer 412 when the event has changed since.
+"""
+
+SETTINGS = {
+    "API_TITLE": "Events service",
+    "API_VERSION": "1.0.0",
+    "OPENAPI_VERSION": "3.1.0",
+    "OPENAPI_URL_PREFIX": "/",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "/docs",
+    "OPENAPI_SWAGGER_UI_URL": "/docs/assets/",
+    "API_SPEC_OPTIONS": {
+        "info": {
+            "description": API_DESCRIPTION,
+            "contact": {"name": "Events service maintainers"},
+            "license": {"name": "MIT", "identifier": "MIT"},
+        },
+        "servers": [{"url": "http://localhost:8000", "description": "Local development"}],
+        "tags": [
+            {"name": "events", "description": "Create, read, change and delete events."},
+            {"name": "event types", "description": "The kinds of event and their schemas."},
+            {"name": "operations", "description": "Health and readiness probes."},
+        ],
+    },
+}
+
+
+class QueryParser(FlaskParser):
+    """Query strings: unknown parameters are errors, and a bad parameter is a 400."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": RAISE}
+    DEFAULT_VALIDATION_STATUS = 400
+
+
+class ApiBlueprint(SmorestBlueprint):
+    """The blueprint every resource of the API uses."""
+
+    ARGUMENTS_PARSER = QueryParser()
+
+
+class EventsApi(Api):
+    """flask-smorest's Api, answering and documenting errors as problem+json."""
+
+    ERROR_SCHEMA = problems.Problem
+
+    def _register_error_handlers(self):
+        problems.register(self._app)
+
+    def _register_responses(self):
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, problems.PROBLEM_JSON)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "An error, as RFC 9457 problem details.",
+                    "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, problems.PROBLEM_JSON)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
+
+    def json_schema(self, component: str) -> dict:
+        """A component of the spec as a standalone JSON Schema, its references in ``$defs``."""
+        components = self.spec.to_dict()["components"]["schemas"]
+        prefix = "#/components/schemas/"
+        needed: dict[str, dict] = {}
+        stack = [components[component]]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, dict):
+                ref = node.get("$ref")
+                if isinstance(ref, str) and ref.startswith(prefix):
+                    name = ref.removeprefix(prefix)
+                    if name not in needed and name != component:
+                        needed[name] = components[name]
+                        stack.append(components[name])
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
+        document = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+                    "title": component, **components[component]}
+        if needed:
+            document["$defs"] = dict(sorted(needed.items()))
+        return json.loads(json.dumps(document).replace(f'"{prefix}', '"#/$defs/'))
+
+    def spec_yaml(self) -> str:
+        """The spec as YAML, exactly as committed in openapi.yaml."""
+        return yaml.dump(self.spec.to_dict(), sort_keys=False, allow_unicode=True)
+
+
+def _docs_assets() -> Blueprint:
+    """Swagger UI's files from the flask-swagger-ui package: the docs page needs no CDN."""
+    assets = Path(flask_swagger_ui.__file__).with_name("dist")
+    return Blueprint("docs_assets", __name__, static_folder=str(assets),
+                     static_url_path="/docs/assets")
+
+
+def current_api() -> EventsApi:
+    """The Api of the current app."""
+    return current_app.extensions["events_api"]
+
+
+def create_api(app: Flask) -> EventsApi:
+    """The Api bound to ``app``, with the spec also served as YAML."""
+    for name, value in SETTINGS.items():
+        app.config.setdefault(name, value)
+    api = EventsApi(app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin()})
+    app.extensions["events_api"] = api
+    app.register_blueprint(_docs_assets())
+    app.add_url_rule(
+        "/openapi.yaml", "openapi_yaml",
+        lambda: Response(api.spec_yaml(), mimetype="application/yaml"),
+    )
+    return api

@@ -1,0 +1,135 @@
+"""Every error as RFC 9457 ``application/problem+json``, from one place.
+
+Views raise; the handlers here turn each exception into one problem shape. Nothing
+reaches a client as HTML or a traceback.
+"""
+
+from __future__ import annotations
+
+import http
+import json
+import logging
+
+import marshmallow as ma
+import psycopg
+from flask import Flask, Response, current_app, request
+from psycopg_pool import PoolTimeout
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+from service.storage.events import EventGone, EventNotFound, KeyTaken, VersionMismatch
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger(__name__)
+
+
+class Problem(ma.Schema):
+    """An RFC 9457 problem detail."""
+
+    type = ma.fields.String(metadata={"description": "A URI naming the kind of problem.",
+                                      "examples": ["about:blank"]})
+    title = ma.fields.String(metadata={"description": "Short summary of the kind of problem.",
+                                       "examples": ["Unprocessable Content"]})
+    status = ma.fields.Integer(metadata={"description": "The HTTP status code.",
+                                         "examples": [422]})
+    detail = ma.fields.String(metadata={"description": "What went wrong in this request."})
+    instance = ma.fields.String(metadata={"description": "The request path."})
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.String()),
+        metadata={"description": "Validation errors: dotted field path to its messages.",
+                  "examples": [{"details.personnel.min": ["Must not be greater than max."]}]},
+    )
+
+
+class ParameterError(ma.ValidationError):
+    """A bad query parameter: a 400 naming it, where a bad body field is a 422."""
+
+
+def problem(status: int, detail: str | None = None, *, errors: dict | None = None,
+            headers: dict | None = None) -> Response:
+    """A problem+json response."""
+    body = {
+        "type": "about:blank",
+        "title": http.HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail or http.HTTPStatus(status).description,
+        "instance": request.path,
+    }
+    if errors:
+        body["errors"] = errors
+    return Response(json.dumps(body, ensure_ascii=False), status=status,
+                    headers=headers, mimetype=PROBLEM_JSON)
+
+
+def flatten_errors(messages, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages as ``{"dotted.path": [messages]}``.
+
+    Errors on an object as a whole (``_schema``) are filed under the object's own path.
+    """
+    if isinstance(messages, (list, tuple)) and all(isinstance(m, str) for m in messages):
+        return {prefix or "_body": list(messages)}
+    if isinstance(messages, str):
+        return {prefix or "_body": [messages]}
+    flat: dict[str, list[str]] = {}
+    items = messages.items() if isinstance(messages, dict) else enumerate(messages)
+    for name, inner in items:
+        path = prefix if name == "_schema" else f"{prefix}.{name}" if prefix else str(name)
+        for key, value in flatten_errors(inner, path).items():
+            flat.setdefault(key, []).extend(value)
+    return flat
+
+
+def validation_problem(messages, status: int = 422) -> Response:
+    """422 (or 400 for parameters) naming each bad field."""
+    errors = flatten_errors(messages)
+    fields = ", ".join(sorted(errors))
+    return problem(status, f"Invalid field(s): {fields}.", errors=errors)
+
+
+def _http_error(error: HTTPException) -> Response:
+    headers = {}
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        headers["Allow"] = ", ".join(sorted(error.valid_methods))
+    data = getattr(error, "data", None) or {}
+    if "messages" in data:  # webargs: invalid query parameters
+        messages = data["messages"]
+        # webargs nests by location ({"query": {...}}); the name is what matters.
+        if isinstance(messages, dict) and len(messages) == 1:
+            messages = next(iter(messages.values()))
+        return validation_problem(messages, status=400)
+    headers.update(data.get("headers") or {})
+    return problem(error.code or 500, data.get("message") or error.description,
+                   headers=headers)
+
+
+def _unavailable(error: Exception) -> Response:
+    log.warning("database unavailable: %s", error)
+    return problem(503, "The database is unavailable; try again shortly.",
+                   headers={"Retry-After": str(current_app.config["RETRY_AFTER_SECONDS"])})
+
+
+def _unexpected(error: Exception) -> Response:
+    if isinstance(error, HTTPException):
+        return _http_error(error)
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return problem(500, "An unexpected error occurred; it has been logged.")
+
+
+def register(app: Flask) -> None:
+    """Install the handlers on ``app``."""
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(ma.ValidationError, lambda e: validation_problem(e.messages))
+    app.register_error_handler(ParameterError, lambda e: validation_problem(e.messages, 400))
+    app.register_error_handler(EventNotFound, lambda e: problem(404, "No event has this id."))
+    app.register_error_handler(EventGone, lambda e: problem(410, "This event was deleted."))
+    app.register_error_handler(
+        VersionMismatch,
+        lambda e: problem(412, f"The event has changed: its current version is "
+                               f"{e.current_version}. Fetch it again and retry."),
+    )
+    app.register_error_handler(
+        KeyTaken, lambda e: problem(409, f"Another event already has key {e.key!r}.")
+    )
+    app.register_error_handler(PoolTimeout, _unavailable)
+    app.register_error_handler(psycopg.OperationalError, _unavailable)
+    app.register_error_handler(Exception, _unexpected)

@@ -1,0 +1,55 @@
+"""JSON log lines, each tagged with the request's id (X-Request-ID, accepted or made)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from flask import Flask, g, has_request_context, request
+from pythonjsonlogger.json import JsonFormatter
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+access_log = logging.getLogger("events.access")
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = g.get("request_id") if has_request_context() else None
+        return True
+
+
+def configure_logging(level: str) -> None:
+    """Send every log record to stderr as one JSON object per line."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter(
+        "{asctime}{levelname}{name}{message}{request_id}", style="{",
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+    ))
+    handler.addFilter(_RequestIdFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def init_app(app: Flask) -> None:
+    """Tag requests with an id, echo it back, and log one access line per request."""
+
+    @app.before_request
+    def _start():
+        sent = request.headers.get(REQUEST_ID_HEADER, "")
+        g.request_id = sent if _SAFE_REQUEST_ID.match(sent) else uuid.uuid4().hex
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _finish(response):
+        response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
+        if "started" in g:
+            access_log.info("request", extra={
+                "method": request.method, "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - g.started) * 1000, 2),
+            })
+        return response

@@ -1,0 +1,273 @@
+"""All SQL about events: create, read, replace, delete, revisions, listing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import psycopg
+from psycopg.types.range import Range
+
+from schemas import date_span
+from service.db import Database
+
+# Fields the service sets; a client's copy of them is never stored.
+SERVICE_FIELDS = ("id", "version", "created_at", "updated_at", "deleted_at")
+
+
+class EventNotFound(Exception):
+    """No event has that id."""
+
+
+class EventGone(Exception):
+    """The event existed and was deleted."""
+
+
+class VersionMismatch(Exception):
+    """The caller's expected version is not the stored one."""
+
+    def __init__(self, current_version: int):
+        super().__init__(current_version)
+        self.current_version = current_version
+
+
+class KeyTaken(Exception):
+    """Another event already has this natural key."""
+
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """One version of an event, with its JSON text exactly as served."""
+
+    id: uuid.UUID
+    version: int
+    body: str
+
+
+def timestamp(moment: dt.datetime) -> str:
+    """RFC 3339 in UTC with a Z, as every timestamp of the API is written."""
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def client_view(body: dict) -> dict:
+    """An event's stored body without the fields the service sets."""
+    return {name: value for name, value in body.items() if name not in SERVICE_FIELDS}
+
+
+def _serialise(event_id: uuid.UUID, event: dict, version: int, created_at: str,
+               updated_at: str, deleted_at: str | None = None) -> str:
+    body = {"id": str(event_id), "type": event["type"]}
+    body.update((name, value) for name, value in event.items() if name != "type")
+    body.update(version=version, created_at=created_at, updated_at=updated_at)
+    if deleted_at is not None:
+        body["deleted_at"] = deleted_at
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def _search_columns(event: dict) -> dict:
+    """The columns search filters on, derived from a validated event."""
+    start = date_span(event["date"])[0]
+    end = date_span(event.get("end_date", event["date"]))[1]
+    location = event.get("location") or {}
+    actors = event.get("actors", [])
+    countries = {location.get("country")} | {actor.get("country") for actor in actors}
+    details = event.get("details", {})
+    weighted_text = " ".join(
+        part for part in (
+            event.get("summary"),
+            " ".join(actor["name"] for actor in actors),
+            location.get("name"),
+            location.get("region"),
+            details.get("quote"),
+            details.get("gist"),
+            " ".join(event.get("tags", [])),
+        ) if part
+    )
+    return {
+        "type": event["type"],
+        "key": event.get("key"),
+        "date_span": Range(start, end, "[]"),
+        "certainty": event["certainty"],
+        "countries": sorted(c for c in countries if c),
+        "actor_names": [actor["name"] for actor in actors],
+        "tags": event.get("tags", []),
+        "publishers": [source["publisher"] for source in event["sources"]],
+        "place": location.get("name"),
+        "lat": location.get("lat"),
+        "lon": location.get("lon"),
+        "title": event["title"],
+        "text": weighted_text,
+    }
+
+
+_SEARCH_VECTOR = (
+    "setweight(to_tsvector('english', %(title)s), 'A')"
+    " || setweight(to_tsvector('english', %(text)s), 'B')"
+)
+_INDEXED_SET = (
+    "type = %(type)s, key = %(key)s, date_span = %(date_span)s, certainty = %(certainty)s,"
+    " countries = %(countries)s, actor_names = %(actor_names)s, tags = %(tags)s,"
+    " publishers = %(publishers)s, place = %(place)s, lat = %(lat)s, lon = %(lon)s,"
+    f" search = {_SEARCH_VECTOR}"
+)
+
+
+class EventStore:
+    """Events in PostgreSQL. Every write appends a revision in the same transaction.
+
+    A store made with ``conn`` works inside that connection's transaction (a loader that
+    writes many events all-or-nothing); otherwise each call takes a pooled connection.
+    """
+
+    def __init__(self, db: Database | None, conn: psycopg.Connection | None = None):
+        self.db = db
+        self.conn = conn
+
+    @contextmanager
+    def _connection(self):
+        if self.conn is not None:
+            yield self.conn
+        else:
+            with self.db.connection() as conn:
+                yield conn
+
+    def create(self, event: dict) -> StoredEvent:
+        """Store a validated new event as version 1."""
+        event_id = uuid.uuid4()
+        now = dt.datetime.now(dt.UTC)
+        body = _serialise(event_id, event, 1, timestamp(now), timestamp(now))
+        params = _search_columns(event) | {"id": event_id, "body": body, "now": now}
+        with self._connection() as conn, conn.transaction():
+            try:
+                conn.execute(
+                    "INSERT INTO events (id, key, type, version, body, date_span, certainty,"
+                    " countries, actor_names, tags, publishers, place, lat, lon, search,"
+                    " created_at, updated_at) VALUES (%(id)s, %(key)s, %(type)s, 1, %(body)s,"
+                    " %(date_span)s, %(certainty)s, %(countries)s, %(actor_names)s, %(tags)s,"
+                    f" %(publishers)s, %(place)s, %(lat)s, %(lon)s, {_SEARCH_VECTOR},"
+                    " %(now)s, %(now)s)",
+                    params,
+                )
+            except psycopg.errors.UniqueViolation as error:
+                raise KeyTaken(event["key"]) from error
+            self._record(conn, event_id, 1, "create", body, now)
+        return StoredEvent(event_id, 1, body)
+
+    def get(self, event_id: uuid.UUID) -> StoredEvent:
+        """The current version of an event."""
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT version, body::text, deleted_at FROM events WHERE id = %s", (event_id,)
+            ).fetchone()
+        if row is None:
+            raise EventNotFound(event_id)
+        if row[2] is not None:
+            raise EventGone(event_id)
+        return StoredEvent(event_id, row[0], row[1])
+
+    def find_by_key(self, key: str) -> StoredEvent | None:
+        """The current version of the event with this natural key, deleted or not."""
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT id, version, body::text FROM events WHERE key = %s", (key,)
+            ).fetchone()
+        return None if row is None else StoredEvent(*row)
+
+    def update(self, event_id: uuid.UUID, change: Callable[[dict], dict],
+               expected_versions: set[int] | None = None) -> StoredEvent:
+        """Replace an event with ``change(current client view)``, a validated event.
+
+        The row is locked while ``change`` runs, so concurrent writers serialise and no
+        update is lost; ``expected_versions`` (from If-Match) must hold the stored one.
+        """
+        with self._connection() as conn, conn.transaction():
+            current = self._lock(conn, event_id, expected_versions)
+            event = change(client_view(current["body"]))
+            version = current["version"] + 1
+            now = dt.datetime.now(dt.UTC)
+            body = _serialise(event_id, event, version, current["body"]["created_at"],
+                              timestamp(now))
+            params = _search_columns(event) | {"id": event_id, "body": body,
+                                               "version": version, "now": now}
+            try:
+                conn.execute(
+                    f"UPDATE events SET version = %(version)s, body = %(body)s,"
+                    f" updated_at = %(now)s, {_INDEXED_SET} WHERE id = %(id)s",
+                    params,
+                )
+            except psycopg.errors.UniqueViolation as error:
+                raise KeyTaken(event["key"]) from error
+            self._record(conn, event_id, version, "update", body, now)
+        return StoredEvent(event_id, version, body)
+
+    def delete(self, event_id: uuid.UUID, expected_versions: set[int] | None = None) -> None:
+        """Soft-delete: the row and its revisions stay; reads answer 410."""
+        with self._connection() as conn, conn.transaction():
+            current = self._lock(conn, event_id, expected_versions)
+            version = current["version"] + 1
+            now = dt.datetime.now(dt.UTC)
+            body = _serialise(event_id, client_view(current["body"]), version,
+                              current["body"]["created_at"], timestamp(now), timestamp(now))
+            conn.execute(
+                "UPDATE events SET version = %s, body = %s, updated_at = %s, deleted_at = %s"
+                " WHERE id = %s",
+                (version, body, now, now, event_id),
+            )
+            self._record(conn, event_id, version, "delete", body, now)
+
+    def revisions(self, event_id: uuid.UUID) -> list[str]:
+        """Every stored version of an event (deleted ones too), oldest first, as JSON text."""
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT body::text FROM event_revisions WHERE event_id = %s ORDER BY version",
+                (event_id,),
+            ).fetchall()
+        if not rows:
+            raise EventNotFound(event_id)
+        return [row[0] for row in rows]
+
+    def list_newest(self, limit: int, after: tuple[dt.datetime, uuid.UUID] | None = None
+                    ) -> list[tuple[str, dt.datetime, uuid.UUID]]:
+        """Up to ``limit`` live events, newest first, after a keyset position."""
+        where = "deleted_at IS NULL"
+        params: list = []
+        if after is not None:
+            where += " AND (created_at, id) < (%s, %s)"
+            params.extend(after)
+        with self._connection() as conn:
+            return conn.execute(
+                f"SELECT body::text, created_at, id FROM events WHERE {where}"
+                " ORDER BY created_at DESC, id DESC LIMIT %s",
+                [*params, limit],
+            ).fetchall()
+
+    @staticmethod
+    def _lock(conn: psycopg.Connection, event_id: uuid.UUID,
+              expected_versions: set[int] | None) -> dict:
+        row = conn.execute(
+            "SELECT version, body, deleted_at FROM events WHERE id = %s FOR UPDATE", (event_id,)
+        ).fetchone()
+        if row is None:
+            raise EventNotFound(event_id)
+        if row[2] is not None:
+            raise EventGone(event_id)
+        if expected_versions is not None and row[0] not in expected_versions:
+            raise VersionMismatch(row[0])
+        return {"version": row[0], "body": row[1]}
+
+    @staticmethod
+    def _record(conn: psycopg.Connection, event_id: uuid.UUID, version: int, operation: str,
+                body: str, now: dt.datetime) -> None:
+        conn.execute(
+            "INSERT INTO event_revisions (event_id, version, operation, body, recorded_at)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            (event_id, version, operation, body, now),
+        )
