@@ -29,8 +29,10 @@ def configure_logging(level: str) -> None:
         rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
     ))
     handler.addFilter(_RequestIdFilter())
+    handler.events_json = True  # marks ours, so a second app does not add a second one
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [h for h in root.handlers if not getattr(h, "events_json", False)]
+    root.addHandler(handler)
     root.setLevel(level)
 
 

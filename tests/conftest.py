@@ -63,3 +63,15 @@ def app(database_url):
                       "DATABASE_POOL_MIN_SIZE": 1, "DATABASE_POOL_MAX_SIZE": 4})
     yield app
     app.extensions["events_db_pool"].close()
+
+
+@pytest.fixture
+def created(client):
+    """Create an event through the API; returns (response, url)."""
+
+    def create(event: dict):
+        response = client.post("/v1/events", json=event)
+        assert response.status_code == 201, response.get_json()
+        return response, response.headers["Location"]
+
+    return create

@@ -13,7 +13,7 @@ from werkzeug.exceptions import NotFound
 from schemas import EVENT_KINDS
 from service.http.api import ApiBlueprint, current_api
 
-blp = ApiBlueprint("event_types", __name__, url_prefix="/v1/event-types",
+blp = ApiBlueprint("event-types", __name__, url_prefix="/v1/event-types",
                    description="The kinds of event and their schemas.")
 
 
@@ -46,7 +46,7 @@ class EventTypes(MethodView):
         return {"items": [
             {"type": kind,
              "description": inspect.getdoc(schema).removeprefix(f"A `{kind}` event. "),
-             "schema_url": url_for("event_types.EventTypeSchema", kind=kind)}
+             "schema_url": url_for("event-types.EventTypeSchema", kind=kind)}
             for kind, schema in sorted(EVENT_KINDS.items())
         ]}
 

@@ -8,7 +8,7 @@ from flask.views import MethodView
 from service.db import get_db
 from service.http.api import ApiBlueprint
 
-blp = ApiBlueprint("health", __name__, description="Health and readiness probes.")
+blp = ApiBlueprint("operations", __name__, description="Health and readiness probes.")
 
 
 class Health(ma.Schema):
@@ -21,7 +21,7 @@ class Health(ma.Schema):
 class Liveness(MethodView):
     """The process."""
 
-    @blp.doc(operationId="getHealth", tags=["operations"])
+    @blp.doc(operationId="getHealth")
     @blp.response(200, Health)
     def get(self):
         """Liveness probe
@@ -35,7 +35,7 @@ class Liveness(MethodView):
 class Readiness(MethodView):
     """The process and its database."""
 
-    @blp.doc(operationId="getReadiness", tags=["operations"])
+    @blp.doc(operationId="getReadiness")
     @blp.response(200, Health)
     @blp.alt_response(503, response="SERVICE_UNAVAILABLE")
     def get(self):

@@ -19,6 +19,8 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from service.storage.events import EventGone, EventNotFound, KeyTaken, VersionMismatch
 
 PROBLEM_JSON = "application/problem+json"
+# RFC 9110 renamed these; Python before 3.13 still has the old phrases.
+_RFC_9110_TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
 log = logging.getLogger(__name__)
 
 
@@ -50,7 +52,7 @@ def problem(status: int, detail: str | None = None, *, errors: dict | None = Non
     """A problem+json response."""
     body = {
         "type": "about:blank",
-        "title": http.HTTPStatus(status).phrase,
+        "title": _RFC_9110_TITLES.get(status) or http.HTTPStatus(status).phrase,
         "status": status,
         "detail": detail or http.HTTPStatus(status).description,
         "instance": request.path,

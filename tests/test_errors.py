@@ -1,0 +1,116 @@
+"""Every error is application/problem+json: 400, 404, 405, 413, 415, 500, 503."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from examples import example
+
+from service import create_app
+
+PROBLEM = "application/problem+json"
+
+
+def _assert_problem(response, status: int) -> dict:
+    assert response.status_code == status
+    assert response.mimetype == PROBLEM
+    body = response.get_json(force=True)
+    assert body["status"] == status
+    assert body["type"] == "about:blank"
+    assert body["title"] and body["detail"]
+    assert "Traceback" not in response.get_data(as_text=True)
+    assert "<html" not in response.get_data(as_text=True).lower()
+    return body
+
+
+@pytest.mark.parametrize("raw", [b"{", b'{"title": }', b"\xff\xfe", b"NaN", b'{"a": Infinity}'])
+def test_malformed_json_is_400(client, raw):
+    response = client.post("/v1/events", data=raw, content_type="application/json")
+    _assert_problem(response, 400)
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded",
+                                          "application/xml", None])
+def test_a_body_that_is_not_json_is_415(client, content_type):
+    kwargs = {"data": json.dumps(example())}
+    if content_type:
+        kwargs["content_type"] = content_type
+    _assert_problem(client.post("/v1/events", **kwargs), 415)
+
+
+def test_merge_patch_media_type_is_accepted_only_on_patch(client, created):
+    _, url = created(example())
+    response = client.post("/v1/events", data=json.dumps(example()),
+                           content_type="application/merge-patch+json")
+    _assert_problem(response, 415)
+    response = client.patch(url, data=json.dumps({"title": "x"}),
+                            content_type="application/merge-patch+json")
+    assert response.status_code == 200
+
+
+def test_a_body_over_the_limit_is_413(database_url):
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url,
+                      "MAX_CONTENT_LENGTH": 2048})
+    client = app.test_client()
+    event = example(summary="x" * 3000)
+    body = _assert_problem(client.post("/v1/events", json=event), 413)
+    assert body["title"] == "Content Too Large"
+    app.extensions["events_db_pool"].close()
+
+
+def test_default_body_limit_is_one_mebibyte(app):
+    assert app.config["MAX_CONTENT_LENGTH"] == 1024 * 1024
+
+
+def test_unknown_route_is_404_problem(client):
+    _assert_problem(client.get("/v2/nothing"), 404)
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), [
+    ("delete", "/v1/events", {"GET", "HEAD", "OPTIONS", "POST"}),
+    ("post", "/v1/events/00000000-0000-0000-0000-000000000000",
+     {"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "PUT"}),
+    ("put", "/v1/event-types", {"GET", "HEAD", "OPTIONS"}),
+])
+def test_wrong_method_is_405_with_allow(client, method, path, allowed):
+    response = getattr(client, method)(path)
+    _assert_problem(response, 405)
+    assert set(response.headers["Allow"].split(", ")) == allowed
+
+
+def test_an_unexpected_exception_is_a_500_problem_without_traceback(database_url, caplog):
+    app = create_app({"TESTING": False, "DATABASE_URL": database_url})
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    response = app.test_client().get("/boom")
+    body = _assert_problem(response, 500)
+    assert "secret internals" not in json.dumps(body)
+    assert any("unhandled error" in r.getMessage() for r in caplog.records)
+
+
+def test_an_unreachable_database_is_503_with_retry_after():
+    # Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
+    app = create_app({"TESTING": True, "DATABASE_POOL_TIMEOUT": 1,
+                      "DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none"})
+    client = app.test_client()
+    body = _assert_problem(client.get("/v1/events/00000000-0000-0000-0000-000000000000"), 503)
+    assert "database" in body["detail"]
+    assert client.get("/v1/events/00000000-0000-0000-0000-000000000000/revisions"
+                      ).headers["Retry-After"] == "5"
+    _assert_problem(client.post("/v1/events", json=example()), 503)
+    _assert_problem(client.get("/readyz"), 503)
+    assert client.get("/healthz").status_code == 200
+    app.extensions["events_db_pool"].close()
+
+
+def test_every_response_carries_a_request_id(client):
+    response = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["X-Request-ID"] == "abc-123"
+    generated = client.get("/healthz").headers["X-Request-ID"]
+    assert len(generated) == 32
+    unsafe = client.get("/healthz", headers={"X-Request-ID": "<script>"})
+    assert unsafe.headers["X-Request-ID"] != "<script>"
