@@ -16,6 +16,7 @@ def test_if_none_match_with_current_etag_is_304(client, created):
     not_modified = client.get(url, headers={"If-None-Match": etag})
     assert not_modified.status_code == 304
     assert not_modified.data == b""
+    assert "Content-Type" not in not_modified.headers
     assert not_modified.headers["ETag"] == etag
 
 

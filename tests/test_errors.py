@@ -114,3 +114,18 @@ def test_every_response_carries_a_request_id(client):
     assert len(generated) == 32
     unsafe = client.get("/healthz", headers={"X-Request-ID": "<script>"})
     assert unsafe.headers["X-Request-ID"] != "<script>"
+
+
+def test_connections_killed_by_a_database_restart_cost_no_failed_request(app, database_url):
+    import psycopg
+
+    client = app.test_client()
+    assert client.get("/readyz").status_code == 200  # the pool now holds a connection
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        killed = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND application_name = 'events-service'"
+        ).fetchone()[0]
+    assert killed >= 1
+    assert client.get("/readyz").status_code == 200
+    assert client.post("/v1/events", json=example()).status_code == 201

@@ -96,7 +96,10 @@ def test_patch_cannot_set_read_only_fields(client, created):
 
 def test_delete_is_soft_then_reads_are_410(client, created):
     _, url = created(example("meeting"))
-    assert client.delete(url).status_code == 204
+    deleted = client.delete(url)
+    assert deleted.status_code == 204
+    assert deleted.data == b""
+    assert "Content-Type" not in deleted.headers
     assert client.get(url).status_code == 410
     assert client.put(url, json=example("meeting")).status_code == 410
     assert client.patch(url, json={"title": "x"}).status_code == 410
