@@ -79,11 +79,11 @@ class EventsApi(Api):
 
     def _register_responses(self):
         for status in http.HTTPStatus:
-            response = {"description": status.phrase}
+            response = {"description": problems.status_title(status)}
             if status >= 400:
                 response["schema"] = self.ERROR_SCHEMA
             prepare_response(response, self.spec, problems.PROBLEM_JSON)
-            self.spec.components.response(status.name, response, lazy=True)
+            self.spec.components.response(problems.response_name(status), response, lazy=True)
         response = {"description": "An error, as RFC 9457 problem details.",
                     "schema": self.ERROR_SCHEMA}
         prepare_response(response, self.spec, problems.PROBLEM_JSON)

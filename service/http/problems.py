@@ -19,8 +19,20 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from service.storage.events import EventGone, EventNotFound, KeyTaken, VersionMismatch
 
 PROBLEM_JSON = "application/problem+json"
-# RFC 9110 renamed these; Python before 3.13 still has the old phrases.
-_RFC_9110_TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
+# RFC 9110 renamed these; Python before 3.13 still has the old phrases. Fixing them here
+# keeps titles and the spec's response names the same on every Python version.
+_RFC_9110_TITLES = {413: "Content Too Large", 414: "URI Too Long",
+                    416: "Range Not Satisfiable", 422: "Unprocessable Content"}
+
+
+def status_title(status: int) -> str:
+    """The RFC 9110 reason phrase of ``status``."""
+    return _RFC_9110_TITLES.get(status) or http.HTTPStatus(status).phrase
+
+
+def response_name(status: int) -> str:
+    """The spec's response component for ``status``: ``CONTENT_TOO_LARGE`` for 413."""
+    return status_title(status).upper().replace(" ", "_").replace("-", "_").replace("'", "")
 log = logging.getLogger(__name__)
 
 
@@ -52,7 +64,7 @@ def problem(status: int, detail: str | None = None, *, errors: dict | None = Non
     """A problem+json response."""
     body = {
         "type": "about:blank",
-        "title": _RFC_9110_TITLES.get(status) or http.HTTPStatus(status).phrase,
+        "title": status_title(status),
         "status": status,
         "detail": detail or http.HTTPStatus(status).description,
         "instance": request.path,
