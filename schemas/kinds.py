@@ -202,3 +202,16 @@ class LogisticsMovementDetails(StrictSchema):
     observed_by = fields.String(
         validate=OneOf(("satellite_imagery", "eyewitness", "official_statement", "other"))
     )
+
+
+@event_kind("publication")
+class PublicationDetails(StrictSchema):
+    """Material made public by someone: a photo, a video, a document or a post, and where."""
+
+    publisher = BoundedString(required=True,
+                              metadata={"examples": ["Russian Ministry of Foreign Affairs"]})
+    medium = fields.String(required=True,
+                           validate=OneOf(("photo", "video", "document", "post", "other")))
+    channel = BoundedString(metadata={"description": "Where it was published.",
+                                      "examples": ["Telegram"]})
+    shows = _text(metadata={"description": "What it shows or says."})

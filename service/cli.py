@@ -10,6 +10,7 @@ from flask import Flask, current_app
 
 from service.db import get_db
 from service.migrate import migrate
+from service.seeding import seed_command
 
 
 @click.command("migrate")
@@ -45,3 +46,4 @@ def init_app(app: Flask) -> None:
     """Register the commands on ``app``."""
     app.cli.add_command(migrate_command)
     app.cli.add_command(serve_command)
+    app.cli.add_command(seed_command)

@@ -30,6 +30,9 @@ def from_environment() -> dict:
         "REQUIRE_IF_MATCH": _bool("REQUIRE_IF_MATCH", False),
         "RETRY_AFTER_SECONDS": _int("RETRY_AFTER_SECONDS", 5),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        # What `flask seed` loads when given no path: the repo's seeds/ (or /app/seeds in
+        # the image), relative to the working directory.
+        "SEEDS_DIR": os.environ.get("SEEDS_DIR", "seeds"),
         # Signs pagination cursors; every instance behind one load balancer needs the same.
         "SECRET_KEY": os.environ.get("SECRET_KEY", "development only: set SECRET_KEY"),
     }

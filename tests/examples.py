@@ -82,6 +82,12 @@ EXAMPLES: dict[str, dict] = {
                     "both_directions": True, "observed_by": "satellite_imagery",
                     "means": [{"category": "ship"}, {"category": "cargo_aircraft"}]},
     },
+    "publication": {
+        "type": "publication", "title": "Ministry posts a photo", "date": "2025-07-12",
+        "sources": [ANI], "certainty": "reported",
+        "details": {"publisher": "Russian Ministry of Foreign Affairs", "medium": "photo",
+                    "channel": "Telegram"},
+    },
 }
 
 

@@ -16,6 +16,7 @@ from flask import Flask, Response, current_app, request
 from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from service.errors import flatten_errors
 from service.storage.events import EventGone, EventNotFound, KeyTaken, VersionMismatch
 
 PROBLEM_JSON = "application/problem+json"
@@ -73,24 +74,6 @@ def problem(status: int, detail: str | None = None, *, errors: dict | None = Non
         body["errors"] = errors
     return Response(json.dumps(body, ensure_ascii=False), status=status,
                     headers=headers, mimetype=PROBLEM_JSON)
-
-
-def flatten_errors(messages, prefix: str = "") -> dict[str, list[str]]:
-    """marshmallow's nested messages as ``{"dotted.path": [messages]}``.
-
-    Errors on an object as a whole (``_schema``) are filed under the object's own path.
-    """
-    if isinstance(messages, (list, tuple)) and all(isinstance(m, str) for m in messages):
-        return {prefix or "_body": list(messages)}
-    if isinstance(messages, str):
-        return {prefix or "_body": [messages]}
-    flat: dict[str, list[str]] = {}
-    items = messages.items() if isinstance(messages, dict) else enumerate(messages)
-    for name, inner in items:
-        path = prefix if name == "_schema" else f"{prefix}.{name}" if prefix else str(name)
-        for key, value in flatten_errors(inner, path).items():
-            flat.setdefault(key, []).extend(value)
-    return flat
 
 
 def validation_problem(messages, status: int = 422) -> Response:
