@@ -93,12 +93,17 @@ TRANSFER_CATEGORIES = (
 )
 
 
-class TransferredItem(StrictSchema):
+class CountedItems(StrictSchema):
+    """Things of one category, and how many of them (as the source puts it)."""
+
+    description = BoundedString()
+    quantity = fields.Nested(Quantity)
+
+
+class TransferredItem(CountedItems):
     """One line of an arms transfer."""
 
     category = fields.String(required=True, validate=OneOf(TRANSFER_CATEGORIES))
-    description = BoundedString()
-    quantity = fields.Nested(Quantity)
 
 
 @event_kind("arms_transfer")
@@ -136,12 +141,10 @@ WEAPON_CATEGORIES = (
 )
 
 
-class WeaponUse(StrictSchema):
+class WeaponUse(CountedItems):
     """Weapons of one category used in an attack."""
 
     category = fields.String(required=True, validate=OneOf(WEAPON_CATEGORIES))
-    description = BoundedString()
-    quantity = fields.Nested(Quantity)
 
 
 @event_kind("attack")
@@ -181,13 +184,11 @@ class MilitaryCooperationDetails(StrictSchema):
     description = _text()
 
 
-class TransportMeans(StrictSchema):
+class TransportMeans(CountedItems):
     """Vehicles of one kind seen moving."""
 
     category = fields.String(required=True,
                              validate=OneOf(("ship", "cargo_aircraft", "train", "truck", "other")))
-    description = BoundedString()
-    quantity = fields.Nested(Quantity)
 
 
 @event_kind("logistics_movement")
