@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import uuid
 
 import marshmallow as ma
@@ -11,11 +9,11 @@ from flask import Response, url_for
 from flask.views import MethodView
 
 from schemas import Event
-from service.http import conditional, merge_patch
-from service.http import cursor as cursors
+from service.http import conditional, merge_patch, search
 from service.http.api import ApiBlueprint
 from service.http.body import JSON, MERGE_PATCH_JSON, json_body
-from service.http.problems import ParameterError
+from service.http.problems import response_name
+from service.search.params import SearchArgs
 from service.storage import event_store
 from service.storage.events import StoredEvent
 
@@ -48,18 +46,23 @@ class RevisionList(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(Event), required=True)
 
 
-class ListArgs(ma.Schema):
-    """Paging of the plain listing."""
-
-    limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(1, 100),
-                              metadata={"description": "Events per page (1–100)."})
-    cursor = ma.fields.String(validate=ma.validate.Length(max=1000),
-                              metadata={"description": "`next_cursor` of the previous page."})
-
-
 def json_response(text: str, status: int = 200, headers: dict | None = None) -> Response:
     """A JSON response from text that is JSON already (no parse, no re-serialise)."""
     return Response(text, status=status, headers=headers, mimetype=JSON)
+
+
+def _documents_update_errors(view):
+    """Document the errors PUT and PATCH share."""
+    for status in (400, 404, 409, 410, 412, 413, 415, 422, 428):
+        view = blp.alt_response(status, response=response_name(status))(view)
+    return view
+
+
+def empty_response(status: int, headers: dict | None = None) -> Response:
+    """A response with no body, and so no Content-Type (204, 304)."""
+    response = Response(status=status, headers=headers)
+    del response.headers["Content-Type"]
+    return response
 
 
 def event_response(stored: StoredEvent, status: int = 200, headers: dict | None = None
@@ -69,44 +72,23 @@ def event_response(stored: StoredEvent, status: int = 200, headers: dict | None 
                          {"ETag": conditional.etag(stored.version), **(headers or {})})
 
 
-def _page_position(token: str | None) -> tuple[dt.datetime, uuid.UUID] | None:
-    if token is None:
-        return None
-    try:
-        created_at, event_id = cursors.decode("events:newest", token)
-        return dt.datetime.fromisoformat(created_at), uuid.UUID(event_id)
-    except (cursors.BadCursor, ValueError, TypeError) as error:
-        raise ParameterError({"cursor": ["Not a cursor of this listing."]}) from error
-
-
 @blp.route("")
 class Events(MethodView):
     """The collection of events."""
 
     @blp.doc(operationId="listEvents")
-    @blp.arguments(ListArgs, location="query", as_kwargs=True)
-    @blp.response(200, EventPage, headers={
-        "Link": {"description": 'RFC 8288 link to the next page, rel="next".',
-                 "schema": {"type": "string"}}})
-    def get(self, limit: int, cursor: str | None = None):
-        """List events, newest first
+    @blp.arguments(SearchArgs, location="query")
+    @blp.response(200, EventPage, headers={"Link": search.LINK_HEADER})
+    @blp.alt_response(400, response="BAD_REQUEST")
+    def get(self, args: dict):
+        """Search events
 
-        Keyset-paginated: follow `next_cursor` (or the `Link: rel="next"` header) until it
-        is null. Deleted events are left out.
+        Every filter is optional; repeated values of one parameter are alternatives (OR),
+        different parameters all apply (AND). Keyset-paginated: follow `next_cursor` (or the
+        `Link: rel="next"` header) until it is null; a cursor serves only the search that
+        made it. Deleted events are left out.
         """
-        rows = event_store().list_newest(limit + 1, _page_position(cursor))
-        headers = {}
-        next_cursor = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            _, created_at, event_id = rows[-1]
-            next_cursor = cursors.encode(
-                "events:newest", [created_at.isoformat(), str(event_id)])
-            link = url_for("events.Events", limit=limit, cursor=next_cursor, _external=True)
-            headers["Link"] = f'<{link}>; rel="next"'
-        text = ('{"items":[' + ",".join(row[0] for row in rows) + '],"next_cursor":'
-                + json.dumps(next_cursor) + "}")
-        return json_response(text, headers=headers)
+        return search.search_page(args)
 
     @blp.doc(operationId="createEvent", requestBody=EVENT_BODY)
     @blp.response(201, Event, headers={
@@ -114,9 +96,9 @@ class Events(MethodView):
         "Location": {"description": "URL of the new event.", "schema": {"type": "string"}}})
     @blp.alt_response(400, response="BAD_REQUEST")
     @blp.alt_response(409, response="CONFLICT")
-    @blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE")
+    @blp.alt_response(413, response="CONTENT_TOO_LARGE")
     @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
-    @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+    @blp.alt_response(422, response="UNPROCESSABLE_CONTENT")
     def post(self):
         """Create an event
 
@@ -144,20 +126,12 @@ class EventById(MethodView):
         """
         stored = event_store().get(event_id)
         if conditional.not_modified(stored.version):
-            return Response(status=304, headers={"ETag": conditional.etag(stored.version)})
+            return empty_response(304, {"ETag": conditional.etag(stored.version)})
         return event_response(stored)
 
     @blp.doc(operationId="replaceEvent", requestBody=EVENT_BODY, parameters=[IF_MATCH])
     @blp.response(200, Event, headers={"ETag": ETAG_HEADER})
-    @blp.alt_response(400, response="BAD_REQUEST")
-    @blp.alt_response(404, response="NOT_FOUND")
-    @blp.alt_response(409, response="CONFLICT")
-    @blp.alt_response(410, response="GONE")
-    @blp.alt_response(412, response="PRECONDITION_FAILED")
-    @blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE")
-    @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
-    @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
-    @blp.alt_response(428, response="PRECONDITION_REQUIRED")
+    @_documents_update_errors
     def put(self, event_id: uuid.UUID):
         """Replace an event
 
@@ -176,15 +150,7 @@ class EventById(MethodView):
                     JSON: {"schema": {"type": "object"}}},
     })
     @blp.response(200, Event, headers={"ETag": ETAG_HEADER})
-    @blp.alt_response(400, response="BAD_REQUEST")
-    @blp.alt_response(404, response="NOT_FOUND")
-    @blp.alt_response(409, response="CONFLICT")
-    @blp.alt_response(410, response="GONE")
-    @blp.alt_response(412, response="PRECONDITION_FAILED")
-    @blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE")
-    @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
-    @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
-    @blp.alt_response(428, response="PRECONDITION_REQUIRED")
+    @_documents_update_errors
     def patch(self, event_id: uuid.UUID):
         """Patch an event
 
@@ -209,7 +175,7 @@ class EventById(MethodView):
         A soft delete: reads answer 410 afterwards, and the revisions stay readable.
         """
         event_store().delete(event_id, conditional.expected_versions())
-        return Response(status=204)
+        return empty_response(204)
 
 
 @blp.route("/<uuid:event_id>/revisions")

@@ -1,4 +1,4 @@
-"""All SQL about events: create, read, replace, delete, revisions, listing."""
+"""All SQL about events: create, read, replace, delete, revisions."""
 
 from __future__ import annotations
 
@@ -72,6 +72,11 @@ def _serialise(event_id: uuid.UUID, event: dict, version: int, created_at: str,
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
+def actor_key(name: str) -> str:
+    """How an actor name is matched: case-insensitively (stored, and asked for, this way)."""
+    return name.lower()
+
+
 def _search_columns(event: dict) -> dict:
     """The columns search filters on, derived from a validated event."""
     start = date_span(event["date"])[0]
@@ -98,6 +103,7 @@ def _search_columns(event: dict) -> dict:
         "certainty": event["certainty"],
         "countries": sorted(c for c in countries if c),
         "actor_names": [actor["name"] for actor in actors],
+        "actor_keys": [actor_key(actor["name"]) for actor in actors],
         "tags": event.get("tags", []),
         "publishers": [source["publisher"] for source in event["sources"]],
         "place": location.get("name"),
@@ -108,13 +114,17 @@ def _search_columns(event: dict) -> dict:
     }
 
 
-_SEARCH_VECTOR = (
-    "setweight(to_tsvector('english', %(title)s), 'A')"
-    " || setweight(to_tsvector('english', %(text)s), 'B')"
-)
+def search_vector_sql(title: str, text: str) -> str:
+    """The SQL of the stored ``search`` tsvector, from SQL expressions of title and text."""
+    return (f"setweight(to_tsvector('english', {title}), 'A')"
+            f" || setweight(to_tsvector('english', {text}), 'B')")
+
+
+_SEARCH_VECTOR = search_vector_sql("%(title)s", "%(text)s")
 _INDEXED_SET = (
     "type = %(type)s, key = %(key)s, date_span = %(date_span)s, certainty = %(certainty)s,"
-    " countries = %(countries)s, actor_names = %(actor_names)s, tags = %(tags)s,"
+    " countries = %(countries)s, actor_names = %(actor_names)s, actor_keys = %(actor_keys)s,"
+    " tags = %(tags)s,"
     " publishers = %(publishers)s, place = %(place)s, lat = %(lat)s, lon = %(lon)s,"
     f" search = {_SEARCH_VECTOR}"
 )
@@ -149,9 +159,10 @@ class EventStore:
             try:
                 conn.execute(
                     "INSERT INTO events (id, key, type, version, body, date_span, certainty,"
-                    " countries, actor_names, tags, publishers, place, lat, lon, search,"
-                    " created_at, updated_at) VALUES (%(id)s, %(key)s, %(type)s, 1, %(body)s,"
-                    " %(date_span)s, %(certainty)s, %(countries)s, %(actor_names)s, %(tags)s,"
+                    " countries, actor_names, actor_keys, tags, publishers, place, lat, lon,"
+                    " search, created_at, updated_at) VALUES (%(id)s, %(key)s, %(type)s, 1,"
+                    " %(body)s, %(date_span)s, %(certainty)s, %(countries)s, %(actor_names)s,"
+                    " %(actor_keys)s, %(tags)s,"
                     f" %(publishers)s, %(place)s, %(lat)s, %(lon)s, {_SEARCH_VECTOR},"
                     " %(now)s, %(now)s)",
                     params,
@@ -233,21 +244,6 @@ class EventStore:
         if not rows:
             raise EventNotFound(event_id)
         return [row[0] for row in rows]
-
-    def list_newest(self, limit: int, after: tuple[dt.datetime, uuid.UUID] | None = None
-                    ) -> list[tuple[str, dt.datetime, uuid.UUID]]:
-        """Up to ``limit`` live events, newest first, after a keyset position."""
-        where = "deleted_at IS NULL"
-        params: list = []
-        if after is not None:
-            where += " AND (created_at, id) < (%s, %s)"
-            params.extend(after)
-        with self._connection() as conn:
-            return conn.execute(
-                f"SELECT body::text, created_at, id FROM events WHERE {where}"
-                " ORDER BY created_at DESC, id DESC LIMIT %s",
-                [*params, limit],
-            ).fetchall()
 
     @staticmethod
     def _lock(conn: psycopg.Connection, event_id: uuid.UUID,

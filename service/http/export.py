@@ -1,0 +1,151 @@
+"""``/v1/events/export``: every event a search matches, streamed as NDJSON, CSV or GeoJSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+from collections.abc import Iterable, Iterator
+
+from flask import Response, stream_with_context
+from flask.views import MethodView
+
+from service.http.api import ApiBlueprint
+from service.search import query as search_query
+from service.search.params import ExportArgs
+from service.storage.search import search_store
+
+blp = ApiBlueprint("export", __name__, url_prefix="/v1/events",
+                   description="Every event a search matches, streamed as a file.")
+
+NDJSON = "application/x-ndjson"
+CSV = "text/csv"
+GEOJSON = "application/geo+json"
+
+CSV_COLUMNS = (
+    "id", "type", "key", "title", "summary", "date", "end_date", "certainty",
+    "location_name", "location_region", "location_country", "lat", "lon",
+    "actors", "actor_countries", "tags", "publishers", "source_urls", "details", "related",
+    "version", "created_at", "updated_at",
+)
+# Lists inside one CSV cell.
+LIST_SEPARATOR = "; "
+
+
+def _ndjson(batches: Iterable[list[tuple]]) -> Iterator[str]:
+    for batch in batches:
+        yield "".join(body + "\n" for body, _, _ in batch)
+
+
+def csv_row(event: dict) -> list:
+    """One event as a CSV row: the envelope flat, lists joined, nested parts as JSON."""
+    location = event.get("location") or {}
+    actors = event.get("actors", [])
+    sources = event["sources"]
+
+    def joined(values) -> str:
+        return LIST_SEPARATOR.join(value for value in values if value)
+
+    def as_json(value) -> str:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")) if value else ""
+
+    return [
+        event["id"], event["type"], event.get("key", ""), event["title"],
+        event.get("summary", ""), event["date"], event.get("end_date", ""), event["certainty"],
+        location.get("name", ""), location.get("region", ""), location.get("country", ""),
+        location.get("lat", ""), location.get("lon", ""),
+        joined(actor["name"] for actor in actors),
+        joined(dict.fromkeys(actor.get("country") for actor in actors)),
+        joined(event.get("tags", [])),
+        joined(source["publisher"] for source in sources),
+        joined(source.get("url") for source in sources),
+        as_json(event.get("details")), as_json(event.get("related")),
+        event["version"], event["created_at"], event["updated_at"],
+    ]
+
+
+def _csv(batches: Iterable[list[tuple]]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for batch in batches:
+        writer.writerows(csv_row(json.loads(body)) for body, _, _ in batch)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _geojson(batches: Iterable[list[tuple]]) -> Iterator[str]:
+    # The stored JSON goes out as the properties, as is: nothing is parsed.
+    yield '{"type":"FeatureCollection","features":['
+    separator = ""
+    for batch in batches:
+        features = []
+        for body, lon, lat in batch:
+            features.append(
+                f'{separator}{{"type":"Feature","geometry":{{"type":"Point","coordinates":'
+                f"[{json.dumps(lon)},{json.dumps(lat)}]}},"
+                f'"properties":{body}}}')
+            separator = ","
+        yield "".join(features)
+    yield "]}"
+
+
+# format -> (media type, writer, only events with coordinates)
+FORMATS = {
+    "ndjson": (NDJSON, _ndjson, False),
+    "csv": (f"{CSV}; charset=utf-8", _csv, False),
+    "geojson": (GEOJSON, _geojson, True),
+}
+
+
+def _started(batches: Iterator[list[tuple]]) -> Iterator[list[tuple]]:
+    # The query runs before the response starts: a database error is still a 503
+    # problem, not a 200 cut short.
+    first = next(batches, None)
+    return itertools.chain([] if first is None else [first], batches)
+
+
+def _streamed(text: Iterator[str]) -> Iterator[bytes]:
+    for chunk in text:
+        if chunk:
+            yield chunk.encode()
+
+
+@blp.route("/export")
+class EventExport(MethodView):
+    """Search results as a file."""
+
+    @blp.doc(operationId="exportEvents", responses={"200": {
+        "description": "Every matching event, streamed in the requested format.",
+        "content": {
+            NDJSON: {"schema": {"type": "string",
+                                "description": "One event (as `GET /v1/events/{id}` serves "
+                                               "it) per line."}},
+            CSV: {"schema": {"type": "string",
+                             "description": "A header row, then one row per event: "
+                                            + ", ".join(CSV_COLUMNS) + "."}},
+            GEOJSON: {"schema": {"type": "object",
+                                 "description": "A FeatureCollection: one Point feature per "
+                                                "event with coordinates, the event as its "
+                                                "properties."}},
+        }}})
+    @blp.arguments(ExportArgs, location="query")
+    @blp.alt_response(400, response="BAD_REQUEST")
+    def get(self, args: dict):
+        """Export matching events
+
+        Takes the filters and `sort` of `GET /v1/events`, without paging: every match is
+        streamed, however many. `format=csv` flattens each event to one row (lists joined
+        with `; `, `details` and `related` as JSON); `format=geojson` leaves out events
+        without coordinates.
+        """
+        file_format = args.pop("format")
+        media_type, writer, located = FORMATS[file_format]
+        query = search_query.build(args, located=located)
+        batches = _started(search_store().stream(query, args["sort"]))
+        return Response(
+            stream_with_context(_streamed(writer(batches))), content_type=media_type,
+            headers={"Content-Disposition": f'attachment; filename="events.{file_format}"'})

@@ -1,0 +1,1 @@
+"""Search over events: the query parameters, and the SQL they compose into."""

@@ -1,0 +1,176 @@
+"""Search parameters composed into SQL: a WHERE clause, an order and a keyset position.
+
+Values only ever travel as bound parameters; the SQL text is built from fixed pieces
+with ``psycopg.sql``, so no parameter can change the statement.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+
+from psycopg import sql
+
+from schemas import date_span
+from service.storage.events import actor_key
+
+_TSQUERY = sql.SQL("websearch_to_tsquery('english', {})").format(sql.Placeholder("q"))
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One order of results: the SQL of its key, its direction, and its cursor values."""
+
+    expression: sql.Composable
+    descending: bool
+    kind: type  # what the key's value is, as stored in a cursor
+    sql_type: str  # the key's SQL type: a cursor's value is cast back to it exactly
+
+    def dump(self, value) -> str | float:
+        """The key's value as JSON."""
+        return value if self.kind is float else value.isoformat()
+
+    def load(self, value):
+        """The key's value from its JSON; ValueError/TypeError when it is not one."""
+        if self.kind is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError("not a number")
+            return float(value)
+        return self.kind.fromisoformat(value)
+
+
+_START = sql.SQL("lower(date_span)")
+_CREATED = sql.SQL("created_at")
+SORT_KEYS = {
+    "date": SortKey(_START, False, dt.date, "date"),
+    "-date": SortKey(_START, True, dt.date, "date"),
+    "created_at": SortKey(_CREATED, False, dt.datetime, "timestamptz"),
+    "-created_at": SortKey(_CREATED, True, dt.datetime, "timestamptz"),
+    # ts_rank is a real; its value travels as the shortest decimal that reads back as
+    # that same real, so the cast below restores it bit for bit.
+    "relevance": SortKey(sql.SQL("ts_rank(search, {})").format(_TSQUERY), True, float, "real"),
+}
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    """Which live events match, and the bound values the SQL needs."""
+
+    where: sql.Composable
+    params: dict
+
+
+def _any_of(column: str, name: str, values: list) -> tuple[sql.Composable, dict]:
+    # One value as `=`, so that a composite GiST index (which cannot take ANY) applies.
+    if len(values) == 1:
+        return (sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(name)),
+                {name: values[0]})
+    return (sql.SQL("{} = ANY({})").format(sql.Identifier(column), sql.Placeholder(name)),
+            {name: values})
+
+
+def _overlaps(column: str, name: str, values: list) -> tuple[sql.Composable, dict]:
+    return (sql.SQL("{} && {}::text[]").format(sql.Identifier(column), sql.Placeholder(name)),
+            {name: values})
+
+
+def _place_is(names: list[str]) -> tuple[sql.Composable, dict]:
+    # lower() on both sides in SQL, so the expression index on lower(place) applies.
+    params = {f"location_{i}": name for i, name in enumerate(names)}
+    alternatives = sql.SQL(", ").join(
+        sql.SQL("lower({})").format(sql.Placeholder(name)) for name in params)
+    return sql.SQL("lower(place) IN ({})").format(alternatives), params
+
+
+def _window(date_from: str | None, date_to: str | None) -> tuple[sql.Composable, dict]:
+    # Each bound at its own precision: date_from=2024-06 starts on 1 June, date_to=2024
+    # ends on 31 December. An absent bound is open (NULL in a range).
+    return (sql.SQL("date_span && daterange({}::date, {}::date, '[]')").format(
+                sql.Placeholder("window_start"), sql.Placeholder("window_end")),
+            {"window_start": date_span(date_from)[0] if date_from else None,
+             "window_end": date_span(date_to)[1] if date_to else None})
+
+
+def _in_box(bbox: tuple[float, float, float, float]) -> tuple[sql.Composable, dict]:
+    min_lon, min_lat, max_lon, max_lat = bbox
+    # Across the antimeridian, the box is two: east of min_lon and west of max_lon.
+    boxes = [(min_lon, max_lon)] if min_lon <= max_lon else [(min_lon, 180.0), (-180.0, max_lon)]
+    params = {"min_lat": min_lat, "max_lat": max_lat}
+    parts = []
+    for i, (west, east) in enumerate(boxes):
+        params |= {f"west_{i}": west, f"east_{i}": east}
+        parts.append(sql.SQL("point(lon, lat) <@ box(point({}, {}), point({}, {}))").format(
+            sql.Placeholder(f"west_{i}"), sql.Placeholder("min_lat"),
+            sql.Placeholder(f"east_{i}"), sql.Placeholder("max_lat")))
+    return sql.SQL("({})").format(sql.SQL(" OR ").join(parts)), params
+
+
+def build(args: dict, *, located: bool = False) -> EventQuery:
+    """The live events matching ``args`` (and having coordinates, if ``located``)."""
+    parts: list[tuple[sql.Composable, dict]] = [(sql.SQL("deleted_at IS NULL"), {})]
+    if "q" in args:
+        parts.append((sql.SQL("search @@ {}").format(_TSQUERY), {"q": args["q"]}))
+    if "type" in args:
+        parts.append(_any_of("type", "type", args["type"]))
+    if "certainty" in args:
+        parts.append(_any_of("certainty", "certainty", args["certainty"]))
+    if "actor" in args:
+        parts.append(_overlaps("actor_keys", "actor", [actor_key(a) for a in args["actor"]]))
+    if "country" in args:
+        parts.append(_overlaps("countries", "country", args["country"]))
+    if "tag" in args:
+        parts.append(_overlaps("tags", "tag", args["tag"]))
+    if "source" in args:
+        parts.append(_overlaps("publishers", "source", args["source"]))
+    if "location" in args:
+        parts.append(_place_is(args["location"]))
+    if "date_from" in args or "date_to" in args:
+        parts.append(_window(args.get("date_from"), args.get("date_to")))
+    if "bbox" in args:
+        parts.append(_in_box(args["bbox"]))
+    if located:
+        parts.append((sql.SQL("lat IS NOT NULL AND lon IS NOT NULL"), {}))
+    params: dict = {}
+    for _, values in parts:
+        params |= values
+    return EventQuery(sql.SQL(" AND ").join(condition for condition, _ in parts), params)
+
+
+def order_by(sort: str) -> sql.Composable:
+    """ORDER BY the sort's key, ties broken by id in the same direction."""
+    key = SORT_KEYS[sort]
+    direction = sql.SQL("DESC" if key.descending else "ASC")
+    return sql.SQL("{key} {dir}, id {dir}").format(key=key.expression, dir=direction)
+
+
+def after(sort: str, position: tuple) -> tuple[sql.Composable, dict]:
+    """The condition for rows past ``position`` (key value, id) in the sort's order."""
+    key = SORT_KEYS[sort]
+    operator = sql.SQL("<" if key.descending else ">")
+    return (sql.SQL("({}, id) {} ({}::{}, {})").format(
+                key.expression, operator, sql.Placeholder("after_key"),
+                sql.SQL(key.sql_type), sql.Placeholder("after_id")),
+            {"after_key": position[0], "after_id": position[1]})
+
+
+def position_to_json(sort: str, key_value, event_id: uuid.UUID) -> list:
+    """A keyset position as JSON, for a cursor."""
+    return [SORT_KEYS[sort].dump(key_value), str(event_id)]
+
+
+def position_from_json(sort: str, value) -> tuple:
+    """A keyset position from a cursor's JSON; ValueError/TypeError if it is not one."""
+    if not isinstance(value, list) or len(value) != 2:
+        raise ValueError("not a position")
+    return SORT_KEYS[sort].load(value[0]), uuid.UUID(value[1])
+
+
+def fingerprint(args: dict) -> str:
+    """A short digest of the filters and order, so a cursor serves only its own search."""
+    canonical = {name: sorted(value) if isinstance(value, list) else value
+                 for name, value in args.items() if name not in ("limit", "cursor", "format")}
+    digest = hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,84 @@
+"""All SQL of search: a page of matching events, their facet counts, and the export stream."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+from psycopg import sql
+
+from service.db import Database, get_db
+from service.search import query as search_query
+from service.search.query import EventQuery
+
+# Rows fetched per round trip of an export's server-side cursor: bounds its memory.
+EXPORT_BATCH = 2_000
+
+
+class SearchStore:
+    """Reads over the events table, shaped by an ``EventQuery``."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def page(self, query: EventQuery, sort: str, limit: int, after: tuple | None = None
+             ) -> list[tuple[str, object, uuid.UUID]]:
+        """Up to ``limit`` matches past ``after``: (JSON text, sort key value, id) each."""
+        where, params = query.where, dict(query.params)
+        if after is not None:
+            condition, values = search_query.after(sort, after)
+            where = sql.SQL("{} AND {}").format(where, condition)
+            params |= values
+        statement = sql.SQL(
+            "SELECT body::text, {key}, id FROM events WHERE {where} ORDER BY {order}"
+            " LIMIT {limit}"
+        ).format(key=search_query.SORT_KEYS[sort].expression, where=where,
+                 order=search_query.order_by(sort), limit=sql.Placeholder("limit"))
+        with self.db.connection() as conn:
+            return conn.execute(statement, params | {"limit": limit}).fetchall()
+
+    def facets(self, query: EventQuery) -> dict:
+        """How many matches, and counts by type, country, certainty and start month."""
+        statement = sql.SQL("""
+            WITH matched AS MATERIALIZED (
+                SELECT type, certainty, countries, lower(date_span) AS start
+                FROM events WHERE {where}
+            )
+            SELECT 'total', NULL, count(*) FROM matched
+            UNION ALL
+            SELECT 'type', type, count(*) FROM matched GROUP BY type
+            UNION ALL
+            SELECT 'certainty', certainty, count(*) FROM matched GROUP BY certainty
+            UNION ALL
+            SELECT 'country', country, count(*)
+            FROM matched, unnest(countries) AS country GROUP BY country
+            UNION ALL
+            SELECT 'month', to_char(start, 'YYYY-MM'), count(*) FROM matched GROUP BY 2
+        """).format(where=query.where)
+        with self.db.connection() as conn:
+            rows = conn.execute(statement, query.params).fetchall()
+        counts = {facet: {} for facet in ("type", "country", "certainty", "month")}
+        # Largest first, months in calendar order.
+        for facet, value, count in sorted(rows, key=lambda row: (-row[2], row[1] or "")):
+            if facet == "total":
+                total = count
+            else:
+                counts[facet][value] = count
+        counts["month"] = dict(sorted(counts["month"].items()))
+        return {"total": total, **counts}
+
+    def stream(self, query: EventQuery, sort: str) -> Iterator[list[tuple]]:
+        """Every match in order, in batches of (JSON text, lon, lat), from a server-side cursor."""
+        statement = sql.SQL(
+            "SELECT body::text, lon, lat FROM events WHERE {where} ORDER BY {order}"
+        ).format(where=query.where, order=search_query.order_by(sort))
+        with self.db.connection() as conn, conn.transaction(), \
+                conn.cursor(name=f"export_{uuid.uuid4().hex}") as cursor:
+            cursor.execute(statement, query.params)
+            while batch := cursor.fetchmany(EXPORT_BATCH):
+                yield batch
+
+
+def search_store() -> SearchStore:
+    """The search store of the current app."""
+    return SearchStore(get_db())

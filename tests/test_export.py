@@ -1,0 +1,140 @@
+"""GET /v1/events/export: the search's matches as NDJSON, CSV and GeoJSON that parse."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from search_data import EVENTS, create_all
+
+
+@pytest.fixture
+def ids(client):
+    """The fixed data set, stored; short name -> id."""
+    return create_all(client)
+
+
+def searched(client, query: str) -> list[dict]:
+    """The events a search finds, in its order (one page holds them all)."""
+    return client.get(f"/v1/events?{query}&limit=100").get_json()["items"]
+
+
+@pytest.mark.parametrize("query", [
+    "", "type=attack&type=meeting", "q=Lavrov", "country=RU&sort=date",
+    "date_from=2024&date_to=2024", "certainty=confirmed&sort=-date", "type=visit&country=UA",
+])
+def test_ndjson_lines_are_the_search_results(client, ids, query):
+    response = client.get(f"/v1/events/export?format=ndjson&{query}")
+    assert response.status_code == 200
+    assert response.mimetype == "application/x-ndjson"
+    text = response.get_data(as_text=True)
+    assert text == "".join(line + "\n" for line in text.splitlines())
+    assert [json.loads(line) for line in text.splitlines()] == searched(client, query)
+
+
+def test_ndjson_is_the_default_format(client, ids):
+    response = client.get("/v1/events/export")
+    assert response.mimetype == "application/x-ndjson"
+    assert len(response.get_data(as_text=True).splitlines()) == len(EVENTS)
+
+
+@pytest.mark.parametrize("query", ["", "country=KP", "q=drones", "sort=date"])
+def test_csv_parses_with_one_row_per_search_result(client, ids, query):
+    response = client.get(f"/v1/events/export?format=csv&{query}")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [row["id"] for row in rows] == [event["id"] for event in searched(client, query)]
+
+
+def test_csv_flattens_the_envelope(client, ids):
+    text = client.get("/v1/events/export?format=csv&location=Wonsan").get_data(as_text=True)
+    (row,) = csv.DictReader(io.StringIO(text))
+    assert row == {
+        "id": ids["wonsan"], "type": "meeting", "key": "",
+        "title": "Lavrov meets Kim in Wonsan",
+        "summary": "Talks on bilateral relations and the war in Ukraine.",
+        "date": "2025-07-12", "end_date": "", "certainty": "confirmed",
+        "location_name": "Wonsan", "location_region": "", "location_country": "KP",
+        "lat": "39.15", "lon": "127.44",
+        "actors": "Sergey Lavrov; Kim Jong Un", "actor_countries": "RU; KP",
+        "tags": "diplomacy", "publishers": "ANI", "source_urls": "https://example.org/ani/1",
+        "details": '{"format":"talks"}', "related": "", "version": "1",
+        "created_at": row["created_at"], "updated_at": row["updated_at"],
+    }
+    assert row["created_at"].endswith("Z")
+
+
+def test_csv_keeps_commas_quotes_and_newlines_in_cells(client):
+    event = EVENTS["anadyr"] | {"title": 'A "quoted", comma', "summary": "two\nlines"}
+    client.post("/v1/events", json=event)
+    text = client.get("/v1/events/export?format=csv").get_data(as_text=True)
+    (row,) = csv.DictReader(io.StringIO(text, newline=""))
+    assert (row["title"], row["summary"]) == ('A "quoted", comma', "two\nlines")
+
+
+def test_csv_of_nothing_is_its_header(client, ids):
+    text = client.get("/v1/events/export?format=csv&q=nothingmatches").get_data(as_text=True)
+    assert list(csv.reader(io.StringIO(text))) == [[
+        "id", "type", "key", "title", "summary", "date", "end_date", "certainty",
+        "location_name", "location_region", "location_country", "lat", "lon", "actors",
+        "actor_countries", "tags", "publishers", "source_urls", "details", "related",
+        "version", "created_at", "updated_at"]]
+
+
+@pytest.mark.parametrize("query", ["", "country=RU", "sort=date", "q=nothingmatches"])
+def test_geojson_is_a_feature_collection_of_events_with_coordinates(client, ids, query):
+    response = client.get(f"/v1/events/export?format=geojson&{query}")
+    assert response.status_code == 200
+    assert response.mimetype == "application/geo+json"
+    collection = response.get_json(force=True)
+    assert collection["type"] == "FeatureCollection"
+    located = [event for event in searched(client, query) if "lat" in event.get("location", {})]
+    assert [feature["properties"] for feature in collection["features"]] == located
+    for feature, event in zip(collection["features"], located, strict=True):
+        assert feature["type"] == "Feature"
+        assert feature["geometry"] == {
+            "type": "Point", "coordinates": [event["location"]["lon"], event["location"]["lat"]]}
+
+
+def test_geojson_leaves_out_events_without_coordinates(client, ids):
+    collection = json.loads(client.get("/v1/events/export?format=geojson").get_data())
+    names = {value: name for name, value in ids.items()}
+    assert {names[f["properties"]["id"]] for f in collection["features"]} == {
+        "wonsan", "kharkiv", "kursk", "anadyr"}
+
+
+def test_export_streams_more_rows_than_one_batch(client, app, monkeypatch):
+    from service.storage import search
+
+    monkeypatch.setattr(search, "EXPORT_BATCH", 2)
+    for n in range(5):
+        client.post("/v1/events", json=EVENTS["anadyr"] | {"title": f"Exercise {n}"})
+    response = client.get("/v1/events/export?sort=created_at")
+    assert response.is_streamed
+    titles = [json.loads(line)["title"] for line in response.get_data(as_text=True).splitlines()]
+    assert titles == [f"Exercise {n}" for n in range(5)]
+
+
+@pytest.mark.parametrize(("query", "name"), [
+    ("format=xml", "format"), ("format=", "format"), ("limit=10", "limit"),
+    ("cursor=abc", "cursor"), ("type=party", "type"), ("sort=relevance", "sort"),
+    ("bbox=0,0,0", "bbox"), ("date_to=2024-00", "date_to"),
+])
+def test_export_rejects_bad_parameters_by_name(client, query, name):
+    response = client.get(f"/v1/events/export?{query}")
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+    assert name in response.get_json()["errors"]
+
+
+@pytest.mark.parametrize("value", ["'; DROP TABLE events; --", "' OR 1=1 --"])
+@pytest.mark.parametrize("parameter", ["q", "actor", "location", "tag", "source", "format"])
+def test_export_treats_injection_strings_as_data(client, ids, parameter, value):
+    response = client.get("/v1/events/export", query_string={parameter: value})
+    assert response.status_code in (200, 400)
+    if response.status_code == 200:
+        assert response.get_data() == b""

@@ -1,0 +1,83 @@
+"""GET /v1/events/facets: counts under the search filters, adding up to the search total."""
+
+from __future__ import annotations
+
+import pytest
+from search_data import create_all
+
+
+@pytest.fixture
+def ids(client):
+    """The fixed data set, stored; short name -> id."""
+    return create_all(client)
+
+
+def test_facets_count_every_live_event(client, ids):
+    response = client.get("/v1/events/facets")
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "total": 7,
+        "type": {"arms_transfer": 1, "attack": 1, "casualties": 1, "meeting": 1,
+                 "military_cooperation": 1, "statement": 1, "visit": 1},
+        "country": {"RU": 6, "KP": 3, "UA": 1},
+        "certainty": {"confirmed": 2, "reported": 2, "claimed": 1, "estimated": 1,
+                      "planned": 1},
+        "month": {"2023-09": 1, "2024-01": 1, "2024-06": 1, "2024-12": 1, "2025-06": 1,
+                  "2025-07": 2},
+    }
+
+
+def test_facets_apply_the_search_filters(client, ids):
+    facets = client.get("/v1/events/facets?country=KP&date_from=2024&date_to=2024").get_json()
+    assert facets == {
+        "total": 2,
+        "type": {"arms_transfer": 1, "casualties": 1},
+        "country": {"KP": 2, "RU": 1},
+        "certainty": {"estimated": 1, "reported": 1},
+        "month": {"2024-01": 1, "2024-12": 1},
+    }
+
+
+def test_facets_of_nothing_are_empty(client, ids):
+    assert client.get("/v1/events/facets?q=nonexistentword").get_json() == {
+        "total": 0, "type": {}, "country": {}, "certainty": {}, "month": {}}
+
+
+@pytest.mark.parametrize("query", [
+    "", "type=attack&type=meeting", "q=Lavrov", "country=RU", "certainty=reported",
+    "date_from=2024-06&date_to=2025-06", "bbox=30,45,40,55", "source=TASS&tag=diplomacy",
+])
+def test_facets_add_up_to_the_search_total(client, ids, query):
+    facets = client.get(f"/v1/events/facets?{query}").get_json()
+    found = client.get(f"/v1/events?{query}&limit=100").get_json()["items"]
+    assert facets["total"] == len(found)
+    for facet in ("type", "certainty", "month"):
+        assert sum(facets[facet].values()) == facets["total"]
+    countries = {}
+    for event in found:
+        named = {event.get("location", {}).get("country")}
+        named |= {actor.get("country") for actor in event.get("actors", [])}
+        for country in named - {None}:
+            countries[country] = countries.get(country, 0) + 1
+    assert facets["country"] == countries
+
+
+@pytest.mark.parametrize(("query", "name"), [
+    ("type=party", "type"), ("date_from=2024-13", "date_from"), ("bbox=1,2", "bbox"),
+    ("limit=5", "limit"), ("cursor=abc", "cursor"), ("sort=date", "sort"),
+    ("q=%00", "q"), ("country=xx", "country"),
+])
+def test_facets_reject_bad_parameters_by_name(client, query, name):
+    response = client.get(f"/v1/events/facets?{query}")
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+    assert name in response.get_json()["errors"]
+
+
+@pytest.mark.parametrize("value", ["'; DROP TABLE events; --", "' OR 1=1 --", "%_%"])
+@pytest.mark.parametrize("parameter", ["q", "actor", "location", "tag", "source", "type"])
+def test_facets_treat_injection_strings_as_data(client, ids, parameter, value):
+    response = client.get("/v1/events/facets", query_string={parameter: value})
+    assert response.status_code in (200, 400)
+    if response.status_code == 200:
+        assert response.get_json()["total"] == 0
