@@ -1,0 +1,1 @@
+"""The search benchmark: synthetic events in PostgreSQL, measured over HTTP and SQL."""

@@ -1,0 +1,250 @@
+"""Benchmark search at several table sizes: ``python bench/run.py --sizes 10000 1000000``.
+
+For each size: a fresh database (``events_bench`` on the server of DATABASE_URL, dropped at
+the end) is filled with synthetic events; the service runs under gunicorn with its own
+config; wrk measures each request beside the same SQL run straight through psycopg; an
+export of every row is timed while the workers' memory is watched; and GET /v1/events/{id}
+is set against a trivial Flask JSON endpoint under the same gunicorn config.
+Prints a table and writes JSON to bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import load, wrk
+from bench.floor import Floor, timed
+from bench.servers import Gunicorn
+
+RESULTS = Path(__file__).resolve().parent / "results"
+MIB = 1024 * 1024
+DEEP_PAGE = 500
+
+# name -> (path and query of GET /v1/events…, how its SQL floor is built)
+SEARCHES = {
+    "filtered": "type=attack&country=UA&date_from=2024-03&date_to=2024-05",
+    # A name, by relevance: about 0.1% of the events match.
+    "full_text": "q=" + urllib.parse.quote('"Sergey Lavrov"'),
+    # Three of the commonest words, by relevance: every match (about 2%) is ranked.
+    "full_text_broad": "q=" + urllib.parse.quote("drone attack Kharkiv"),
+    "full_text_broad_by_date": "q=" + urllib.parse.quote("drone attack Kharkiv") + "&sort=-date",
+    "page_1": "limit=20",
+}
+FACETS = SEARCHES["filtered"]
+BARS = {"filtered_p95_ms": 50, "full_text_p95_ms": 100, "deep_page_ratio": 1.5,
+        "export_growth_mb": 50, "get_vs_trivial": 0.5}
+
+
+def _get(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=30) as answer:
+        return json.load(answer)
+
+
+def deep_cursor(base: str, query: str, pages: int) -> str:
+    """The cursor of page ``pages``, reached by following next_cursor over HTTP."""
+    cursor = None
+    for _ in range(pages - 1):
+        url = f"{base}/v1/events?{query}" + (f"&cursor={cursor}" if cursor else "")
+        cursor = _get(url)["next_cursor"]
+        if cursor is None:
+            raise RuntimeError(f"fewer than {pages} pages for {query}")
+    return cursor
+
+
+def watch_memory(server: Gunicorn, stop: threading.Event, peaks: dict) -> None:
+    """Record each worker's peak RSS until ``stop`` is set."""
+    while not stop.is_set():
+        for worker in server.workers():
+            with contextlib.suppress(psutil.Error):  # a worker may be recycled meanwhile
+                peaks[worker.pid] = max(peaks.get(worker.pid, 0), worker.memory_info().rss)
+        time.sleep(0.05)
+
+
+def export(server: Gunicorn, file_format: str, limit_s: int) -> dict:
+    """Download a whole export; its time, size and the largest RSS growth of a worker."""
+    before = {w.pid: w.memory_info().rss for w in server.workers()}
+    peaks: dict = {}
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch_memory, args=(server, stop, peaks), daemon=True)
+    watcher.start()
+    started = time.perf_counter()
+    size = lines = 0
+    try:
+        with urllib.request.urlopen(f"{server.base}/v1/events/export?format={file_format}",
+                                    timeout=60) as answer:
+            while chunk := answer.read(MIB):
+                size += len(chunk)
+                lines += chunk.count(b"\n")
+                if time.perf_counter() - started > limit_s:
+                    raise TimeoutError(f"export took over {limit_s} s")
+    finally:
+        elapsed = time.perf_counter() - started
+        stop.set()
+        watcher.join()
+    growth = max((peaks.get(pid, rss) - rss for pid, rss in before.items()), default=0)
+    return {"seconds": elapsed, "bytes": size, "lines": lines,
+            "worker_rss_growth_mb": growth / MIB}
+
+
+def measure(size: int, options, server_url: str) -> dict:
+    """Every figure at one table size."""
+    result: dict = {"size": size, "http": {}, "sql": {}, "export": {}}
+    print(f"\n== {size:,} events: loading", flush=True)
+    url = load.create(server_url, options.database)
+    try:
+        result["load_seconds"] = load.fill(url, size, progress=lambda line: print(
+            line, flush=True) if options.verbose else None)
+        print(f"   loaded in {result['load_seconds']:.0f} s", flush=True)
+        logs = RESULTS / f"gunicorn-{size}.log"
+        env = {"DATABASE_URL": url, "LOG_LEVEL": options.log_level}
+        with Gunicorn("service:create_app()", "/readyz", logs, env) as service:
+            floor = Floor(url)
+            try:
+                urls = {name: f"{service.base}/v1/events?{query}"
+                        for name, query in SEARCHES.items()}
+                cursor = deep_cursor(service.base, SEARCHES["page_1"], DEEP_PAGE)
+                urls[f"page_{DEEP_PAGE}"] = f"{urls['page_1']}&cursor={cursor}"
+                urls["facets"] = f"{service.base}/v1/events/facets?{FACETS}"
+                event_id = _get(urls["page_1"])["items"][0]["id"]
+                urls["get_by_id"] = f"{service.base}/v1/events/{event_id}"
+                floors = {name: floor.page(query) for name, query in SEARCHES.items()}
+                floors[f"page_{DEEP_PAGE}"] = floor.page(SEARCHES["page_1"], DEEP_PAGE)
+                floors["facets"] = floor.facets(FACETS)
+                floors["get_by_id"] = floor.event(uuid.UUID(event_id))
+                for name, target in urls.items():
+                    print(f"   {name}", flush=True)
+                    result["http"][name] = wrk.run(target, options.duration,
+                                                   options.connections, options.threads)
+                    result["sql"][name] = timed(floors[name])
+                for file_format in options.formats:
+                    print(f"   export {file_format}", flush=True)
+                    result["export"][file_format] = export(service, file_format,
+                                                           options.export_limit)
+                seconds, rows = floor.export()
+                result["export"]["sql"] = {"seconds": seconds, "rows": rows}
+            finally:
+                floor.close()
+        with Gunicorn("bench.trivial_app:create_app()", "/ping", logs, env) as trivial:
+            print("   trivial endpoint", flush=True)
+            result["http"]["trivial"] = wrk.run(f"{trivial.base}/ping", options.duration,
+                                                options.connections, options.threads)
+    finally:
+        load.drop(server_url, options.database)
+    return result
+
+
+def _row(cells, widths) -> str:
+    return "  ".join(str(cell).rjust(width) for cell, width in zip(cells, widths, strict=True))
+
+
+def report(results: list[dict]) -> str:
+    """The results as a plain-text table, with the bars."""
+    lines = []
+    widths = (10, 24, 8, 8, 8, 8, 8, 8, 8, 9)
+    lines.append(_row(("events", "request", "p50 ms", "p95 ms", "p99 ms", "req/s",
+                       "SQL p50", "SQL p95", "SQL p99", "HTTP/SQL"), widths))
+    for result in results:
+        for name, http in result["http"].items():
+            sql = result["sql"].get(name)
+            lines.append(_row((
+                f"{result['size']:,}", name, f"{http['p50_ms']:.2f}", f"{http['p95_ms']:.2f}",
+                f"{http['p99_ms']:.2f}", f"{http['requests_per_s']:.0f}",
+                *((f"{sql['p50_ms']:.2f}", f"{sql['p95_ms']:.2f}", f"{sql['p99_ms']:.2f}",
+                   f"{http['p50_ms'] / sql['p50_ms']:.1f}x") if sql else ("-",) * 4)),
+                widths))
+    lines.append("")
+    for result in results:
+        http, size = result["http"], f"{result['size']:,}"
+        deep, first = http[f"page_{DEEP_PAGE}"], http["page_1"]
+        deep_sql, first_sql = result["sql"][f"page_{DEEP_PAGE}"], result["sql"]["page_1"]
+        lines.append(f"{size}: page {DEEP_PAGE} / page 1: "
+                     f"p50 {deep['p50_ms'] / first['p50_ms']:.2f}x, "
+                     f"p95 {deep['p95_ms'] / first['p95_ms']:.2f}x; "
+                     f"SQL p50 {deep_sql['p50_ms'] / first_sql['p50_ms']:.2f}x")
+        by_id, trivial = http["get_by_id"]["requests_per_s"], http["trivial"]["requests_per_s"]
+        lines.append(f"{size}: GET /v1/events/{{id}} {by_id:.0f} req/s vs trivial endpoint "
+                     f"{trivial:.0f} req/s = {by_id / trivial:.2f}")
+        for file_format, figures in result["export"].items():
+            if file_format == "sql":
+                lines.append(f"{size}: export SQL floor: {figures['rows']:,} rows in "
+                             f"{figures['seconds']:.1f} s")
+                continue
+            lines.append(f"{size}: export {file_format}: {figures['bytes'] / MIB:.0f} MiB in "
+                         f"{figures['seconds']:.1f} s, "
+                         f"worker RSS +{figures['worker_rss_growth_mb']:.1f} MiB")
+        errors = sum(h["non_2xx"] + h["socket_errors"] for h in http.values())
+        lines.append(f"{size}: non-2xx or socket errors under load: {errors}")
+    largest = max(results, key=lambda r: r["size"])
+    lines.append("")
+    lines.append(f"Bars at {largest['size']:,} events:")
+    http = largest["http"]
+    checks = [
+        ("filtered p95 < 50 ms", http["filtered"]["p95_ms"], BARS["filtered_p95_ms"], "<"),
+        ("full-text p95 < 100 ms", http["full_text"]["p95_ms"], BARS["full_text_p95_ms"], "<"),
+        ("full-text p95 < 100 ms, broad query by relevance", http["full_text_broad"]["p95_ms"],
+         BARS["full_text_p95_ms"], "<"),
+        ("full-text p95 < 100 ms, broad query by date",
+         http["full_text_broad_by_date"]["p95_ms"], BARS["full_text_p95_ms"], "<"),
+        (f"page {DEEP_PAGE} p50 within 1.5x of page 1",
+         http[f"page_{DEEP_PAGE}"]["p50_ms"] / http["page_1"]["p50_ms"], 1.5, "<="),
+        ("GET by id >= 0.5x trivial req/s",
+         http["get_by_id"]["requests_per_s"] / http["trivial"]["requests_per_s"], 0.5, ">="),
+    ]
+    checks += [(f"export {f} worker growth < 50 MiB", e["worker_rss_growth_mb"], 50, "<")
+               for f, e in largest["export"].items() if f != "sql"]
+    for label, value, bar, op in checks:
+        met = value < bar if op == "<" else value <= bar if op == "<=" else value >= bar
+        lines.append(f"  {'MET   ' if met else 'MISSED'} {label}: {value:.2f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 1_000_000])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--formats", nargs="+", default=["ndjson", "csv", "geojson"])
+    parser.add_argument("--export-limit", type=int, default=600,
+                        help="seconds an export may take before it counts as failed")
+    parser.add_argument("--database", default="events_bench")
+    parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"),
+                        help="the service's LOG_LEVEL (default: as configured, INFO: "
+                             "a JSON access line per request)")
+    parser.add_argument("--verbose", action="store_true")
+    options = parser.parse_args(argv)
+    wrk.require()
+    server_url = os.environ.get("DATABASE_URL")
+    if not server_url:
+        raise SystemExit("Set DATABASE_URL to a PostgreSQL server on 127.0.0.1 (its "
+                         f"{options.database} database is created and dropped).")
+    load.database_url(server_url, options.database)  # refuses before doing anything
+    RESULTS.mkdir(exist_ok=True)
+    results = [measure(size, options, server_url) for size in options.sizes]
+    table = report(results)
+    print("\n" + table)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = RESULTS / f"bench-{stamp}.json"
+    path.write_text(json.dumps({"options": vars(options), "results": results,
+                                "table": table}, indent=2))
+    print(f"\nwritten: {path}")
+
+
+if __name__ == "__main__":
+    main()
