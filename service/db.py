@@ -41,6 +41,9 @@ class Database:
                 "connect_timeout": config["DATABASE_CONNECT_TIMEOUT"],
                 "options": f"-c statement_timeout={config['DATABASE_STATEMENT_TIMEOUT_MS']}",
                 "application_name": "events-service",
+                # A read is one statement and needs no BEGIN/COMMIT round trips; writes
+                # open their own transactions (`conn.transaction()`).
+                "autocommit": True,
             },
             open=False,
             name="events",
@@ -50,7 +53,7 @@ class Database:
 
     @contextmanager
     def connection(self):
-        """A pooled connection; commits on success, rolls back on error."""
+        """A pooled connection in autocommit mode: wrap writes in ``conn.transaction()``."""
         if self.pool is None:
             with self._lock:
                 if self.pool is None:

@@ -32,7 +32,7 @@ def encode(scope: str, position: list) -> str:
 def decode(scope: str, token: str) -> list:
     """The position a cursor stands for; ``BadCursor`` if tampered with or foreign."""
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        raw = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_", validate=True)
     except (ValueError, TypeError) as error:
         raise BadCursor("not a cursor") from error
     signature, payload = raw[:16], raw[16:]
