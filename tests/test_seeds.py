@@ -242,3 +242,14 @@ def test_seeded_facts_read_back_through_the_api(app, client):
     statement = events["2025-07-12-lavrov-says-north-korea-backs-war-aims"]
     assert statement["sources"][0]["attributed_to"] == ["TASS"]
     assert statement["details"]["quote"].startswith("We exchanged views on the situation")
+
+
+def test_readme_table_lists_every_seeded_event():
+    readme = (REPOSITORY / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Seed data", 1)[1].split("\n## ", 1)[0]
+    rows = {(cells[0], cells[2]) for line in section.splitlines()
+            if line.startswith("| ") and not line.startswith("| kind")
+            for cells in [[cell.strip() for cell in line.strip("|").split("|")]]}
+    seeded = {(record["type"], record["title"]) for path in SEED_FILES
+              for record in yaml.safe_load(path.read_text(encoding="utf-8"))}
+    assert rows == seeded
