@@ -34,6 +34,10 @@ from bench.servers import Gunicorn
 RESULTS = Path(__file__).resolve().parent / "results"
 MIB = 1024 * 1024
 DEEP_PAGE = 500
+# GET by id and the trivial endpoint are measured in alternation, this many times each,
+# and the median run of each is kept: a ratio of two runs minutes apart would also
+# measure whatever else the machine did in between (autovacuum, the page cache).
+PAIRED_ROUNDS = 3
 
 # name -> (path and query of GET /v1/events…, how its SQL floor is built)
 SEARCHES = {
@@ -101,6 +105,17 @@ def export(server: Gunicorn, file_format: str, limit_s: int) -> dict:
             "worker_rss_growth_mb": growth / MIB}
 
 
+def paired_runs(targets: dict[str, str], options) -> dict[str, dict]:
+    """wrk on each target in turn, PAIRED_ROUNDS times; the median run (by req/s) of each."""
+    runs: dict[str, list[dict]] = {name: [] for name in targets}
+    for _ in range(PAIRED_ROUNDS):
+        for name, target in targets.items():
+            runs[name].append(wrk.run(target, options.duration, options.connections,
+                                      options.threads))
+    return {name: sorted(found, key=lambda run: run["requests_per_s"])[len(found) // 2]
+            for name, found in runs.items()}
+
+
 def measure(size: int, options, server_url: str) -> dict:
     """Every figure at one table size."""
     result: dict = {"size": size, "http": {}, "sql": {}, "export": {}}
@@ -112,7 +127,8 @@ def measure(size: int, options, server_url: str) -> dict:
         print(f"   loaded in {result['load_seconds']:.0f} s", flush=True)
         logs = RESULTS / f"gunicorn-{size}.log"
         env = {"DATABASE_URL": url, "LOG_LEVEL": options.log_level}
-        with Gunicorn("service:create_app()", "/readyz", logs, env) as service:
+        with Gunicorn("service:create_app()", "/readyz", logs, env) as service, \
+                Gunicorn("bench.trivial_app:create_app()", "/ping", logs, env) as trivial:
             floor = Floor(url)
             try:
                 urls = {name: f"{service.base}/v1/events?{query}"
@@ -121,7 +137,6 @@ def measure(size: int, options, server_url: str) -> dict:
                 urls[f"page_{DEEP_PAGE}"] = f"{urls['page_1']}&cursor={cursor}"
                 urls["facets"] = f"{service.base}/v1/events/facets?{FACETS}"
                 event_id = _get(urls["page_1"])["items"][0]["id"]
-                urls["get_by_id"] = f"{service.base}/v1/events/{event_id}"
                 floors = {name: floor.page(query) for name, query in SEARCHES.items()}
                 floors[f"page_{DEEP_PAGE}"] = floor.page(SEARCHES["page_1"], DEEP_PAGE)
                 floors["facets"] = floor.facets(FACETS)
@@ -131,6 +146,11 @@ def measure(size: int, options, server_url: str) -> dict:
                     result["http"][name] = wrk.run(target, options.duration,
                                                    options.connections, options.threads)
                     result["sql"][name] = timed(floors[name])
+                print("   get_by_id and trivial endpoint, alternately", flush=True)
+                result["http"].update(paired_runs(
+                    {"get_by_id": f"{service.base}/v1/events/{event_id}",
+                     "trivial": f"{trivial.base}/ping"}, options))
+                result["sql"]["get_by_id"] = timed(floors["get_by_id"])
                 for file_format in options.formats:
                     print(f"   export {file_format}", flush=True)
                     result["export"][file_format] = export(service, file_format,
@@ -139,10 +159,6 @@ def measure(size: int, options, server_url: str) -> dict:
                 result["export"]["sql"] = {"seconds": seconds, "rows": rows}
             finally:
                 floor.close()
-        with Gunicorn("bench.trivial_app:create_app()", "/ping", logs, env) as trivial:
-            print("   trivial endpoint", flush=True)
-            result["http"]["trivial"] = wrk.run(f"{trivial.base}/ping", options.duration,
-                                                options.connections, options.threads)
     finally:
         load.drop(server_url, options.database)
     return result
