@@ -6,6 +6,7 @@ Importing this package registers every kind. ``Event`` validates any event; the
 
 from schemas import kinds  # noqa: F401  (registers the kinds)
 from schemas.event import CERTAINTY, EVENT_KINDS, Event, EventEnvelope, event_kind
-from schemas.fields import date_span
+from schemas.fields import date_precision, date_span
 
-__all__ = ["CERTAINTY", "EVENT_KINDS", "Event", "EventEnvelope", "date_span", "event_kind"]
+__all__ = ["CERTAINTY", "EVENT_KINDS", "Event", "EventEnvelope", "date_precision", "date_span",
+           "event_kind"]

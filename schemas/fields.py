@@ -34,6 +34,11 @@ def date_span(value: str) -> tuple[dt.date, dt.date]:
     return day_date, day_date
 
 
+def date_precision(value: str) -> str:
+    """How precise a partial ISO date is: ``year``, ``month`` or ``day``."""
+    return {4: "year", 7: "month"}.get(len(value), "day")
+
+
 class PartialDate(fields.String):
     """An ISO 8601 calendar date at the precision known: ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``."""
 

@@ -79,8 +79,9 @@ class Facets(ma.Schema):
     month = ma.fields.Dict(
         keys=ma.fields.String(), values=ma.fields.Integer(), required=True,
         metadata={"description": "Events per month (YYYY-MM) in which their date span "
-                                 "starts; adds up to total.",
-                  "examples": [{"2024-11": 3, "2025-07": 12}]})
+                                 "starts; an event dated only to a year counts under the "
+                                 "year (YYYY). Adds up to total.",
+                  "examples": [{"2024": 5, "2024-11": 3, "2025-07": 12}]})
 
 
 @blp.route("/facets")

@@ -38,10 +38,13 @@ class SearchStore:
             return conn.execute(statement, params | {"limit": limit}).fetchall()
 
     def facets(self, query: EventQuery) -> dict:
-        """How many matches, and counts by type, country, certainty and start month."""
+        """How many matches, and counts by type, country, certainty and start month.
+
+        An event dated only to a year counts under the year (``2024``), not a month.
+        """
         statement = sql.SQL("""
             WITH matched AS MATERIALIZED (
-                SELECT type, certainty, countries, lower(date_span) AS start
+                SELECT type, certainty, countries, lower(date_span) AS start, date_precision
                 FROM events WHERE {where}
             )
             SELECT 'total', NULL, count(*) FROM matched
@@ -53,7 +56,9 @@ class SearchStore:
             SELECT 'country', country, count(*)
             FROM matched, unnest(countries) AS country GROUP BY country
             UNION ALL
-            SELECT 'month', to_char(start, 'YYYY-MM'), count(*) FROM matched GROUP BY 2
+            SELECT 'month', to_char(start, CASE date_precision WHEN 'year' THEN 'YYYY'
+                                                               ELSE 'YYYY-MM' END), count(*)
+            FROM matched GROUP BY 2
         """).format(where=query.where)
         with self.db.connection() as conn:
             rows = conn.execute(statement, query.params).fetchall()
