@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validates_schema
-from marshmallow.validate import OneOf, Range, Regexp
+from marshmallow.validate import Length, OneOf, Range, Regexp
 
 from schemas import limits
 from schemas.fields import (
@@ -80,7 +80,7 @@ class Source(StrictSchema):
     """Who published the claim, and whom they attribute it to."""
 
     publisher = BoundedString(required=True, metadata={"examples": ["ANI"]})
-    url = fields.Url(schemes={"http", "https"}, validate=lambda url: len(url) <= limits.URL_LENGTH)
+    url = fields.Url(schemes={"http", "https"}, validate=Length(max=limits.URL_LENGTH))
     published = PartialDate(metadata={"description": "When the source published it."})
     attributed_to = BoundedList(
         BoundedString(),

@@ -87,12 +87,31 @@ class CountryCode(fields.String):
         return text
 
 
+class LanguageCode(fields.String):
+    """An ISO 639-1 language code, lower case (``ru``, ``ko``, ``en``)."""
+
+    default_error_messages = {"unknown_language": "Not an ISO 639-1 language code."}
+
+    def __init__(self, **kwargs):
+        metadata = {"pattern": "^[a-z]{2}$", "description": "ISO 639-1 language code.",
+                    "examples": ["ru"]}
+        metadata.update(kwargs.pop("metadata", {}))
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if len(text) != 2 or not text.islower() or pycountry.languages.get(alpha_2=text) is None:
+            raise self.make_error("unknown_language")
+        return text
+
+
 class BoundedString(fields.String):
     """A string with a length limit, stripped of surrounding white space, never empty."""
 
     default_error_messages = {
         "too_long": "Longer than {max} characters.",
         "empty": "Must not be empty.",
+        "nul": "Must not contain NUL characters.",
     }
 
     def __init__(self, max_length: int = limits.NAME_LENGTH, **kwargs):
@@ -105,6 +124,8 @@ class BoundedString(fields.String):
         text = super()._deserialize(value, attr, data, **kwargs).strip()
         if not text:
             raise self.make_error("empty")
+        if "\x00" in text:
+            raise self.make_error("nul")
         if len(text) > self.max_length:
             raise self.make_error("too_long", max=self.max_length)
         return text

@@ -12,7 +12,14 @@ from marshmallow.validate import Length, OneOf
 from schemas import limits
 from schemas.common import Quantity, StrictSchema
 from schemas.event import event_kind
-from schemas.fields import BoundedList, BoundedString, CountryCode, StrictBoolean, StrictInteger
+from schemas.fields import (
+    BoundedList,
+    BoundedString,
+    CountryCode,
+    LanguageCode,
+    StrictBoolean,
+    StrictInteger,
+)
 
 
 def _text(**kwargs):
@@ -63,8 +70,7 @@ class StatementDetails(StrictSchema):
                           metadata={"description": "The words said, verbatim."})
     gist = _text(metadata={"description": "What was said, in other words."})
     occasion = BoundedString(metadata={"examples": ["press conference"]})
-    language = fields.String(validate=Length(equal=2),
-                             metadata={"description": "ISO 639-1 code of the original words."})
+    language = LanguageCode(metadata={"description": "ISO 639-1 code of the original words."})
     topics = _labels()
 
     @validates_schema

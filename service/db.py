@@ -29,8 +29,10 @@ def check_connection(conn: psycopg.Connection) -> None:
     """
     if conn.closed:
         raise psycopg.OperationalError("connection is closed")
-    readable, _, _ = select.select([conn.fileno()], [], [], 0)
-    if readable:
+    # poll, not select: select fails on descriptors past 1023, which a busy worker reaches.
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN)
+    if poller.poll(0):
         ConnectionPool.check_connection(conn)
 
 

@@ -24,6 +24,19 @@ def _assert_problem(response, status: int) -> dict:
     return body
 
 
+@pytest.mark.parametrize("raw", [
+    b'{"type": "meeting", "title": "a\\u0000b"}',           # NUL: PostgreSQL cannot store it
+    b'{"type": "meeting", "title": "x", "details": {"\\u0000": 1}}',
+    b'{"type": "meeting", "title": "\\ud800 lone surrogate"}',
+    b"[" * 5000 + b"]" * 5000,                                   # nesting past the recursion limit
+])
+def test_json_that_postgresql_or_python_cannot_take_is_400(client, created, raw):
+    _assert_problem(client.post("/v1/events", data=raw, content_type="application/json"), 400)
+    _, url = created(example())
+    _assert_problem(client.put(url, data=raw, content_type="application/json"), 400)
+    _assert_problem(client.patch(url, data=raw, content_type="application/json"), 400)
+
+
 @pytest.mark.parametrize("raw", [b"{", b'{"title": }', b"\xff\xfe", b"NaN", b'{"a": Infinity}'])
 def test_malformed_json_is_400(client, raw):
     response = client.post("/v1/events", data=raw, content_type="application/json")
@@ -129,3 +142,22 @@ def test_connections_killed_by_a_database_restart_cost_no_failed_request(app, da
     assert killed >= 1
     assert client.get("/readyz").status_code == 200
     assert client.post("/v1/events", json=example()).status_code == 201
+
+
+def test_connection_check_works_past_file_descriptor_1023(app):
+    import os
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1100:
+        pytest.skip(f"the hard limit of open files is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1100), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        client = app.test_client()
+        assert client.get("/readyz").status_code == 200  # a connection above fd 1023
+        assert client.get("/readyz").status_code == 200  # ...checked when reused
+    finally:
+        for descriptor in held:
+            os.close(descriptor)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

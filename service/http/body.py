@@ -1,4 +1,4 @@
-"""Reading a JSON request body: media type (415), size (413), syntax (400)."""
+"""Reading a JSON request body: media type (415), size (413), syntax and text (400)."""
 
 from __future__ import annotations
 
@@ -25,8 +25,34 @@ def json_body(*media_types: str) -> object:
         )
     raw = request.get_data(cache=False)  # MAX_CONTENT_LENGTH applies here: 413
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
+        body = json.loads(raw, parse_constant=_reject_constant)
     except UnicodeDecodeError as error:
         raise BadRequest("The body is not UTF-8 text.") from error
+    except RecursionError as error:
+        raise BadRequest("The body nests too deeply.") from error
     except (json.JSONDecodeError, ValueError) as error:
         raise BadRequest(f"The body is not valid JSON: {error}.") from error
+    _reject_unstorable_text(body)
+    return body
+
+
+def _reject_unstorable_text(value: object) -> None:
+    """400 for text PostgreSQL cannot store: NUL characters, lone UTF-16 surrogates.
+
+    Both are valid JSON escapes (``\\u0000``, ``\\ud800``) but not valid PostgreSQL text.
+    """
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, str):
+            if "\x00" in node:
+                raise BadRequest("The body contains a NUL character (\\u0000).")
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError as error:
+                raise BadRequest("The body contains a lone UTF-16 surrogate.") from error
