@@ -20,7 +20,7 @@ from flask import current_app
 from schemas import Event
 from service.db import Database, get_db
 from service.errors import flatten_errors
-from service.storage.events import EventStore, KeyTaken, client_view
+from service.storage.events import EventGone, EventStore, KeyTaken, client_view
 
 SEED_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 # What loading did with each event. A seeded event deleted through the API stays
@@ -113,7 +113,10 @@ def _upsert(store: EventStore, event: dict) -> str:
         return "left deleted"
     if client_view(body) == event:
         return "unchanged"
-    store.update(stored.id, lambda _current: event)
+    try:
+        store.update(stored.id, lambda _current: event)
+    except EventGone:  # deleted through the API since find_by_key read it
+        return "left deleted"
     return "updated"
 
 

@@ -161,3 +161,21 @@ def test_connection_check_works_past_file_descriptor_1023(app):
         for descriptor in held:
             os.close(descriptor)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_statement_timeout_is_a_503_that_does_not_blame_the_database(database_url):
+    import psycopg
+
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url,
+                      "DATABASE_STATEMENT_TIMEOUT_MS": 200})
+    client = app.test_client()
+    with psycopg.connect(database_url) as blocker:
+        # Holding this lock makes the service's query wait past its statement timeout.
+        blocker.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+        response = client.get("/v1/events/00000000-0000-0000-0000-000000000000")
+        blocker.rollback()
+    body = _assert_problem(response, 503)
+    assert "too long" in body["detail"]
+    assert response.headers["Retry-After"]
+    assert client.get("/readyz").status_code == 200
+    app.extensions["events_db_pool"].close()

@@ -138,3 +138,25 @@ def test_export_treats_injection_strings_as_data(client, ids, parameter, value):
     assert response.status_code in (200, 400)
     if response.status_code == 200:
         assert response.get_data() == b""
+
+
+def test_head_answers_the_headers_without_a_body(client, ids):
+    response = client.head("/v1/events/export?format=csv")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert response.data == b""
+
+
+def test_an_export_closed_early_gives_its_connection_back(app, client, ids, database_url):
+    import psycopg
+
+    response = client.get("/v1/events/export?format=ndjson", buffered=False)
+    assert next(iter(response.response))
+    response.close()
+    with psycopg.connect(database_url) as conn:
+        open_transactions = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND application_name = 'events-service' AND state = 'idle in transaction'"
+        ).fetchone()[0]
+    assert open_transactions == 0

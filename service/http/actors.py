@@ -49,6 +49,7 @@ class Actors(MethodView):
     @blp.arguments(ActorArgs, location="query")
     @blp.response(200, ActorPage, headers={"Link": LINK_HEADER})
     @blp.alt_response(400, response="BAD_REQUEST")
+    @blp.uses_database
     def get(self, args: dict):
         """List actors
 

@@ -67,6 +67,10 @@ class ApiBlueprint(SmorestBlueprint):
 
     ARGUMENTS_PARSER = QueryParser()
 
+    def uses_database(self, view):
+        """Document the 503 (with Retry-After) a view answers when the database is not."""
+        return self.alt_response(503, response=problems.response_name(503))(view)
+
 
 class EventsApi(Api):
     """flask-smorest's Api, answering and documenting errors as problem+json."""
@@ -84,6 +88,13 @@ class EventsApi(Api):
             response = {"description": problems.status_title(status)}
             if status >= 400:
                 response["schema"] = self.ERROR_SCHEMA
+            if status == http.HTTPStatus.SERVICE_UNAVAILABLE:
+                response["headers"] = {"Retry-After": {
+                    "description": "Seconds to wait before trying again.",
+                    "schema": {"type": "integer"}}}
+            if status == http.HTTPStatus.NOT_MODIFIED:
+                response["headers"] = {"ETag": {
+                    "description": "The current version's ETag.", "schema": {"type": "string"}}}
             prepare_response(response, self.spec, problems.PROBLEM_JSON)
             self.spec.components.response(problems.response_name(status), response, lazy=True)
         response = {"description": "An error, as RFC 9457 problem details.",

@@ -23,6 +23,9 @@ EVENT = Event()
 
 ETAG_HEADER = {"description": "The event's version, for If-Match and If-None-Match.",
                "schema": {"type": "string", "examples": ['"v1"']}}
+IF_NONE_MATCH = {"in": "header", "name": "If-None-Match", "required": False,
+                 "description": "The ETag last read; 304 Not Modified if it is still current.",
+                 "schema": {"type": "string"}}
 IF_MATCH = {"in": "header", "name": "If-Match", "required": False,
             "description": "The ETag last read; the write fails with 412 if the event has "
                            "changed since.",
@@ -80,6 +83,7 @@ class Events(MethodView):
     @blp.arguments(SearchArgs, location="query")
     @blp.response(200, EventPage, headers={"Link": search.LINK_HEADER})
     @blp.alt_response(400, response="BAD_REQUEST")
+    @blp.uses_database
     def get(self, args: dict):
         """Search events
 
@@ -99,6 +103,7 @@ class Events(MethodView):
     @blp.alt_response(413, response="CONTENT_TOO_LARGE")
     @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
     @blp.alt_response(422, response="UNPROCESSABLE_CONTENT")
+    @blp.uses_database
     def post(self):
         """Create an event
 
@@ -114,11 +119,12 @@ class Events(MethodView):
 class EventById(MethodView):
     """One event."""
 
-    @blp.doc(operationId="getEvent")
+    @blp.doc(operationId="getEvent", parameters=[IF_NONE_MATCH])
     @blp.response(200, Event, headers={"ETag": ETAG_HEADER})
     @blp.alt_response(304, response="NOT_MODIFIED")
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(410, response="GONE")
+    @blp.uses_database
     def get(self, event_id: uuid.UUID):
         """Get an event
 
@@ -132,6 +138,7 @@ class EventById(MethodView):
     @blp.doc(operationId="replaceEvent", requestBody=EVENT_BODY, parameters=[IF_MATCH])
     @blp.response(200, Event, headers={"ETag": ETAG_HEADER})
     @_documents_update_errors
+    @blp.uses_database
     def put(self, event_id: uuid.UUID):
         """Replace an event
 
@@ -151,6 +158,7 @@ class EventById(MethodView):
     })
     @blp.response(200, Event, headers={"ETag": ETAG_HEADER})
     @_documents_update_errors
+    @blp.uses_database
     def patch(self, event_id: uuid.UUID):
         """Patch an event
 
@@ -169,6 +177,7 @@ class EventById(MethodView):
     @blp.alt_response(410, response="GONE")
     @blp.alt_response(412, response="PRECONDITION_FAILED")
     @blp.alt_response(428, response="PRECONDITION_REQUIRED")
+    @blp.uses_database
     def delete(self, event_id: uuid.UUID):
         """Delete an event
 
@@ -185,6 +194,7 @@ class EventRevisions(MethodView):
     @blp.doc(operationId="listEventRevisions")
     @blp.response(200, RevisionList)
     @blp.alt_response(404, response="NOT_FOUND")
+    @blp.uses_database
     def get(self, event_id: uuid.UUID):
         """List an event's revisions
 

@@ -8,7 +8,7 @@ import itertools
 import json
 from collections.abc import Iterable, Iterator
 
-from flask import Response, stream_with_context
+from flask import Response, request, stream_with_context
 from flask.views import MethodView
 
 from service.http.api import ApiBlueprint
@@ -120,6 +120,9 @@ class EventExport(MethodView):
 
     @blp.doc(operationId="exportEvents", responses={"200": {
         "description": "Every matching event, streamed in the requested format.",
+        "headers": {"Content-Disposition": {
+            "description": "attachment; filename=\"events.<format>\"",
+            "schema": {"type": "string"}}},
         "content": {
             NDJSON: {"schema": {"type": "string",
                                 "description": "One event (as `GET /v1/events/{id}` serves "
@@ -134,6 +137,7 @@ class EventExport(MethodView):
         }}})
     @blp.arguments(ExportArgs, location="query")
     @blp.alt_response(400, response="BAD_REQUEST")
+    @blp.uses_database
     def get(self, args: dict):
         """Export matching events
 
@@ -144,8 +148,14 @@ class EventExport(MethodView):
         """
         file_format = args.pop("format")
         media_type, writer, located = FORMATS[file_format]
+        headers = {"Content-Disposition": f'attachment; filename="events.{file_format}"'}
+        if request.method == "HEAD":  # the headers only: no need to run the query
+            return Response(content_type=media_type, headers=headers)
         query = search_query.build(args, located=located)
-        batches = _started(search_store().stream(query, args["sort"]))
-        return Response(
-            stream_with_context(_streamed(writer(batches))), content_type=media_type,
-            headers={"Content-Disposition": f'attachment; filename="events.{file_format}"'})
+        stream = search_store().stream(query, args["sort"])
+        response = Response(stream_with_context(_streamed(writer(_started(stream)))),
+                            content_type=media_type, headers=headers)
+        # Give back the connection and its server-side cursor as soon as the response is
+        # closed, read to the end or not (a client that hangs up), not when it is collected.
+        response.call_on_close(stream.close)
+        return response

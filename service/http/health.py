@@ -37,7 +37,7 @@ class Readiness(MethodView):
 
     @blp.doc(operationId="getReadiness")
     @blp.response(200, Health)
-    @blp.alt_response(503, response="SERVICE_UNAVAILABLE")
+    @blp.uses_database
     def get(self):
         """Readiness probe
 

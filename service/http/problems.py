@@ -40,14 +40,16 @@ log = logging.getLogger(__name__)
 class Problem(ma.Schema):
     """An RFC 9457 problem detail."""
 
-    type = ma.fields.String(metadata={"description": "A URI naming the kind of problem.",
-                                      "examples": ["about:blank"]})
-    title = ma.fields.String(metadata={"description": "Short summary of the kind of problem.",
-                                       "examples": ["Unprocessable Content"]})
-    status = ma.fields.Integer(metadata={"description": "The HTTP status code.",
-                                         "examples": [422]})
-    detail = ma.fields.String(metadata={"description": "What went wrong in this request."})
-    instance = ma.fields.String(metadata={"description": "The request path."})
+    type = ma.fields.String(required=True, metadata={
+        "description": "A URI naming the kind of problem.", "examples": ["about:blank"]})
+    title = ma.fields.String(required=True, metadata={
+        "description": "Short summary of the kind of problem.",
+        "examples": ["Unprocessable Content"]})
+    status = ma.fields.Integer(required=True, metadata={
+        "description": "The HTTP status code.", "examples": [422]})
+    detail = ma.fields.String(required=True, metadata={
+        "description": "What went wrong in this request."})
+    instance = ma.fields.String(required=True, metadata={"description": "The request path."})
     errors = ma.fields.Dict(
         keys=ma.fields.String(),
         values=ma.fields.List(ma.fields.String()),
@@ -99,10 +101,26 @@ def _http_error(error: HTTPException) -> Response:
                    headers=headers)
 
 
+def _retry_later(detail: str) -> Response:
+    return problem(503, detail,
+                   headers={"Retry-After": str(current_app.config["RETRY_AFTER_SECONDS"])})
+
+
 def _unavailable(error: Exception) -> Response:
     log.warning("database unavailable: %s", error)
-    return problem(503, "The database is unavailable; try again shortly.",
-                   headers={"Retry-After": str(current_app.config["RETRY_AFTER_SECONDS"])})
+    return _retry_later("The database is unavailable; try again shortly.")
+
+
+def _query_cancelled(error: Exception) -> Response:
+    log.warning("statement cancelled on %s %s: %s", request.method, request.path, error)
+    return _retry_later("The database took too long to answer; try again, or narrow the "
+                        "request.")
+
+
+def _transaction_rolled_back(error: Exception) -> Response:
+    log.warning("transaction rolled back on %s %s: %s", request.method, request.path, error)
+    return _retry_later("The request conflicted with another one at the same moment; "
+                        "nothing was written. Try again.")
 
 
 def _unexpected(error: Exception) -> Response:
@@ -129,4 +147,7 @@ def register(app: Flask) -> None:
     )
     app.register_error_handler(PoolTimeout, _unavailable)
     app.register_error_handler(psycopg.OperationalError, _unavailable)
+    # Subclasses of OperationalError that say nothing of the database's health.
+    app.register_error_handler(psycopg.errors.QueryCanceled, _query_cancelled)
+    app.register_error_handler(psycopg.errors.TransactionRollback, _transaction_rolled_back)
     app.register_error_handler(Exception, _unexpected)

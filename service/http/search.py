@@ -17,7 +17,7 @@ from service.search.params import FilterArgs
 from service.storage.search import search_store
 
 blp = ApiBlueprint("search", __name__, url_prefix="/v1/events",
-                   description="Search events: facet counts and streamed exports.")
+                   description="Search events: facet counts.")
 
 LINK_HEADER = {"description": 'RFC 8288 link to the next page, rel="next".',
                "schema": {"type": "string"}}
@@ -40,7 +40,9 @@ def page_response(items_json: list[str], scope: str, next_position: list | None)
     if next_position is not None:
         next_cursor = cursors.encode(scope, next_position)
         args = request.args.to_dict(flat=False) | {"cursor": next_cursor}
-        link = url_for(request.endpoint, **request.view_args, **args, _external=True)
+        # Relative, like Location: an absolute URL would name the wrong scheme or host
+        # behind a TLS-terminating proxy.
+        link = url_for(request.endpoint, **request.view_args, **args)
         headers["Link"] = f'<{link}>; rel="next"'
     text = ('{"items":[' + ",".join(items_json) + '],"next_cursor":'
             + json.dumps(next_cursor) + "}")
@@ -92,6 +94,7 @@ class EventFacets(MethodView):
     @blp.arguments(FilterArgs, location="query")
     @blp.response(200, Facets)
     @blp.alt_response(400, response="BAD_REQUEST")
+    @blp.uses_database
     def get(self, args: dict):
         """Count matching events by type, country, certainty and month
 

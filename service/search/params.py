@@ -94,8 +94,9 @@ class FilterArgs(ma.Schema):
     """The filters shared by search, facets and export."""
 
     q = PlainText(max_length=MAX_QUERY, metadata={
-        "description": "Full text over title, summary, actor names, place names and quotes, "
-                       'in web-search syntax: `"exact phrase"`, `OR`, `-excluded`.',
+        "description": "Full text over title, summary, actor names, place names and "
+                       "regions, quotes and paraphrases, and tags, in web-search syntax: "
+                       '`"exact phrase"`, `OR`, `-excluded`.',
         "examples": ['Lavrov "Kim Jong Un" -Kursk']})
     type = _repeatable(ma.fields.String(validate=OneOf(sorted(EVENT_KINDS))),
                        "Kind of event.")
