@@ -14,7 +14,8 @@ COPY pyproject.toml README.md ./
 COPY schemas ./schemas
 COPY service ./service
 COPY seeds ./seeds
-RUN pip install . && chown -R events:events /app
+# The code stays owned by root: the service's user can run it, not rewrite it.
+RUN pip install .
 
 USER events
 EXPOSE 8000

@@ -30,8 +30,8 @@ def serve_command(host: str, port: int, seed: bool):
     """Migrate, seed, then serve with gunicorn (embedded PostgreSQL without DATABASE_URL)."""
     ctx = click.get_current_context()
     ctx.invoke(migrate_command)
-    if seed and "seed" in current_app.cli.commands:
-        ctx.invoke(current_app.cli.commands["seed"])
+    if seed:
+        ctx.invoke(seed_command)
     # Workers read the URL from the environment: with an embedded server, this is
     # where they learn it.
     os.environ["DATABASE_URL"] = current_app.config["DATABASE_URL"]

@@ -4,7 +4,7 @@ import multiprocessing
 import os
 
 bind = os.environ.get("BIND", "0.0.0.0:8000")
-# Sync workers with a few threads each: requests are short and mostly wait on PostgreSQL.
+# Threaded workers (gthread): requests are short and mostly wait on PostgreSQL.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
 threads = int(os.environ.get("GUNICORN_THREADS", 4))
 worker_class = "gthread"

@@ -2,8 +2,9 @@
 
 A deliberately small runner (the design card allows one): it records applied files in
 ``schema_migrations`` and holds a PostgreSQL advisory lock while it works, so two
-processes starting at once apply each file exactly once. Each file runs in its own
-transaction together with its bookkeeping row.
+processes starting at once apply each file exactly once. Everything pending is applied
+in one transaction (each file in a savepoint with its bookkeeping row): if a file fails,
+none of this run's files stay applied, and the database is as it was.
 """
 
 from __future__ import annotations

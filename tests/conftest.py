@@ -78,3 +78,11 @@ def created(client):
         return response, response.headers["Location"]
 
     return create
+
+
+@pytest.fixture
+def ids(client):
+    """The fixed search data set (tests/search_data.py), stored; short name -> id."""
+    from search_data import create_all
+
+    return create_all(client)

@@ -3,13 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from search_data import DELETED, EVENTS, create_all
-
-
-@pytest.fixture
-def ids(client):
-    """The fixed data set, stored; short name -> id."""
-    return create_all(client)
+from search_data import DELETED, EVENTS
 
 
 def names(client, query: str = "") -> list[str]:

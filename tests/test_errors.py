@@ -72,8 +72,19 @@ def test_a_body_over_the_limit_is_413(database_url):
     app.extensions["events_db_pool"].close()
 
 
-def test_default_body_limit_is_one_mebibyte(app):
-    assert app.config["MAX_CONTENT_LENGTH"] == 1024 * 1024
+def test_default_body_limit_is_one_mebibyte(client):
+    limit = 1024 * 1024
+    base = json.dumps(example(summary=""))
+
+    def body_of(size: int) -> str:
+        return base.replace('"summary": ""', '"summary": "' + "x" * (size - len(base)) + '"')
+
+    assert len(body_of(limit + 1)) == limit + 1
+    over = client.post("/v1/events", data=body_of(limit + 1), content_type="application/json")
+    _assert_problem(over, 413)
+    # At the limit the body is read (and then refused for its overlong summary).
+    at = client.post("/v1/events", data=body_of(limit), content_type="application/json")
+    assert at.status_code == 422
 
 
 def test_unknown_route_is_404_problem(client):

@@ -5,13 +5,7 @@ from __future__ import annotations
 import urllib.parse
 
 import pytest
-from search_data import BY_DATE, EVENTS, create_all
-
-
-@pytest.fixture
-def ids(client):
-    """The fixed data set, stored; short name -> id."""
-    return create_all(client)
+from search_data import BY_DATE, EVENTS
 
 
 def found(client, ids, query: str) -> set[str]:

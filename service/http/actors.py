@@ -11,8 +11,8 @@ from schemas.common import ACTOR_KINDS
 from service.http.api import ApiBlueprint
 from service.http.search import LINK_HEADER, cursor_position, page_response
 from service.search.params import ActorArgs
-from service.search.query import fingerprint
 from service.storage.actors import actor_store
+from service.storage.search_query import fingerprint
 
 blp = ApiBlueprint("actors", __name__, url_prefix="/v1/actors",
                    description="Actors seen in events, with counts.")

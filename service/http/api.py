@@ -76,6 +76,7 @@ class EventsApi(Api):
     """flask-smorest's Api, answering and documenting errors as problem+json."""
 
     ERROR_SCHEMA = problems.Problem
+    _spec_dict: dict | None = None
 
     def _register_error_handlers(self):
         problems.register(self._app)
@@ -102,9 +103,15 @@ class EventsApi(Api):
         prepare_response(response, self.spec, problems.PROBLEM_JSON)
         self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
 
+    def spec_dict(self) -> dict:
+        """The spec as a dict, built once: it changes only when the code does."""
+        if self._spec_dict is None:
+            self._spec_dict = self.spec.to_dict()
+        return self._spec_dict
+
     def json_schema(self, component: str) -> dict:
         """A component of the spec as a standalone JSON Schema, its references in ``$defs``."""
-        components = self.spec.to_dict()["components"]["schemas"]
+        components = self.spec_dict()["components"]["schemas"]
         prefix = "#/components/schemas/"
         needed: dict[str, dict] = {}
         stack = [components[component]]
@@ -128,7 +135,7 @@ class EventsApi(Api):
 
     def spec_yaml(self) -> str:
         """The spec as YAML, byte for byte as `flask openapi write --format=yaml` writes it."""
-        return yaml.dump(self.spec.to_dict())
+        return yaml.dump(self.spec_dict())
 
 
 def _docs_assets() -> Blueprint:

@@ -67,6 +67,5 @@ class EventTypeSchema(MethodView):
         """
         if kind not in EVENT_KINDS:
             raise NotFound(f"No event type {kind!r}; GET /v1/event-types lists them.")
-        name = EVENT_KINDS[kind].__name__.removesuffix("Schema")
-        document = current_api().json_schema(name)
+        document = current_api().json_schema(EVENT_KINDS[kind].__name__)
         return Response(json.dumps(document), mimetype="application/schema+json")

@@ -12,8 +12,8 @@ from flask import Response, request, stream_with_context
 from flask.views import MethodView
 
 from service.http.api import ApiBlueprint
-from service.search import query as search_query
 from service.search.params import ExportArgs
+from service.storage import search_query
 from service.storage.search import search_store
 
 blp = ApiBlueprint("export", __name__, url_prefix="/v1/events",

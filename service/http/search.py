@@ -12,8 +12,8 @@ from service.http import cursor as cursors
 from service.http.api import ApiBlueprint
 from service.http.body import JSON
 from service.http.problems import ParameterError
-from service.search import query as search_query
 from service.search.params import FilterArgs
+from service.storage import search_query
 from service.storage.search import search_store
 
 blp = ApiBlueprint("search", __name__, url_prefix="/v1/events",

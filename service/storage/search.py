@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from psycopg import sql
 
 from service.db import Database, get_db
-from service.search import query as search_query
-from service.search.query import EventQuery
+from service.storage import search_query
+from service.storage.search_query import EventQuery
 
 # Rows fetched per round trip of an export's server-side cursor: bounds its memory.
 EXPORT_BATCH = 2_000
