@@ -11,8 +11,8 @@ from contextlib import contextmanager
 import marshmallow as ma
 import psycopg
 
-from service.search import query as search_query
 from service.search.params import FilterArgs, SearchArgs
+from service.storage import search_query
 from service.storage.events import EventStore
 from service.storage.search import SearchStore
 
