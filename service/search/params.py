@@ -12,7 +12,7 @@ import marshmallow as ma
 from marshmallow.validate import Length, OneOf, Range
 
 from schemas import CERTAINTY, EVENT_KINDS, date_span
-from schemas.fields import CountryCode, PartialDate
+from schemas.fields import BoundedString, CountryCode, PartialDate
 
 # Bounds that keep one request's SQL small, whatever is sent.
 MAX_VALUES = 20
@@ -21,22 +21,9 @@ MAX_QUERY = 500
 SORTS = ("date", "-date", "created_at", "-created_at", "relevance")
 
 
-class PlainText(ma.fields.String):
-    """Text a client searches for: non-empty, bounded, no NUL (PostgreSQL refuses it)."""
-
-    default_error_messages = {"nul": "Must not contain NUL characters.",
-                              "empty": "Must not be empty."}
-
-    def __init__(self, max_length: int = MAX_TEXT, **kwargs):
-        super().__init__(validate=Length(max=max_length), **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs).strip()
-        if "\x00" in text:
-            raise self.make_error("nul")
-        if not text:
-            raise self.make_error("empty")
-        return text
+def _text(max_length: int = MAX_TEXT, **kwargs) -> BoundedString:
+    """Text a client searches for: stripped, non-empty, bounded, no NUL (as in events)."""
+    return BoundedString(max_length=max_length, **kwargs)
 
 
 class Repeatable(ma.fields.List):
@@ -93,25 +80,25 @@ class BoundingBox(ma.fields.String):
 class FilterArgs(ma.Schema):
     """The filters shared by search, facets and export."""
 
-    q = PlainText(max_length=MAX_QUERY, metadata={
+    q = _text(MAX_QUERY, metadata={
         "description": "Full text over title, summary, actor names, place names and "
                        "regions, quotes and paraphrases, and tags, in web-search syntax: "
                        '`"exact phrase"`, `OR`, `-excluded`.',
         "examples": ['Lavrov "Kim Jong Un" -Kursk']})
     type = _repeatable(ma.fields.String(validate=OneOf(sorted(EVENT_KINDS))),
                        "Kind of event.")
-    actor = _repeatable(PlainText(), "Actor name, case-insensitive, any actor of the event.")
+    actor = _repeatable(_text(), "Actor name, case-insensitive, any actor of the event.")
     country = _repeatable(CountryCode(),
                           "ISO 3166-1 alpha-2 code of the location or of any actor.")
-    location = _repeatable(PlainText(), "Place name, case-insensitive.")
+    location = _repeatable(_text(), "Place name, case-insensitive.")
     date_from = PartialDate(metadata={
         "description": "Start of the window (YYYY, YYYY-MM or YYYY-MM-DD: its first day). "
                        "An event matches when its date span overlaps the window."})
     date_to = PartialDate(metadata={
         "description": "End of the window (YYYY, YYYY-MM or YYYY-MM-DD: its last day)."})
     certainty = _repeatable(ma.fields.String(validate=OneOf(CERTAINTY)), "Certainty.")
-    tag = _repeatable(PlainText(), "Tag, exactly as stored.")
-    source = _repeatable(PlainText(), "Publisher of a source, exactly as stored.")
+    tag = _repeatable(_text(), "Tag, exactly as stored.")
+    source = _repeatable(_text(), "Publisher of a source, exactly as stored.")
     bbox = BoundingBox()
 
     @ma.validates_schema
@@ -163,7 +150,7 @@ class ExportArgs(SortedArgs):
 class ActorArgs(ma.Schema):
     """The actors list: a name search and a page."""
 
-    q = PlainText(metadata={
+    q = _text(metadata={
         "description": "Part of a name, case-insensitive; tolerates small typos "
                        "(`Lavrof` finds `Sergey Lavrov`).",
         "examples": ["lavrof"]})
