@@ -69,40 +69,45 @@ class PartialDate(fields.String):
         return text
 
 
-class CountryCode(fields.String):
+class _TwoLetterCode(fields.String):
+    """A two-letter code that must be in one of pycountry's ISO tables, in one case."""
+
+    table: object  # a pycountry database with a get(alpha_2=...)
+    upper_case: bool
+    what: str
+    example: str
+    default_error_messages = {"unknown": "Not an {what} code."}
+
+    def __init__(self, **kwargs):
+        metadata = {"pattern": "^[A-Z]{2}$" if self.upper_case else "^[a-z]{2}$",
+                    "description": f"{self.what} code.", "examples": [self.example]}
+        metadata.update(kwargs.pop("metadata", {}))
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        in_case = text.isupper() if self.upper_case else text.islower()
+        if len(text) != 2 or not in_case or self.table.get(alpha_2=text) is None:
+            raise self.make_error("unknown", what=self.what)
+        return text
+
+
+class CountryCode(_TwoLetterCode):
     """An ISO 3166-1 alpha-2 country code, upper case (``KP``, ``RU``, ``UA``)."""
 
-    default_error_messages = {"unknown_country": "Not an ISO 3166-1 alpha-2 country code."}
-
-    def __init__(self, **kwargs):
-        metadata = {"pattern": "^[A-Z]{2}$", "description": "ISO 3166-1 alpha-2 country code.",
-                    "examples": ["KP"]}
-        metadata.update(kwargs.pop("metadata", {}))
-        super().__init__(metadata=metadata, **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if len(text) != 2 or not text.isupper() or pycountry.countries.get(alpha_2=text) is None:
-            raise self.make_error("unknown_country")
-        return text
+    table = pycountry.countries
+    upper_case = True
+    what = "ISO 3166-1 alpha-2 country"
+    example = "KP"
 
 
-class LanguageCode(fields.String):
+class LanguageCode(_TwoLetterCode):
     """An ISO 639-1 language code, lower case (``ru``, ``ko``, ``en``)."""
 
-    default_error_messages = {"unknown_language": "Not an ISO 639-1 language code."}
-
-    def __init__(self, **kwargs):
-        metadata = {"pattern": "^[a-z]{2}$", "description": "ISO 639-1 language code.",
-                    "examples": ["ru"]}
-        metadata.update(kwargs.pop("metadata", {}))
-        super().__init__(metadata=metadata, **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if len(text) != 2 or not text.islower() or pycountry.languages.get(alpha_2=text) is None:
-            raise self.make_error("unknown_language")
-        return text
+    table = pycountry.languages
+    upper_case = False
+    what = "ISO 639-1 language"
+    example = "ru"
 
 
 class BoundedString(fields.String):

@@ -9,7 +9,7 @@ from flask.views import MethodView
 
 from schemas.common import ACTOR_KINDS
 from service.http.api import ApiBlueprint
-from service.http.search import LINK_HEADER, cursor_position, page_response
+from service.http.pagination import LINK_HEADER, cursor_position, page_response
 from service.search.params import ActorArgs
 from service.storage.actors import actor_store
 from service.storage.search_query import fingerprint

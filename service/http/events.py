@@ -9,7 +9,7 @@ from flask import Response, url_for
 from flask.views import MethodView
 
 from schemas import Event
-from service.http import conditional, merge_patch, search
+from service.http import conditional, merge_patch, pagination, search
 from service.http.api import ApiBlueprint
 from service.http.body import JSON, MERGE_PATCH_JSON, json_body
 from service.http.problems import response_name
@@ -81,7 +81,7 @@ class Events(MethodView):
 
     @blp.doc(operationId="listEvents")
     @blp.arguments(SearchArgs, location="query")
-    @blp.response(200, EventPage, headers={"Link": search.LINK_HEADER})
+    @blp.response(200, EventPage, headers={"Link": pagination.LINK_HEADER})
     @blp.alt_response(400, response="BAD_REQUEST")
     @blp.uses_database
     def get(self, args: dict):

@@ -1,0 +1,40 @@
+"""Keyset pages over HTTP: reading a cursor parameter, and answering a page with its links."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Response, request, url_for
+
+from service.http import cursor as cursors
+from service.http.body import JSON
+from service.http.problems import ParameterError
+
+LINK_HEADER = {"description": 'RFC 8288 link to the next page, rel="next".',
+               "schema": {"type": "string"}}
+
+
+def cursor_position(scope: str, token: str | None, load):
+    """The position a cursor of ``scope`` stands for, read by ``load``; a foreign one is a 400."""
+    if token is None:
+        return None
+    try:
+        return load(cursors.decode(scope, token))
+    except (cursors.BadCursor, ValueError, TypeError, AttributeError) as error:
+        raise ParameterError({"cursor": ["Not a cursor of this listing."]}) from error
+
+
+def page_response(items_json: list[str], scope: str, next_position: list | None) -> Response:
+    """A page from items that are JSON text already, with a ``Link: rel="next"`` header."""
+    next_cursor = None
+    headers = {}
+    if next_position is not None:
+        next_cursor = cursors.encode(scope, next_position)
+        args = request.args.to_dict(flat=False) | {"cursor": next_cursor}
+        # Relative, like Location: an absolute URL would name the wrong scheme or host
+        # behind a TLS-terminating proxy.
+        link = url_for(request.endpoint, **request.view_args, **args)
+        headers["Link"] = f'<{link}>; rel="next"'
+    text = ('{"items":[' + ",".join(items_json) + '],"next_cursor":'
+            + json.dumps(next_cursor) + "}")
+    return Response(text, headers=headers, mimetype=JSON)
