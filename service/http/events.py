@@ -13,6 +13,7 @@ from service.http import conditional, merge_patch, pagination, search
 from service.http.api import ApiBlueprint
 from service.http.body import JSON, MERGE_PATCH_JSON, json_body
 from service.http.problems import response_name
+from service.http.responses import empty_response, json_response
 from service.search.params import SearchArgs
 from service.storage import event_store
 from service.storage.events import StoredEvent
@@ -49,23 +50,11 @@ class RevisionList(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(Event), required=True)
 
 
-def json_response(text: str, status: int = 200, headers: dict | None = None) -> Response:
-    """A JSON response from text that is JSON already (no parse, no re-serialise)."""
-    return Response(text, status=status, headers=headers, mimetype=JSON)
-
-
 def _documents_update_errors(view):
     """Document the errors PUT and PATCH share."""
     for status in (400, 404, 409, 410, 412, 413, 415, 422, 428):
         view = blp.alt_response(status, response=response_name(status))(view)
     return view
-
-
-def empty_response(status: int, headers: dict | None = None) -> Response:
-    """A response with no body, and so no Content-Type (204, 304)."""
-    response = Response(status=status, headers=headers)
-    del response.headers["Content-Type"]
-    return response
 
 
 def event_response(stored: StoredEvent, status: int = 200, headers: dict | None = None

@@ -7,8 +7,8 @@ import json
 from flask import Response, request, url_for
 
 from service.http import cursor as cursors
-from service.http.body import JSON
 from service.http.problems import ParameterError
+from service.http.responses import json_response
 
 LINK_HEADER = {"description": 'RFC 8288 link to the next page, rel="next".',
                "schema": {"type": "string"}}
@@ -37,4 +37,4 @@ def page_response(items_json: list[str], scope: str, next_position: list | None)
         headers["Link"] = f'<{link}>; rel="next"'
     text = ('{"items":[' + ",".join(items_json) + '],"next_cursor":'
             + json.dumps(next_cursor) + "}")
-    return Response(text, headers=headers, mimetype=JSON)
+    return json_response(text, headers=headers)
