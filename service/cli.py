@@ -8,9 +8,11 @@ import sys
 import click
 from flask import Flask, current_app
 
+from service import auth
 from service.db import get_db
 from service.migrate import migrate
 from service.seeding import seed_command
+from service.storage.api_keys import ApiKey, KeyNameTaken, KeyStore
 
 
 @click.command("migrate")
@@ -42,8 +44,61 @@ def serve_command(host: str, port: int, seed: bool):
     os.execv(sys.executable, argv)
 
 
+@click.group("keys")
+def keys_command():
+    """Create, list and revoke API keys."""
+
+
+@keys_command.command("create")
+@click.option("--name", required=True, help="Who or what uses the key; unique.")
+@click.option("--scope", "scopes", required=True, multiple=True, type=click.Choice(auth.SCOPES),
+              help="read, write or admin (admin includes write, write includes read); "
+                   "repeatable.")
+def create_key_command(name: str, scopes: tuple[str, ...]):
+    """Make a key and print it once: only its hash is kept."""
+    name = name.strip()
+    if not name or len(name) > 100 or not name.isprintable():
+        raise click.BadParameter("1 to 100 printable characters.", param_hint="--name")
+    prefix, key = auth.new_key()
+    try:
+        KeyStore(get_db()).create(name, prefix, auth.key_digest(key), sorted(set(scopes)))
+    except KeyNameTaken as error:
+        raise click.ClickException(f"a key named {name!r} exists already") from error
+    click.echo(f"created key {name!r} ({prefix}) with scope {', '.join(sorted(set(scopes)))}; "
+               "it is shown once, below: keep it now.", err=True)
+    click.echo(key)
+
+
+def _when(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "-"
+
+
+@keys_command.command("list")
+def list_keys_command():
+    """Every key: name, prefix, scopes, created, last used, revoked (never the key)."""
+    keys: list[ApiKey] = KeyStore(get_db()).all()
+    rows = [("NAME", "PREFIX", "SCOPES", "CREATED", "LAST USED", "REVOKED")]
+    rows += [(k.name, k.prefix, ",".join(k.scopes), _when(k.created_at), _when(k.last_used_at),
+              _when(k.revoked_at)) for k in keys]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)
+                           ).rstrip())
+
+
+@keys_command.command("revoke")
+@click.argument("name_or_prefix")
+def revoke_key_command(name_or_prefix: str):
+    """Revoke a key by its name or prefix: requests with it answer 401 from now on."""
+    key = KeyStore(get_db()).revoke(name_or_prefix)
+    if key is None:
+        raise click.ClickException(f"no key has the name or prefix {name_or_prefix!r}")
+    click.echo(f"revoked key {key.name!r} ({key.prefix}) at {_when(key.revoked_at)}")
+
+
 def init_app(app: Flask) -> None:
     """Register the commands on ``app``."""
+    app.cli.add_command(keys_command)
     app.cli.add_command(migrate_command)
     app.cli.add_command(serve_command)
     app.cli.add_command(seed_command)

@@ -28,6 +28,11 @@ def from_environment() -> dict:
         # HTTP
         "MAX_CONTENT_LENGTH": _int("MAX_BODY_BYTES", MIB),
         "REQUIRE_IF_MATCH": _bool("REQUIRE_IF_MATCH", False),
+        # Writes always need an API key with the `write` scope; reads need `read` only
+        # when this is set.
+        "REQUIRE_READ_KEY": _bool("REQUIRE_READ_KEY", False),
+        # How long a response is kept for retries that send the same Idempotency-Key.
+        "IDEMPOTENCY_TTL_SECONDS": _int("IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
         "RETRY_AFTER_SECONDS": _int("RETRY_AFTER_SECONDS", 5),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         # What `flask seed` loads when given no path: the repo's seeds/ (or /app/seeds in

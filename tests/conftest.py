@@ -14,9 +14,12 @@ import uuid
 
 import psycopg
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from psycopg import conninfo, sql
+from werkzeug.datastructures import Headers
 
-from service import create_app
+from service import auth, create_app
 from service.embedded_postgres import quiet
 from service.migrate import migrate
 
@@ -47,8 +50,7 @@ def database_url():
     params = conninfo.conninfo_to_dict(admin_url)
     params["dbname"] = name
     url = conninfo.make_conninfo(**params)
-    with psycopg.connect(url) as conn:
-        migrate(conn)
+    prepare_database(url)
     try:
         yield url
     finally:
@@ -57,15 +59,63 @@ def database_url():
         next(servers, None)
 
 
+# One API key per scope, made once per run: name -> (scopes, key).
+TEST_KEYS = {name: (scopes, auth.new_key()) for name, scopes in {
+    "test-reader": ["read"], "test-writer": ["write"], "test-admin": ["admin"]}.items()}
+
+
+def prepare_database(url: str) -> None:
+    """Migrate the database at ``url`` and store the test keys in it."""
+    with psycopg.connect(url) as conn:
+        migrate(conn)
+        for name, (scopes, (prefix, key)) in TEST_KEYS.items():
+            conn.execute("INSERT INTO api_keys (name, prefix, secret_hash, scopes)"
+                         " VALUES (%s, %s, %s, %s) ON CONFLICT (name) DO NOTHING",
+                         (name, prefix, auth.key_digest(key), scopes))
+
+
+def bearer(name: str) -> dict:
+    """The Authorization header of a test key: ``test-reader``, ``test-writer``, ``test-admin``."""
+    return {"Authorization": f"Bearer {TEST_KEYS[name][1][1]}"}
+
+
+class KeyedClient(FlaskClient):
+    """A test client that calls as the `test-writer` key unless a request says otherwise.
+
+    Every write needs a key; tests of other behaviour should not each have to send one.
+    It is every app's test client here (tests make apps of their own, too); the
+    ``anonymous`` fixture sends no key.
+    """
+
+    def open(self, *args, **kwargs):
+        headers = Headers(kwargs.get("headers"))
+        if "Authorization" not in headers:
+            headers.update(bearer("test-writer"))
+        kwargs["headers"] = headers
+        return super().open(*args, **kwargs)
+
+
+Flask.test_client_class = KeyedClient
+
+
 @pytest.fixture
 def app(database_url):
-    """The app on the test database, emptied before each test."""
+    """The app on the test database, emptied before each test (the test keys stay)."""
     with psycopg.connect(database_url) as conn:
-        conn.execute("TRUNCATE events, event_revisions CASCADE")
+        conn.execute("TRUNCATE events, event_revisions, idempotency_keys CASCADE")
+        conn.execute("UPDATE api_keys SET revoked_at = NULL, last_used_at = NULL")
+        conn.execute("DELETE FROM api_keys WHERE name NOT IN (SELECT unnest(%s::text[]))",
+                     (list(TEST_KEYS),))
     app = create_app({"TESTING": True, "DATABASE_URL": database_url,
                       "DATABASE_POOL_MIN_SIZE": 1, "DATABASE_POOL_MAX_SIZE": 4})
     yield app
     app.extensions["events_db_pool"].close()
+
+
+@pytest.fixture
+def anonymous(app):
+    """A test client that sends no API key."""
+    return FlaskClient(app, app.response_class, use_cookies=True)
 
 
 @pytest.fixture
@@ -86,3 +136,9 @@ def ids(client):
     from search_data import create_all
 
     return create_all(client)
+
+
+@pytest.fixture
+def runner(app):
+    """Runs the app's management commands (``flask --app service …``) in-process."""
+    return app.test_cli_runner()

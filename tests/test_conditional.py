@@ -114,4 +114,5 @@ def test_concurrent_writers_without_if_match_lose_no_update(app, created):
     client = app.test_client()
     revisions = client.get(f"{url}/revisions").get_json()["items"]
     assert [r["version"] for r in revisions] == [1, 2, 3, 4, 5, 6]
-    assert {r.get("summary") for r in revisions[1:]} == {f"Writer {n}" for n in range(5)}
+    assert {r["event"].get("summary") for r in revisions[1:]} == {f"Writer {n}"
+                                                                  for n in range(5)}

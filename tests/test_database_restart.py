@@ -9,10 +9,10 @@ from __future__ import annotations
 import pgserver
 import psycopg
 import pytest
+from conftest import prepare_database
 from examples import example
 
 from service import create_app
-from service.migrate import migrate
 
 
 @pytest.fixture
@@ -25,8 +25,7 @@ def own_server(tmp_path):
 
 def test_service_recovers_after_a_database_restart_without_failed_requests(own_server):
     url = own_server.get_uri("postgres")
-    with psycopg.connect(url) as conn:
-        migrate(conn)
+    prepare_database(url)
     app = create_app({"TESTING": True, "DATABASE_URL": url, "DATABASE_POOL_MIN_SIZE": 2,
                       "DATABASE_POOL_MAX_SIZE": 2, "DATABASE_POOL_TIMEOUT": 5})
     client = app.test_client()

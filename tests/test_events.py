@@ -105,9 +105,9 @@ def test_delete_is_soft_then_reads_are_410(client, created):
     assert client.patch(url, json={"title": "x"}).status_code == 410
     assert client.delete(url).status_code == 410
     revisions = client.get(f"{url}/revisions").get_json()["items"]
-    assert [r["version"] for r in revisions] == [1, 2]
-    assert "deleted_at" in revisions[-1]
-    assert revisions[-1]["title"] == revisions[0]["title"]
+    assert [(r["version"], r["operation"]) for r in revisions] == [(1, "create"), (2, "delete")]
+    assert "deleted_at" in revisions[-1]["event"]
+    assert revisions[-1]["event"]["title"] == revisions[0]["event"]["title"]
 
 
 def test_revisions_keep_every_version_oldest_first(client, created):
@@ -117,9 +117,11 @@ def test_revisions_keep_every_version_oldest_first(client, created):
     response = client.get(f"{url}/revisions")
     assert response.status_code == 200
     items = response.get_json()["items"]
-    assert [(r["version"], r["title"]) for r in items] == [
-        (1, "First"), (2, "Second"), (3, "Third")]
-    assert len({r["id"] for r in items}) == 1
+    assert [(r["version"], r["operation"], r["event"]["version"], r["event"]["title"])
+            for r in items] == [(1, "create", 1, "First"), (2, "update", 2, "Second"),
+                                (3, "update", 3, "Third")]
+    assert {(r["event_id"], r["event"]["id"]) for r in items} == {(url.rsplit("/", 1)[1],) * 2}
+    assert [r["recorded_at"] for r in items] == [r["event"]["updated_at"] for r in items]
 
 
 def test_revisions_of_unknown_event_is_404(client):

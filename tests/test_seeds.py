@@ -109,7 +109,7 @@ def test_seed_updates_a_changed_record_with_a_revision(app, client, tmp_path):
     event = _events_by_key(client)[key]
     assert (event["version"], event["title"]) == (2, "Russian drones strike Kyiv from every side")
     revisions = client.get(f"/v1/events/{event['id']}/revisions").json["items"]
-    assert [revision["title"] for revision in revisions] == [
+    assert [revision["event"]["title"] for revision in revisions] == [
         original_title, "Russian drones strike Kyiv from every side"]
 
 

@@ -45,6 +45,7 @@ class ActorPage(ma.Schema):
 class Actors(MethodView):
     """The actors of live events."""
 
+    @blp.requires_scope("read")
     @blp.doc(operationId="listActors")
     @blp.arguments(ActorArgs, location="query")
     @blp.response(200, ActorPage, headers={"Link": LINK_HEADER})

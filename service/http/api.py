@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import http
 import json
 from pathlib import Path
@@ -16,6 +17,7 @@ from flask_smorest.utils import prepare_response
 from marshmallow import RAISE
 from webargs.flaskparser import FlaskParser
 
+from service import auth
 from service.http import problems
 
 API_DESCRIPTION = """\
@@ -26,6 +28,10 @@ schema for `details`.
 Figures keep their hedges (`{"min": 25000, "max": 30000}`, `{"min": 100}`,
 `{"value": 4000, "approximate": true}`); every event names its sources and whom they
 cite; every write keeps the previous version (`/v1/events/{id}/revisions`).
+
+Writes need an API key with the `write` scope, sent as `Authorization: Bearer <key>`
+(operators make keys with `flask --app service keys create`); reads are open unless the
+server sets `REQUIRE_READ_KEY`. Every revision records the name of the key that wrote it.
 
 Errors are RFC 9457 `application/problem+json`; validation errors carry an `errors`
 member mapping each dotted field path to its messages. Writes accept `If-Match` with the
@@ -49,9 +55,15 @@ SETTINGS = {
             "license": {"name": "MIT", "identifier": "MIT"},
         },
         "servers": [{"url": "/", "description": "The server this document is served from."}],
-        # Reads and writes are open for now: API keys and scopes come with their own issue.
-        "security": [],
     },
+}
+
+
+SECURITY_SCHEME = "apiKey"
+BEARER_AUTH = {
+    "type": "http", "scheme": "bearer", "bearerFormat": "evs_<prefix>_<secret>",
+    "description": "An API key made by `flask --app service keys create`. Scopes nest: "
+                   "`admin` includes `write`, which includes `read`.",
 }
 
 
@@ -66,6 +78,29 @@ class ApiBlueprint(SmorestBlueprint):
     """The blueprint every resource of the API uses."""
 
     ARGUMENTS_PARSER = QueryParser()
+
+    def requires_scope(self, scope: str):
+        """Check the caller's API key for ``scope`` before anything else, and document it.
+
+        ``read`` operations are open unless ``REQUIRE_READ_KEY`` is set, so the spec offers
+        them with no key or with one.
+        """
+        def decorator(view):
+            @functools.wraps(view)
+            def checked(*args, **kwargs):
+                auth.authorize(scope)
+                return view(*args, **kwargs)
+
+            requirement = [{SECURITY_SCHEME: [scope]}]
+            if scope == "read":
+                requirement.insert(0, {})
+            checked = self.doc(security=requirement)(checked)
+            for status in (401, 403):
+                checked = self.alt_response(status, response=problems.response_name(status)
+                                            )(checked)
+            return checked
+
+        return decorator
 
     def uses_database(self, view):
         """Document the 503 (with Retry-After) a view answers when the database is not."""
@@ -155,6 +190,7 @@ def create_api(app: Flask) -> EventsApi:
     for name, value in SETTINGS.items():
         app.config.setdefault(name, value)
     api = EventsApi(app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin()})
+    api.spec.components.security_scheme(SECURITY_SCHEME, BEARER_AUTH)
     app.extensions["events_api"] = api
     app.register_blueprint(_docs_assets())
     app.add_url_rule(

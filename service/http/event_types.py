@@ -36,6 +36,7 @@ class EventTypeList(ma.Schema):
 class EventTypes(MethodView):
     """The registry of kinds."""
 
+    @blp.requires_scope("read")
     @blp.doc(operationId="listEventTypes")
     @blp.response(200, EventTypeList)
     def get(self):
@@ -55,6 +56,7 @@ class EventTypes(MethodView):
 class EventTypeSchema(MethodView):
     """One kind's schema."""
 
+    @blp.requires_scope("read")
     @blp.doc(operationId="getEventTypeSchema")
     @blp.response(200, {"type": "object", "description": "A JSON Schema (draft 2020-12)."},
                   content_type="application/schema+json")

@@ -7,8 +7,10 @@ import uuid
 import marshmallow as ma
 from flask import Response, url_for
 from flask.views import MethodView
+from marshmallow.validate import OneOf
 
 from schemas import Event
+from service import auth
 from service.http import conditional, merge_patch, pagination, search
 from service.http.api import ApiBlueprint
 from service.http.body import JSON, MERGE_PATCH_JSON, json_body
@@ -21,6 +23,7 @@ from service.storage.events import StoredEvent
 blp = ApiBlueprint("events", __name__, url_prefix="/v1/events",
                    description="Create, read, change and delete events.")
 EVENT = Event()
+OPERATIONS = ("create", "update", "delete")
 
 ETAG_HEADER = {"description": "The event's version, for If-Match and If-None-Match.",
                "schema": {"type": "string", "examples": ['"v1"']}}
@@ -44,10 +47,26 @@ class EventPage(ma.Schema):
     )
 
 
+class Revision(ma.Schema):
+    """One stored version of an event: what was written, when, and by which API key."""
+
+    event_id = ma.fields.UUID(required=True)
+    version = ma.fields.Integer(required=True, metadata={"description": "1 for the create."})
+    operation = ma.fields.String(required=True, validate=OneOf(OPERATIONS))
+    recorded_at = ma.fields.DateTime(required=True)
+    written_by = ma.fields.String(
+        required=True, allow_none=True,
+        metadata={"description": "The name of the API key that wrote it (never the key); "
+                                 "null for a management command such as `seed`."})
+    event = ma.fields.Nested(Event, required=True, metadata={
+        "description": "The event as this version stored it. A `delete`'s is the tombstone: "
+                       "the last content, with `deleted_at` set."})
+
+
 class RevisionList(ma.Schema):
     """Every stored version of an event, oldest first."""
 
-    items = ma.fields.List(ma.fields.Nested(Event), required=True)
+    items = ma.fields.List(ma.fields.Nested(Revision), required=True)
 
 
 def _documents_update_errors(view):
@@ -68,6 +87,7 @@ def event_response(stored: StoredEvent, status: int = 200, headers: dict | None 
 class Events(MethodView):
     """The collection of events."""
 
+    @blp.requires_scope("read")
     @blp.doc(operationId="listEvents")
     @blp.arguments(SearchArgs, location="query")
     @blp.response(200, EventPage, headers={"Link": pagination.LINK_HEADER})
@@ -83,6 +103,7 @@ class Events(MethodView):
         """
         return search.search_page(args)
 
+    @blp.requires_scope("write")
     @blp.doc(operationId="createEvent", requestBody=EVENT_BODY)
     @blp.response(201, Event, headers={
         "ETag": ETAG_HEADER,
@@ -99,7 +120,7 @@ class Events(MethodView):
         The body is validated against the schema of its `type`; the service sets `id`,
         `version`, `created_at` and `updated_at`. A `key` must be unique (409 otherwise).
         """
-        stored = event_store().create(EVENT.load(json_body()))
+        stored = event_store(auth.caller_name()).create(EVENT.load(json_body()))
         location = url_for("events.EventById", event_id=stored.id)
         return event_response(stored, 201, {"Location": location})
 
@@ -108,6 +129,7 @@ class Events(MethodView):
 class EventById(MethodView):
     """One event."""
 
+    @blp.requires_scope("read")
     @blp.doc(operationId="getEvent", parameters=[IF_NONE_MATCH])
     @blp.response(200, Event, headers={"ETag": ETAG_HEADER})
     @blp.alt_response(304, response="NOT_MODIFIED")
@@ -124,6 +146,7 @@ class EventById(MethodView):
             return empty_response(304, {"ETag": conditional.etag(stored.version)})
         return event_response(stored)
 
+    @blp.requires_scope("write")
     @blp.doc(operationId="replaceEvent", requestBody=EVENT_BODY, parameters=[IF_MATCH])
     @blp.response(200, Event, headers={"ETag": ETAG_HEADER})
     @_documents_update_errors
@@ -136,9 +159,11 @@ class EventById(MethodView):
         """
         versions = conditional.expected_versions()
         event = EVENT.load(json_body())
-        stored = event_store().update(event_id, lambda current: event, versions)
+        stored = event_store(auth.caller_name()).update(event_id, lambda _current: event,
+                                                        versions)
         return event_response(stored)
 
+    @blp.requires_scope("write")
     @blp.doc(operationId="patchEvent", parameters=[IF_MATCH], requestBody={
         "required": True,
         "description": "A JSON Merge Patch (RFC 7396): members replace, `null` removes.",
@@ -155,11 +180,12 @@ class EventById(MethodView):
         """
         versions = conditional.expected_versions()
         patch = json_body(MERGE_PATCH_JSON, JSON)
-        stored = event_store().update(
+        stored = event_store(auth.caller_name()).update(
             event_id, lambda current: EVENT.load(merge_patch.apply(current, patch)), versions
         )
         return event_response(stored)
 
+    @blp.requires_scope("write")
     @blp.doc(operationId="deleteEvent", parameters=[IF_MATCH])
     @blp.response(204)
     @blp.alt_response(404, response="NOT_FOUND")
@@ -172,7 +198,7 @@ class EventById(MethodView):
 
         A soft delete: reads answer 410 afterwards, and the revisions stay readable.
         """
-        event_store().delete(event_id, conditional.expected_versions())
+        event_store(auth.caller_name()).delete(event_id, conditional.expected_versions())
         return empty_response(204)
 
 
@@ -180,6 +206,7 @@ class EventById(MethodView):
 class EventRevisions(MethodView):
     """The history of one event."""
 
+    @blp.requires_scope("read")
     @blp.doc(operationId="listEventRevisions")
     @blp.response(200, RevisionList)
     @blp.alt_response(404, response="NOT_FOUND")
@@ -187,7 +214,8 @@ class EventRevisions(MethodView):
     def get(self, event_id: uuid.UUID):
         """List an event's revisions
 
-        Every version ever stored, oldest first, the deletion included.
+        Every version ever stored, oldest first, the deletion included, each with the
+        name of the API key that wrote it.
         """
         bodies = event_store().revisions(event_id)
         return json_response('{"items":[' + ",".join(bodies) + "]}")

@@ -118,6 +118,7 @@ def _streamed(text: Iterator[str]) -> Iterator[bytes]:
 class EventExport(MethodView):
     """Search results as a file."""
 
+    @blp.requires_scope("read")
     @blp.doc(operationId="exportEvents", responses={"200": {
         "description": "Every matching event, streamed in the requested format.",
         "headers": {"Content-Disposition": {

@@ -16,8 +16,15 @@ from flask import Flask, Response, current_app, request
 from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from service.auth import InsufficientScope, Unauthenticated
 from service.errors import flatten_errors
-from service.storage.events import EventGone, EventNotFound, KeyTaken, VersionMismatch
+from service.storage.events import (
+    EventGone,
+    EventNotFound,
+    KeyTaken,
+    VersionMismatch,
+    WriteOrderConflict,
+)
 
 PROBLEM_JSON = "application/problem+json"
 # RFC 9110 renamed these; Python before 3.13 still has the old phrases. Fixing them here
@@ -101,6 +108,20 @@ def _http_error(error: HTTPException) -> Response:
                    headers=headers)
 
 
+def _unauthenticated(error: Unauthenticated) -> Response:
+    # RFC 6750 §3: no error code when no key was sent, `invalid_token` for a bad one.
+    challenge = 'Bearer realm="events"'
+    if error.key_sent:
+        challenge += ', error="invalid_token"'
+    return problem(401, error.detail, headers={"WWW-Authenticate": challenge})
+
+
+def _insufficient_scope(error: InsufficientScope) -> Response:
+    challenge = f'Bearer realm="events", error="insufficient_scope", scope="{error.scope}"'
+    return problem(403, f"This API key lacks the `{error.scope}` scope this operation needs.",
+                   headers={"WWW-Authenticate": challenge})
+
+
 def _retry_later(detail: str) -> Response:
     return problem(503, detail,
                    headers={"Retry-After": str(current_app.config["RETRY_AFTER_SECONDS"])})
@@ -145,9 +166,12 @@ def register(app: Flask) -> None:
     app.register_error_handler(
         KeyTaken, lambda e: problem(409, f"Another event already has key {e.key!r}.")
     )
+    app.register_error_handler(Unauthenticated, _unauthenticated)
+    app.register_error_handler(InsufficientScope, _insufficient_scope)
     app.register_error_handler(PoolTimeout, _unavailable)
     app.register_error_handler(psycopg.OperationalError, _unavailable)
     # Subclasses of OperationalError that say nothing of the database's health.
     app.register_error_handler(psycopg.errors.QueryCanceled, _query_cancelled)
     app.register_error_handler(psycopg.errors.TransactionRollback, _transaction_rolled_back)
+    app.register_error_handler(WriteOrderConflict, _transaction_rolled_back)
     app.register_error_handler(Exception, _unexpected)

@@ -56,6 +56,7 @@ class Facets(ma.Schema):
 class EventFacets(MethodView):
     """Counts over the events a search matches."""
 
+    @blp.requires_scope("read")
     @blp.doc(operationId="getEventFacets")
     @blp.arguments(FilterArgs, location="query")
     @blp.response(200, Facets)

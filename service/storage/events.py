@@ -36,6 +36,14 @@ class VersionMismatch(Exception):
         self.current_version = current_version
 
 
+class WriteOrderConflict(Exception):
+    """This write's transaction id is older than the event's previous version's.
+
+    The change feed orders changes by transaction id, so such a write would be served
+    before the version it follows. It is rolled back, and a retry gets a newer id.
+    """
+
+
 class KeyTaken(Exception):
     """Another event already has this natural key."""
 
@@ -56,6 +64,22 @@ class StoredEvent:
 def timestamp(moment: dt.datetime) -> str:
     """RFC 3339 in UTC with a Z, as every timestamp of the API is written."""
     return moment.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+# The revision columns every reader of history selects, in the order `revision_json` reads.
+REVISION_COLUMNS = "event_id, version, operation, recorded_at, written_by, body::text"
+
+
+def revision_json(row: tuple) -> str:
+    """A revision as the API serves it (history and change feed), from REVISION_COLUMNS.
+
+    The stored body is JSON text already and goes out as it is.
+    """
+    event_id, version, operation, recorded_at, written_by, body = row
+    head = json.dumps({"event_id": str(event_id), "version": version, "operation": operation,
+                       "recorded_at": timestamp(recorded_at), "written_by": written_by},
+                      ensure_ascii=False, separators=(",", ":"))
+    return f'{head[:-1]},"event":{body}}}'
 
 
 def client_view(body: dict) -> dict:
@@ -141,16 +165,24 @@ _UPDATE = sql.SQL(
     for name in INDEXED_COLUMNS), vector=_SEARCH_VECTOR)
 
 
+# A write that meets WriteOrderConflict is retried this many times in all; it takes two
+# writers racing for one event within a millisecond, so one retry nearly always does.
+WRITE_ATTEMPTS = 3
+
+
 class EventStore:
     """Events in PostgreSQL. Every write appends a revision in the same transaction.
 
     A store made with ``conn`` works inside that connection's transaction (a loader that
     writes many events all-or-nothing); otherwise each call takes a pooled connection.
+    ``written_by`` (an API key's name) is recorded on every revision the store writes.
     """
 
-    def __init__(self, db: Database | None, conn: psycopg.Connection | None = None):
+    def __init__(self, db: Database | None, conn: psycopg.Connection | None = None,
+                 written_by: str | None = None):
         self.db = db
         self.conn = conn
+        self.written_by = written_by
 
     @contextmanager
     def _connection(self):
@@ -201,47 +233,69 @@ class EventStore:
         The row is locked while ``change`` runs, so concurrent writers serialise and no
         update is lost; ``expected_versions`` (from If-Match) must hold the stored one.
         """
-        with self._connection() as conn, conn.transaction():
-            current = self._lock(conn, event_id, expected_versions)
-            event = change(client_view(current["body"]))
-            version = current["version"] + 1
-            now = dt.datetime.now(dt.UTC)
-            body = _serialise(event_id, event, version, current["body"]["created_at"],
-                              timestamp(now))
-            params = _search_columns(event) | {"id": event_id, "body": body,
-                                               "version": version, "now": now}
+        return self._retrying(self._update, event_id, change, expected_versions)
+
+    def _retrying(self, write: Callable, *args):
+        """Run ``write`` in its own transaction, again on WriteOrderConflict.
+
+        Inside a caller's transaction the conflict goes up: only the caller can retry.
+        """
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
-                conn.execute(_UPDATE, params)
-            except psycopg.errors.UniqueViolation as error:
-                raise KeyTaken(event["key"]) from error
-            self._record(conn, event_id, version, "update", body, now)
+                with self._connection() as conn, conn.transaction():
+                    return write(conn, *args)
+            except WriteOrderConflict:
+                if self.conn is not None or attempt == WRITE_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _update(self, conn: psycopg.Connection, event_id: uuid.UUID,
+                change: Callable[[dict], dict], expected_versions: set[int] | None
+                ) -> StoredEvent:
+        current = self._lock(conn, event_id, expected_versions)
+        event = change(client_view(current["body"]))
+        version = current["version"] + 1
+        now = dt.datetime.now(dt.UTC)
+        body = _serialise(event_id, event, version, current["body"]["created_at"],
+                          timestamp(now))
+        params = _search_columns(event) | {"id": event_id, "body": body,
+                                           "version": version, "now": now}
+        try:
+            conn.execute(_UPDATE, params)
+        except psycopg.errors.UniqueViolation as error:
+            raise KeyTaken(event["key"]) from error
+        self._record(conn, event_id, version, "update", body, now)
         return StoredEvent(event_id, version, body)
 
     def delete(self, event_id: uuid.UUID, expected_versions: set[int] | None = None) -> None:
         """Soft-delete: the row and its revisions stay; reads answer 410."""
-        with self._connection() as conn, conn.transaction():
-            current = self._lock(conn, event_id, expected_versions)
-            version = current["version"] + 1
-            now = dt.datetime.now(dt.UTC)
-            body = _serialise(event_id, client_view(current["body"]), version,
-                              current["body"]["created_at"], timestamp(now), timestamp(now))
-            conn.execute(
-                "UPDATE events SET version = %s, body = %s, updated_at = %s, deleted_at = %s"
-                " WHERE id = %s",
-                (version, body, now, now, event_id),
-            )
-            self._record(conn, event_id, version, "delete", body, now)
+        self._retrying(self._delete, event_id, expected_versions)
+
+    def _delete(self, conn: psycopg.Connection, event_id: uuid.UUID,
+                expected_versions: set[int] | None) -> None:
+        current = self._lock(conn, event_id, expected_versions)
+        version = current["version"] + 1
+        now = dt.datetime.now(dt.UTC)
+        body = _serialise(event_id, client_view(current["body"]), version,
+                          current["body"]["created_at"], timestamp(now), timestamp(now))
+        conn.execute(
+            "UPDATE events SET version = %s, body = %s, updated_at = %s, deleted_at = %s"
+            " WHERE id = %s",
+            (version, body, now, now, event_id),
+        )
+        self._record(conn, event_id, version, "delete", body, now)
 
     def revisions(self, event_id: uuid.UUID) -> list[str]:
-        """Every stored version of an event (deleted ones too), oldest first, as JSON text."""
+        """Every revision of an event (its deletion too), oldest first, as JSON text."""
         with self._connection() as conn:
             rows = conn.execute(
-                "SELECT body::text FROM event_revisions WHERE event_id = %s ORDER BY version",
+                f"SELECT {REVISION_COLUMNS} FROM event_revisions WHERE event_id = %s"
+                " ORDER BY version",
                 (event_id,),
             ).fetchall()
         if not rows:
             raise EventNotFound(event_id)
-        return [row[0] for row in rows]
+        return [revision_json(row) for row in rows]
 
     @staticmethod
     def _lock(conn: psycopg.Connection, event_id: uuid.UUID,
@@ -257,11 +311,18 @@ class EventStore:
             raise VersionMismatch(row[0])
         return {"version": row[0], "body": row[1]}
 
-    @staticmethod
-    def _record(conn: psycopg.Connection, event_id: uuid.UUID, version: int, operation: str,
-                body: str, now: dt.datetime) -> None:
-        conn.execute(
-            "INSERT INTO event_revisions (event_id, version, operation, body, recorded_at)"
-            " VALUES (%s, %s, %s, %s, %s)",
-            (event_id, version, operation, body, now),
-        )
+    def _record(self, conn: psycopg.Connection, event_id: uuid.UUID, version: int,
+                operation: str, body: str, now: dt.datetime) -> None:
+        """Append the revision; WriteOrderConflict if the previous one has a newer txid."""
+        inserted = conn.execute(
+            "INSERT INTO event_revisions"
+            " (event_id, version, operation, body, recorded_at, written_by)"
+            " SELECT %(id)s, %(version)s, %(operation)s::text, %(body)s::json, %(now)s,"
+            "        %(written_by)s::text"
+            " WHERE NOT EXISTS (SELECT FROM event_revisions WHERE event_id = %(id)s"
+            "   AND version = %(version)s - 1 AND txid > pg_current_xact_id())",
+            {"id": event_id, "version": version, "operation": operation, "body": body,
+             "now": now, "written_by": self.written_by},
+        ).rowcount
+        if not inserted:
+            raise WriteOrderConflict(event_id)

@@ -1,0 +1,195 @@
+"""API keys: who may write, who may read, and what is kept of a key (never the key)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import psycopg
+import pytest
+from conftest import TEST_KEYS, bearer
+from examples import example
+
+from service import create_app
+
+WRITE_REQUESTS = [("post", "/v1/events"), ("put", "/v1/events/{id}"),
+                  ("patch", "/v1/events/{id}"), ("delete", "/v1/events/{id}")]
+
+
+def _operations(client, scope: str) -> list[tuple[str, str]]:
+    """(method, path) of every operation whose spec names ``scope``, from the served spec."""
+    spec = client.get("/openapi.json").get_json()
+    found = []
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method != "parameters" and {"apiKey": [scope]} in operation.get("security", []):
+                found.append((method, path))
+    return found
+
+
+def _call(client, method: str, path: str, event_id: str, **kwargs):
+    url = path.replace("{id}", event_id).replace("{event_id}", event_id)
+    url = url.replace("{kind}", "meeting")
+    body = {"json": example()} if method in ("post", "put", "patch") else {}
+    return getattr(client, method)(url, **body, **kwargs)
+
+
+@pytest.fixture
+def event_id(created):
+    _, url = created(example())
+    return url.rsplit("/", 1)[1]
+
+
+def test_spec_declares_the_bearer_scheme_and_each_operations_scope(client):
+    spec = client.get("/openapi.json").get_json()
+    assert spec["components"]["securitySchemes"]["apiKey"] == {
+        "type": "http", "scheme": "bearer", "bearerFormat": "evs_<prefix>_<secret>",
+        "description": spec["components"]["securitySchemes"]["apiKey"]["description"]}
+    writes = _operations(client, "write")
+    assert sorted(writes) >= sorted(("post" if m == "post" else m, p.replace("{id}",
+                                     "{event_id}")) for m, p in WRITE_REQUESTS)
+    for method, path in writes:
+        responses = spec["paths"][path][method]["responses"]
+        assert {"401", "403"} <= set(responses), f"{method} {path}"
+    for method, path in _operations(client, "read"):
+        # Open by default: the spec offers the read with no key, or with one.
+        assert spec["paths"][path][method]["security"][0] == {}, f"{method} {path}"
+
+
+def test_every_write_without_a_key_is_401_with_a_bearer_challenge(client, anonymous, event_id):
+    for method, path in _operations(client, "write"):
+        response = _call(anonymous, method, path, event_id)
+        assert response.status_code == 401, f"{method} {path}"
+        assert response.mimetype == "application/problem+json"
+        assert response.headers["WWW-Authenticate"] == 'Bearer realm="events"'
+    assert client.get(f"/v1/events/{event_id}").json["version"] == 1
+
+
+@pytest.mark.parametrize("header", [
+    "Bearer evs_0123456789_" + "A" * 43,  # well formed, unknown
+    f"Bearer {TEST_KEYS['test-writer'][1][1][:-1]}x",  # a known prefix, a wrong secret
+    "Bearer not-a-key",
+    "Basic dXNlcjpwYXNz",
+    "Bearer",
+])
+def test_every_write_with_a_bad_key_is_401_invalid_token(client, event_id, header):
+    for method, path in _operations(client, "write"):
+        response = _call(client, method, path, event_id, headers={"Authorization": header})
+        assert response.status_code == 401, f"{method} {path}"
+        assert response.mimetype == "application/problem+json"
+        assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+    assert client.get(f"/v1/events/{event_id}").json["version"] == 1
+
+
+def test_every_write_with_a_read_only_key_is_403(client, event_id):
+    for method, path in _operations(client, "write"):
+        response = _call(client, method, path, event_id, headers=bearer("test-reader"))
+        assert response.status_code == 403, f"{method} {path}"
+        assert response.mimetype == "application/problem+json"
+        assert 'error="insufficient_scope", scope="write"' in response.headers["WWW-Authenticate"]
+    assert client.get(f"/v1/events/{event_id}").json["version"] == 1
+
+
+def test_admin_scope_includes_write(client):
+    response = client.post("/v1/events", json=example(), headers=bearer("test-admin"))
+    assert response.status_code == 201
+
+
+def test_a_revoked_key_is_401(app, client, runner):
+    assert client.post("/v1/events", json=example()).status_code == 201
+    result = runner.invoke(args=["keys", "revoke", "test-writer"])
+    assert result.exit_code == 0, result.output
+    response = client.post("/v1/events", json=example())
+    assert response.status_code == 401
+    assert "revoked" in response.json["detail"]
+
+
+def test_reads_are_open_by_default_but_a_bad_key_on_them_is_401(anonymous, event_id):
+    assert anonymous.get(f"/v1/events/{event_id}").status_code == 200
+    assert anonymous.get("/v1/events").status_code == 200
+    response = anonymous.get("/v1/events", headers={"Authorization": "Bearer nope"})
+    assert response.status_code == 401
+
+
+def test_require_read_key_makes_every_read_need_the_read_scope(database_url, event_id):
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "REQUIRE_READ_KEY": True})
+    client = app.test_client()
+    reads = _operations(client, "read")
+    assert len(reads) >= 8
+    try:
+        for method, path in reads:
+            with _call(client, method, path, event_id, headers={"Authorization": ""}) as nokey:
+                assert nokey.status_code == 401, f"{method} {path}"
+            for key in ("test-reader", "test-writer", "test-admin"):
+                with _call(client, method, path, event_id, headers=bearer(key)) as response:
+                    assert response.status_code == 200, f"{method} {path} as {key}"
+        # The spec, the docs and the probes stay open: they are how one finds out.
+        for url in ("/openapi.json", "/docs", "/healthz", "/readyz"):
+            assert client.get(url, headers={"Authorization": ""}).status_code == 200
+    finally:
+        app.extensions["events_db_pool"].close()
+
+
+def test_each_revision_records_the_name_of_the_key_that_wrote_it(client, created):
+    _, url = created(example())
+    client.patch(url, json={"title": "Changed"}, headers=bearer("test-admin"))
+    client.delete(url)
+    revisions = client.get(f"{url}/revisions").json["items"]
+    assert [(r["operation"], r["written_by"]) for r in revisions] == [
+        ("create", "test-writer"), ("update", "test-admin"), ("delete", "test-writer")]
+
+
+def test_no_key_is_stored_or_logged_in_plain_text(app, client, database_url, runner, caplog):
+    result = runner.invoke(args=["keys", "create", "--name", "ingest", "--scope", "write"])
+    key = result.stdout.strip().splitlines()[-1]
+    with caplog.at_level(logging.DEBUG):
+        assert client.post("/v1/events", json=example(),
+                           headers={"Authorization": f"Bearer {key}"}).status_code == 201
+        client.post("/v1/events", json=example(), headers={"Authorization": f"Bearer {key}x"})
+    assert key not in caplog.text
+    with psycopg.connect(database_url) as conn:
+        dump = conn.execute(
+            "SELECT string_agg(t::text, ' ') FROM (SELECT * FROM api_keys) t").fetchone()[0]
+        revisions = conn.execute(
+            "SELECT string_agg(t::text, ' ') FROM (SELECT * FROM event_revisions) t").fetchone()[0]
+    prefix, secret = key[:14], key[15:]
+    assert secret not in dump and secret not in revisions
+    assert prefix in dump  # the prefix is kept, to find the key
+
+
+def test_keys_command_creates_lists_and_revokes(runner, client):
+    created = runner.invoke(args=["keys", "create", "--name", "mirror", "--scope", "read",
+                                  "--scope", "write"])
+    assert created.exit_code == 0, created.output
+    key = created.stdout.strip().splitlines()[-1]
+    assert key.startswith("evs_") and len(key) == 4 + 10 + 1 + 43
+    prefix = key[:14]
+
+    assert client.post("/v1/events", json=example(),
+                       headers={"Authorization": f"Bearer {key}"}).status_code == 201
+    listed = runner.invoke(args=["keys", "list"])
+    line = next(line for line in listed.output.splitlines() if line.startswith("mirror"))
+    assert prefix in line and "read,write" in line and key not in listed.output
+    assert line.split()[-1] == "-"  # not revoked
+    assert "UTC" in line.split(prefix)[1]  # created and last used are shown
+
+    again = runner.invoke(args=["keys", "create", "--name", "mirror", "--scope", "read"])
+    assert again.exit_code != 0 and "exists already" in again.output
+
+    revoked = runner.invoke(args=["keys", "revoke", prefix])
+    assert revoked.exit_code == 0 and "mirror" in revoked.output
+    assert client.post("/v1/events", json=example(),
+                       headers={"Authorization": f"Bearer {key}"}).status_code == 401
+    unknown = runner.invoke(args=["keys", "revoke", "nobody"])
+    assert unknown.exit_code != 0
+
+
+def test_keys_command_refuses_an_unknown_scope(runner):
+    result = runner.invoke(args=["keys", "create", "--name", "x", "--scope", "root"])
+    assert result.exit_code != 0
+    assert "root" in result.output
+
+
+def test_unknown_event_id_with_a_bad_key_is_still_401(anonymous):
+    response = anonymous.delete(f"/v1/events/{uuid.uuid4()}")
+    assert response.status_code == 401
