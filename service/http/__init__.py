@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from service.http import actors, event_types, events, export, health, search
+from service.http import actors, changes, event_types, events, export, health, search
 from service.http.api import create_api
 
 
@@ -12,6 +12,7 @@ def init_app(app: Flask) -> None:
     api.register_blueprint(events.blp)
     api.register_blueprint(search.blp)
     api.register_blueprint(export.blp)
+    api.register_blueprint(changes.blp)
     api.register_blueprint(actors.blp)
     api.register_blueprint(event_types.blp)
     api.register_blueprint(health.blp)

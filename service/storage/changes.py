@@ -1,0 +1,68 @@
+"""All SQL of the change feed: every revision, in an order a consumer can follow forever.
+
+Revisions are served in (txid, seq) order, and only those of transactions older than the
+oldest one still running (``pg_snapshot_xmin``). Every transaction below that horizon has
+ended, so no change can later appear behind a position already served: a later commit
+always has a txid at or above the horizon. Ordering by ``seq`` alone would not do: a
+transaction that took a lower ``seq`` can commit after a consumer has read a higher one.
+Within one event, a write whose txid is older than the previous version's is refused and
+retried (``WriteOrderConflict``), so each event's versions come in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from service.db import Database, get_db
+from service.storage.events import REVISION_COLUMNS, revision_json
+
+
+@dataclass(frozen=True, order=True)
+class FeedPosition:
+    """A place in the feed: after the revision ``seq`` of transaction ``txid``."""
+
+    txid: int
+    seq: int
+
+    def __str__(self) -> str:
+        return f"{self.txid}.{self.seq}"
+
+
+FEED_START = FeedPosition(0, 0)
+
+
+class ChangeStore:
+    """Reads of the change feed."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def page(self, after: FeedPosition, limit: int) -> tuple[list[str], FeedPosition]:
+        """Up to ``limit`` changes past ``after`` as JSON text, and the position to go on from.
+
+        With nothing new, the position is ``after`` itself: poll again with it.
+        """
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                f"SELECT txid::text, seq, {REVISION_COLUMNS} FROM event_revisions"
+                " WHERE (txid, seq) > (%s::text::xid8, %s)"
+                "   AND txid < pg_snapshot_xmin(pg_current_snapshot())"
+                " ORDER BY txid, seq LIMIT %s",
+                (str(after.txid), after.seq, limit),
+            ).fetchall()
+        if not rows:
+            return [], after
+        return [revision_json(row[2:]) for row in rows], FeedPosition(int(rows[-1][0]), rows[-1][1])
+
+    def now(self) -> FeedPosition:
+        """The present: every change committed so far lies before it, every later one after."""
+        with self.db.connection() as conn:
+            horizon = conn.execute(
+                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text").fetchone()[0]
+        # Transactions at or past the horizon may still commit; their changes have seq > 0.
+        return FeedPosition(int(horizon), 0)
+
+
+def change_store() -> ChangeStore:
+    """The change feed of the current app."""
+    return ChangeStore(get_db())
