@@ -11,10 +11,11 @@ import threading
 from contextlib import contextmanager
 
 import psycopg
-from flask import Flask, current_app
+from flask import Flask, current_app, g, has_request_context
 from psycopg_pool import ConnectionPool
 
 _EXTENSION = "events_db_pool"
+_PINNED = "events_db_pinned_connection"
 
 
 def check_connection(conn: psycopg.Connection) -> None:
@@ -74,13 +75,35 @@ class Database:
 
     @contextmanager
     def connection(self):
-        """A pooled connection in autocommit mode: wrap writes in ``conn.transaction()``."""
+        """A pooled connection in autocommit mode: wrap writes in ``conn.transaction()``.
+
+        Inside ``request_transaction`` it is that transaction's connection.
+        """
+        pinned = g.get(_PINNED) if has_request_context() else None
+        if pinned is not None:
+            yield pinned
+            return
         if self.pool is None:
             with self._lock:
                 if self.pool is None:
                     self.pool = self._create_pool()
         with self.pool.connection() as conn:
             yield conn
+
+    @contextmanager
+    def request_transaction(self):
+        """One connection and one transaction for everything this request does in it.
+
+        Storage calls made meanwhile run inside it (their own transactions become
+        savepoints), so an Idempotency-Key's record and the write it guards commit or roll
+        back together.
+        """
+        with self.connection() as conn, conn.transaction():
+            g.setdefault(_PINNED, conn)
+            try:
+                yield conn
+            finally:
+                g.pop(_PINNED, None)
 
     def close(self) -> None:
         """Close the pool (tests, shutdown)."""

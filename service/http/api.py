@@ -18,7 +18,7 @@ from marshmallow import RAISE
 from webargs.flaskparser import FlaskParser
 
 from service import auth
-from service.http import problems
+from service.http import idempotency, problems
 
 API_DESCRIPTION = """\
 Validates, stores and serves structured events — meetings, visits, statements, troop
@@ -101,6 +101,14 @@ class ApiBlueprint(SmorestBlueprint):
             return checked
 
         return decorator
+
+    def idempotent(self, view):
+        """Honour and document ``Idempotency-Key`` (apply inside ``requires_scope``)."""
+        guarded = idempotency.guarded(view)
+        manual = getattr(view, "_apidoc", {}).get("manual_doc", {})
+        guarded = self.doc(parameters=[*manual.get("parameters", []), idempotency.PARAMETER]
+                           )(guarded)
+        return self.alt_response(409, response=problems.response_name(409))(guarded)
 
     def uses_database(self, view):
         """Document the 503 (with Retry-After) a view answers when the database is not."""

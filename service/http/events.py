@@ -11,7 +11,7 @@ from marshmallow.validate import OneOf
 
 from schemas import Event
 from service import auth
-from service.http import conditional, merge_patch, pagination, search
+from service.http import conditional, idempotency, merge_patch, pagination, search
 from service.http.api import ApiBlueprint
 from service.http.body import JSON, MERGE_PATCH_JSON, json_body
 from service.http.problems import response_name
@@ -104,10 +104,12 @@ class Events(MethodView):
         return search.search_page(args)
 
     @blp.requires_scope("write")
+    @blp.idempotent
     @blp.doc(operationId="createEvent", requestBody=EVENT_BODY)
     @blp.response(201, Event, headers={
         "ETag": ETAG_HEADER,
-        "Location": {"description": "URL of the new event.", "schema": {"type": "string"}}})
+        "Location": {"description": "URL of the new event.", "schema": {"type": "string"}},
+        idempotency.REPLAYED_HEADER: idempotency.REPLAYED})
     @blp.alt_response(400, response="BAD_REQUEST")
     @blp.alt_response(409, response="CONFLICT")
     @blp.alt_response(413, response="CONTENT_TOO_LARGE")

@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from service.auth import InsufficientScope, Unauthenticated
 from service.errors import flatten_errors
+from service.http.idempotency import BadIdempotencyKey, KeyReused
 from service.storage.events import (
     EventGone,
     EventNotFound,
@@ -25,6 +26,7 @@ from service.storage.events import (
     VersionMismatch,
     WriteOrderConflict,
 )
+from service.storage.idempotency import KeyInFlight
 
 PROBLEM_JSON = "application/problem+json"
 # RFC 9110 renamed these; Python before 3.13 still has the old phrases. Fixing them here
@@ -168,6 +170,14 @@ def register(app: Flask) -> None:
     )
     app.register_error_handler(Unauthenticated, _unauthenticated)
     app.register_error_handler(InsufficientScope, _insufficient_scope)
+    app.register_error_handler(BadIdempotencyKey, lambda e: problem(
+        400, "Idempotency-Key must be 1 to 255 visible ASCII characters."))
+    app.register_error_handler(KeyReused, lambda e: problem(
+        422, "This Idempotency-Key was used with a different request; use a new key for a "
+             "new request."))
+    app.register_error_handler(KeyInFlight, lambda e: problem(
+        409, "A request with this Idempotency-Key is still being processed; retry shortly.",
+        headers={"Retry-After": "1"}))
     app.register_error_handler(PoolTimeout, _unavailable)
     app.register_error_handler(psycopg.OperationalError, _unavailable)
     # Subclasses of OperationalError that say nothing of the database's health.
