@@ -55,6 +55,9 @@ SETTINGS = {
             "license": {"name": "MIT", "identifier": "MIT"},
         },
         "servers": [{"url": "/", "description": "The server this document is served from."}],
+        # Open unless an operation says otherwise (the probes are): every operation of the
+        # API declares its own requirement (`requires_scope`).
+        "security": [],
     },
 }
 
@@ -91,10 +94,12 @@ class ApiBlueprint(SmorestBlueprint):
                 auth.authorize(scope)
                 return view(*args, **kwargs)
 
-            requirement = [{SECURITY_SCHEME: [scope]}]
+            # Scopes of an http scheme cannot be listed in `security` (only OAuth's can),
+            # so the one needed is named in an extension, for tools and for the docs page.
+            requirement = [{SECURITY_SCHEME: []}]
             if scope == "read":
                 requirement.insert(0, {})
-            checked = self.doc(security=requirement)(checked)
+            checked = self.doc(security=requirement, **{"x-required-scope": scope})(checked)
             for status in (401, 403):
                 checked = self.alt_response(status, response=problems.response_name(status)
                                             )(checked)
