@@ -34,6 +34,9 @@ def from_environment() -> dict:
         # How long a response is kept for retries that send the same Idempotency-Key.
         "IDEMPOTENCY_TTL_SECONDS": _int("IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
         "RETRY_AFTER_SECONDS": _int("RETRY_AFTER_SECONDS", 5),
+        # Origins whose browser apps may call the API (CORS); empty: none.
+        "CORS_ORIGINS": [o.strip() for o in os.environ.get("CORS_ORIGINS", "").split(",")
+                         if o.strip()],
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         # What `flask seed` loads when given no path: the repo's seeds/ (or /app/seeds in
         # the image), relative to the working directory.

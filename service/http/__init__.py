@@ -2,13 +2,14 @@
 
 from flask import Flask
 
-from service.http import actors, changes, event_types, events, export, health, search
+from service.http import actors, changes, edge, event_types, events, export, health, search
 from service.http.api import create_api
 
 
 def init_app(app: Flask) -> None:
     """Create the Api and register every resource."""
     api = create_api(app)
+    edge.init_app(app)
     api.register_blueprint(events.blp)
     api.register_blueprint(search.blp)
     api.register_blueprint(export.blp)

@@ -144,8 +144,9 @@ class EventById(MethodView):
         Answers 304 when `If-None-Match` names the current version, 410 once deleted.
         """
         stored = event_store().get(event_id)
-        if conditional.not_modified(stored.version):
-            return empty_response(304, {"ETag": conditional.etag(stored.version)})
+        current_tag = conditional.not_modified(stored.version)
+        if current_tag:
+            return empty_response(304, {"ETag": current_tag})
         return event_response(stored)
 
     @blp.requires_scope("write")
