@@ -34,6 +34,17 @@ def from_environment() -> dict:
         # How long a response is kept for retries that send the same Idempotency-Key.
         "IDEMPOTENCY_TTL_SECONDS": _int("IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
         "RETRY_AFTER_SECONDS": _int("RETRY_AFTER_SECONDS", 5),
+        # Requests per API key (writes, reads) and per client address (reads without a
+        # key), in the `limits` notation; counted in RATE_LIMIT_STORAGE_URL, which must be
+        # a Redis (redis://host:6379/0) for every worker and instance to share the counts.
+        "RATE_LIMIT_WRITE": os.environ.get("RATE_LIMIT_WRITE", "600/minute"),
+        "RATE_LIMIT_READ": os.environ.get("RATE_LIMIT_READ", "6000/minute"),
+        "RATE_LIMIT_ANONYMOUS": os.environ.get("RATE_LIMIT_ANONYMOUS", "1200/minute"),
+        "RATE_LIMIT_STORAGE_URL": os.environ.get("RATE_LIMIT_STORAGE_URL", "memory://"),
+        "RATE_LIMIT_KEY_PREFIX": os.environ.get("RATE_LIMIT_KEY_PREFIX", "events"),
+        # Proxies in front whose X-Forwarded-For / -Proto are trusted (0: none), so that
+        # anonymous limits count the client, not the proxy.
+        "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         # Origins whose browser apps may call the API (CORS); empty: none.
         "CORS_ORIGINS": [o.strip() for o in os.environ.get("CORS_ORIGINS", "").split(",")
                          if o.strip()],

@@ -2,7 +2,17 @@
 
 from flask import Flask
 
-from service.http import actors, changes, edge, event_types, events, export, health, search
+from service.http import (
+    actors,
+    changes,
+    edge,
+    event_types,
+    events,
+    export,
+    health,
+    rate_limits,
+    search,
+)
 from service.http.api import create_api
 
 
@@ -10,6 +20,7 @@ def init_app(app: Flask) -> None:
     """Create the Api and register every resource."""
     api = create_api(app)
     edge.init_app(app)
+    rate_limits.init_app(app)
     api.register_blueprint(events.blp)
     api.register_blueprint(search.blp)
     api.register_blueprint(export.blp)

@@ -18,7 +18,7 @@ from marshmallow import RAISE
 from webargs.flaskparser import FlaskParser
 
 from service import auth
-from service.http import idempotency, problems
+from service.http import idempotency, problems, rate_limits
 
 API_DESCRIPTION = """\
 Validates, stores and serves structured events — meetings, visits, statements, troop
@@ -91,7 +91,7 @@ class ApiBlueprint(SmorestBlueprint):
         def decorator(view):
             @functools.wraps(view)
             def checked(*args, **kwargs):
-                auth.authorize(scope)
+                rate_limits.check(scope, auth.authorize(scope))
                 return view(*args, **kwargs)
 
             # Scopes of an http scheme cannot be listed in `security` (only OAuth's can),
@@ -100,7 +100,7 @@ class ApiBlueprint(SmorestBlueprint):
             if scope == "read":
                 requirement.insert(0, {})
             checked = self.doc(security=requirement, **{"x-required-scope": scope})(checked)
-            for status in (401, 403):
+            for status in (401, 403, 429):
                 checked = self.alt_response(status, response=problems.response_name(status)
                                             )(checked)
             return checked

@@ -16,6 +16,7 @@ from flask import Flask, Response, request
 from flask_compress import Compress
 from flask_cors import CORS
 from werkzeug.exceptions import NotAcceptable
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service.http.body import JSON
 from service.http.problems import problem
@@ -102,6 +103,10 @@ def _reads_answer_what_is_accepted(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     """Install the edge's rules on ``app``."""
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies:
+        # Only the hops the operator vouches for: a client cannot pose as another address.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     origins = app.config["CORS_ORIGINS"]
     if origins:
         CORS(app, origins=origins, allow_headers=CORS_REQUEST_HEADERS,

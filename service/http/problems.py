@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from service.auth import InsufficientScope, Unauthenticated
 from service.errors import flatten_errors
 from service.http.idempotency import BadIdempotencyKey, KeyReused
+from service.http.rate_limits import RateLimited
 from service.storage.events import (
     EventGone,
     EventNotFound,
@@ -124,6 +125,13 @@ def _insufficient_scope(error: InsufficientScope) -> Response:
                    headers={"WWW-Authenticate": challenge})
 
 
+def _rate_limited(error: RateLimited) -> Response:
+    verdict = error.verdict
+    return problem(429, f"Over the limit of {verdict.limit} for `{verdict.policy}` requests; "
+                        f"retry in {verdict.reset_in} s.",
+                   headers={"Retry-After": str(max(1, verdict.reset_in)), **verdict.headers()})
+
+
 def _retry_later(detail: str) -> Response:
     return problem(503, detail,
                    headers={"Retry-After": str(current_app.config["RETRY_AFTER_SECONDS"])})
@@ -178,6 +186,7 @@ def register(app: Flask) -> None:
     app.register_error_handler(KeyInFlight, lambda e: problem(
         409, "A request with this Idempotency-Key is still being processed; retry shortly.",
         headers={"Retry-After": "1"}))
+    app.register_error_handler(RateLimited, _rate_limited)
     app.register_error_handler(PoolTimeout, _unavailable)
     app.register_error_handler(psycopg.OperationalError, _unavailable)
     # Subclasses of OperationalError that say nothing of the database's health.
