@@ -7,6 +7,7 @@ import io
 import json
 
 import pytest
+from search_data import create_events
 
 REPORT = {"publisher": "ANI", "kind": "news_agency",
           "attributed_to": [{"name": "CNN", "kind": "broadcaster"}]}
@@ -45,12 +46,7 @@ EVENTS = {
 @pytest.fixture
 def stored(client) -> dict[str, str]:
     """The events above, stored; short name -> id."""
-    ids = {}
-    for name, event in EVENTS.items():
-        response = client.post("/v1/events", json=event)
-        assert response.status_code == 201, response.get_json()
-        ids[name] = response.get_json()["id"]
-    return ids
+    return create_events(client, EVENTS)
 
 
 def _found(client, query: str) -> set[str]:

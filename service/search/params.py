@@ -53,9 +53,26 @@ def _repeatable(field: ma.fields.Field, description: str) -> Repeatable:
                        f"(at most {MAX_VALUES})."})
 
 
-class BoundingBox(ma.fields.String):
+class _Numbers(ma.fields.String):
+    """Comma-separated finite numbers, as many as ``names`` (which the format error lists)."""
+
+    names: tuple[str, ...]
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            numbers = tuple(float(part) for part in text.split(","))
+        except ValueError as error:
+            raise self.make_error("format") from error
+        if len(numbers) != len(self.names) or not all(math.isfinite(n) for n in numbers):
+            raise self.make_error("format")
+        return numbers
+
+
+class BoundingBox(_Numbers):
     """``minLon,minLat,maxLon,maxLat`` (WGS 84); minLon > maxLon crosses the antimeridian."""
 
+    names = ("minLon", "minLat", "maxLon", "maxLat")
     default_error_messages = {
         "format": "Give four numbers: minLon,minLat,maxLon,maxLat.",
         "range": "Longitudes must be within -180..180 and latitudes within -90..90.",
@@ -64,30 +81,26 @@ class BoundingBox(ma.fields.String):
 
     def __init__(self, **kwargs):
         super().__init__(metadata={
-            "description": "minLon,minLat,maxLon,maxLat: events whose coordinates are inside. "
-                           "minLon > maxLon crosses the antimeridian.",
+            "description": "minLon,minLat,maxLon,maxLat: events whose coordinates are inside, "
+                           "whatever the point's `location.precision`. minLon > maxLon crosses "
+                           "the antimeridian.",
             "examples": ["124.0,37.5,131.0,43.0"]}, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            numbers = [float(part) for part in text.split(",")]
-        except ValueError as error:
-            raise self.make_error("format") from error
-        if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
-            raise self.make_error("format")
+        numbers = super()._deserialize(value, attr, data, **kwargs)
         min_lon, min_lat, max_lon, max_lat = numbers
         if not all(-180 <= lon <= 180 for lon in (min_lon, max_lon)) or not all(
                 -90 <= lat <= 90 for lat in (min_lat, max_lat)):
             raise self.make_error("range")
         if min_lat > max_lat:
             raise self.make_error("order")
-        return tuple(numbers)
+        return numbers
 
 
-class NearPoint(ma.fields.String):
+class NearPoint(_Numbers):
     """``lon,lat,km``: within ``km`` kilometres (great-circle) of a WGS 84 point."""
 
+    names = ("lon", "lat", "km")
     default_error_messages = {
         "format": "Give three numbers: lon,lat,km.",
         "range": "lon must be within -180..180 and lat within -90..90.",
@@ -103,19 +116,13 @@ class NearPoint(ma.fields.String):
             "examples": ["36.19,51.73,150"]}, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            numbers = [float(part) for part in text.split(",")]
-        except ValueError as error:
-            raise self.make_error("format") from error
-        if len(numbers) != 3 or not all(math.isfinite(n) for n in numbers):
-            raise self.make_error("format")
+        numbers = super()._deserialize(value, attr, data, **kwargs)
         lon, lat, km = numbers
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
             raise self.make_error("range")
         if not 0 < km <= LONGEST_KM:
             raise self.make_error("distance", max=LONGEST_KM)
-        return lon, lat, km
+        return numbers
 
 
 class FilterArgs(ma.Schema):
