@@ -30,12 +30,23 @@ class SearchStore:
             condition, values = search_query.after(sort, after)
             where = sql.SQL("{} AND {}").format(where, condition)
             params |= values
-        statement = sql.SQL(
-            "SELECT body::text, {key}, id, {distance} FROM events WHERE {where}"
-            " ORDER BY {order} LIMIT {limit}"
-        ).format(key=search_query.SORT_KEYS[sort].expression, distance=query.distance,
-                 where=where,
-                 order=search_query.order_by(sort), limit=sql.Placeholder("limit"))
+        found = sql.SQL(
+            "SELECT {body}, {key} AS sort_key, id, {distance} AS distance FROM events"
+            " WHERE {where} ORDER BY {order} LIMIT {limit}"
+        )
+        parts = {"key": search_query.SORT_KEYS[sort].expression, "distance": query.distance,
+                 "where": where, "order": search_query.order_by(sort),
+                 "limit": sql.Placeholder("limit")}
+        if query.on_point_index:
+            # Rows first, from an index-only scan of the covering point index (no table
+            # read per candidate), then the bodies of the page's rows only.
+            statement = sql.SQL(
+                "SELECT e.body::text, m.sort_key, m.id, m.distance FROM ({found}) AS m"
+                " JOIN events AS e USING (id) ORDER BY {order}"
+            ).format(found=found.format(body=sql.SQL("NULL"), **parts),
+                     order=search_query.order_by(sort, sql.SQL("m.sort_key")))
+        else:
+            statement = found.format(body=sql.SQL("body::text"), **parts)
         with self.db.connection() as conn:
             return conn.execute(statement, params | {"limit": limit}).fetchall()
 

@@ -66,6 +66,9 @@ class EventQuery:
     params: dict
     # Each match's great-circle distance (km) from the `near` point; NULL without one.
     distance: sql.Composable = field(default_factory=lambda: sql.SQL("NULL::float8"))
+    # The point index covers this search: a page's rows can be found before any body
+    # is read (see SearchStore.page).
+    on_point_index: bool = False
 
 
 def _any_of(column: str, name: str, values: list) -> tuple[sql.Composable, dict]:
@@ -160,15 +163,16 @@ def build(args: dict, *, located: bool = False) -> EventQuery:
         params |= values
     where = sql.SQL(" AND ").join(condition for condition, _ in parts)
     if "near" in args:
-        return EventQuery(where, params, DISTANCE_KM)
+        return EventQuery(where, params, DISTANCE_KM, on_point_index=True)
     return EventQuery(where, params)
 
 
-def order_by(sort: str) -> sql.Composable:
-    """ORDER BY the sort's key, ties broken by id in the same direction."""
+def order_by(sort: str, key_expression: sql.Composable | None = None) -> sql.Composable:
+    """ORDER BY the sort's key (or ``key_expression`` holding it), ties broken by id."""
     key = SORT_KEYS[sort]
     direction = sql.SQL("DESC" if key.descending else "ASC")
-    return sql.SQL("{key} {dir}, id {dir}").format(key=key.expression, dir=direction)
+    return sql.SQL("{key} {dir}, id {dir}").format(
+        key=key.expression if key_expression is None else key_expression, dir=direction)
 
 
 def after(sort: str, position: tuple) -> tuple[sql.Composable, dict]:
