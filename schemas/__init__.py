@@ -5,8 +5,18 @@ Importing this package registers every kind. ``Event`` validates any event; the
 """
 
 from schemas import kinds  # noqa: F401  (registers the kinds)
-from schemas.event import CERTAINTY, EVENT_KINDS, Event, EventEnvelope, event_kind
+from schemas.common import LOCATION_PRECISIONS, SOURCE_KINDS, source_kinds
+from schemas.event import (
+    CERTAINTY,
+    DATE_BASES,
+    EVENT_KINDS,
+    Event,
+    EventEnvelope,
+    event_kind,
+    event_span,
+)
 from schemas.fields import date_precision, date_span
 
-__all__ = ["CERTAINTY", "EVENT_KINDS", "Event", "EventEnvelope", "date_precision", "date_span",
-           "event_kind"]
+__all__ = ["CERTAINTY", "DATE_BASES", "EVENT_KINDS", "LOCATION_PRECISIONS", "SOURCE_KINDS",
+           "Event", "EventEnvelope", "date_precision", "date_span", "event_kind", "event_span",
+           "source_kinds"]

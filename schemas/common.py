@@ -25,6 +25,22 @@ class StrictSchema(Schema):
         ordered = True
 
 
+# How precisely a location is known (ACLED's geo_precision, UCDP's where_prec): what its
+# name and point stand for. A point of a `region` or `country` location marks an area,
+# not the place itself.
+LOCATION_PRECISIONS = {
+    "exact": "The point is the place itself.",
+    "near": "Near the point (within a few kilometres).",
+    "town": "Somewhere in the town or city the point marks.",
+    "region": "Somewhere in the region (province, oblast, border area) the point stands for.",
+    "country": "Somewhere in the country; a point, if any, stands for the whole country.",
+}
+
+
+def _described(meanings: dict[str, str]) -> str:
+    return " ".join(f"`{name}`: {meaning}" for name, meaning in meanings.items())
+
+
 class Location(StrictSchema):
     """Where an event took place."""
 
@@ -35,6 +51,13 @@ class Location(StrictSchema):
                       metadata={"description": "WGS 84 latitude."})
     lon = StrictFloat(validate=Range(min=-180, max=180),
                       metadata={"description": "WGS 84 longitude."})
+    precision = fields.String(
+        validate=OneOf(tuple(LOCATION_PRECISIONS)),
+        metadata={"description": "How precisely the place is known, and so what the point "
+                                 "stands for. " + _described(LOCATION_PRECISIONS)
+                                 + " Absent: not stated.",
+                  "examples": ["town"]},
+    )
 
     @validates_schema
     def _coordinates_come_in_pairs(self, data, **kwargs):
@@ -76,19 +99,82 @@ class Actor(StrictSchema):
                              metadata={"description": "Wikidata item id.", "examples": ["Q150412"]})
 
 
+SOURCE_KINDS = (
+    "news_agency", "newspaper", "broadcaster", "state_media", "government", "military",
+    "intelligence_service", "international_organization", "ngo", "social_media", "other",
+)
+
+
+def _source_kind(description: str) -> fields.String:
+    return fields.String(validate=OneOf(SOURCE_KINDS),
+                         metadata={"description": description, "examples": ["broadcaster"]})
+
+
+class Attribution(StrictSchema):
+    """One link of an attribution chain: whom a source cites, and what kind of source it is."""
+
+    name = BoundedString(required=True, metadata={"examples": ["Ukrainian intelligence"]})
+    kind = _source_kind("What kind of source this link is.")
+
+
+class AttributionLink(fields.Field):
+    """A link of the chain: a name alone (as before source kinds), or ``{name, kind}``.
+
+    Plain names stay valid so that events stored before source kinds, and their
+    revisions, still validate unchanged.
+    """
+
+    default_error_messages = {"invalid": "Give a name, or an object with name and kind."}
+
+    def __init__(self, **kwargs):
+        name = BoundedString()
+        super().__init__(metadata={"oneOf": [
+            {"type": "string", "minLength": 1, "maxLength": name.max_length},
+            {"type": "object", "additionalProperties": False, "required": ["name"],
+             "properties": {"name": {"type": "string", "minLength": 1,
+                                     "maxLength": name.max_length},
+                            "kind": {"type": "string", "enum": list(SOURCE_KINDS)}}},
+        ]}, **kwargs)
+        self._name = name
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            return self._name.deserialize(value, attr, data, **kwargs)
+        if isinstance(value, dict):
+            return Attribution().load(value)
+        raise self.make_error("invalid")
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value
+
+
 class Source(StrictSchema):
     """Who published the claim, and whom they attribute it to."""
 
     publisher = BoundedString(required=True, metadata={"examples": ["ANI"]})
+    kind = _source_kind("What kind of source the publisher is.")
     url = fields.Url(schemes={"http", "https"}, validate=Length(max=limits.URL_LENGTH))
     published = PartialDate(metadata={"description": "When the source published it."})
     attributed_to = BoundedList(
-        BoundedString(),
+        AttributionLink(),
         max_items=limits.ATTRIBUTION_CHAIN,
         metadata={"description": "The attribution chain, nearest first: the outlet the publisher "
-                                 "relays, then whom that outlet cites.",
-                  "examples": [["CNN", "Ukrainian intelligence"]]},
+                                 "relays, then whom that outlet cites. Each link is a name, or "
+                                 "`{name, kind}` saying what kind of source it is.",
+                  "examples": [[{"name": "CNN", "kind": "broadcaster"},
+                                {"name": "Ukrainian intelligence",
+                                 "kind": "intelligence_service"}]]},
     )
+
+
+def source_kinds(sources: list[dict]) -> list[str]:
+    """Every source kind named in ``sources``: publishers' and every chain link's."""
+    kinds = []
+    for source in sources:
+        kinds.append(source.get("kind"))
+        kinds.extend(link.get("kind") for link in source.get("attributed_to", [])
+                     if isinstance(link, dict))
+    return sorted({kind for kind in kinds if kind})
 
 
 class Quantity(StrictSchema):
@@ -96,10 +182,13 @@ class Quantity(StrictSchema):
 
     ``{"value": 728}`` is exact; ``{"value": 4000, "approximate": true}`` is "around 4,000";
     ``{"min": 25000, "max": 30000}`` is "25,000 to 30,000"; ``{"min": 100}`` is "at least
-    100"; ``{"max": 50}`` is "at most 50".
+    100"; ``{"max": 50}`` is "at most 50"; ``{"value": 120, "min": 100, "max": 150}`` is a
+    best estimate of 120 within 100 to 150 (UCDP's best/low/high).
     """
 
-    value = Amount(metadata={"description": "The stated figure, when a single one is given."})
+    value = Amount(metadata={"description": "The stated figure, when a single one is given; "
+                                            "with min and/or max, the best estimate within "
+                                            "them."})
     min = Amount(metadata={"description": "Lower bound (\"at least\", or the low end of a range)."})
     max = Amount(metadata={"description": "Upper bound (\"at most\", or the high end of a range)."})
     approximate = StrictBoolean(
@@ -111,15 +200,59 @@ class Quantity(StrictSchema):
                          metadata={"description": "Further qualification, e.g. \"a record\"."})
 
     @validates_schema
-    def _is_a_figure_or_bounds(self, data, **kwargs):
-        has_value = "value" in data
-        has_bounds = "min" in data or "max" in data
-        if has_value and has_bounds:
-            raise ValidationError("Give either value, or min and/or max, not both.", "_schema")
-        if not has_value and not has_bounds:
-            raise ValidationError("Give value, or min and/or max.", "_schema")
-        if has_bounds and "min" in data and "max" in data and data["min"] > data["max"]:
+    def _is_a_figure_within_its_bounds(self, data, **kwargs):
+        if not any(name in data for name in ("value", "min", "max")):
+            raise ValidationError("Give value, or min and/or max, or a value within them.",
+                                  "_schema")
+        if "min" in data and "max" in data and data["min"] > data["max"]:
             raise ValidationError("Must not be greater than max.", "min")
+        if "value" in data and "min" in data and data["value"] < data["min"]:
+            raise ValidationError("Must not be less than min.", "value")
+        if "value" in data and "max" in data and data["value"] > data["max"]:
+            raise ValidationError("Must not be greater than max.", "value")
+
+
+class CasualtyFigures(StrictSchema):
+    """People killed, wounded or missing, each as the source counts them."""
+
+    killed = fields.Nested(Quantity)
+    wounded = fields.Nested(Quantity)
+    killed_or_wounded = fields.Nested(
+        Quantity, metadata={"description": "A combined figure, when the source does not split it."}
+    )
+    missing = fields.Nested(Quantity)
+
+    # Overridden by a subclass that counts more (captured, for instance).
+    figures = ("killed", "wounded", "killed_or_wounded", "missing")
+
+    @validates_schema
+    def _counts_someone(self, data, **kwargs):
+        if not any(name in data for name in self.figures):
+            raise ValidationError(f"Give at least one of: {', '.join(self.figures)}.",
+                                  "_schema")
+
+
+class Casualties(CasualtyFigures):
+    """The human cost of an attack or a battle, as reported.
+
+    Leave ``casualties`` out when the source says nothing about it (unknown);
+    ``{"none_reported": true}`` when it says no one was reported hurt;
+    ``{"killed": {"value": 0, ...}}`` when it says nobody was killed.
+    """
+
+    none_reported = StrictBoolean(metadata={
+        "description": "The source says no casualties were reported. Not the same as "
+                       "leaving `casualties` out, which means the source says nothing "
+                       "about them (unknown)."})
+
+    @validates_schema
+    def _counts_someone(self, data, **kwargs):
+        counted = [name for name in self.figures if name in data]
+        if data.get("none_reported") and counted:
+            raise ValidationError(f"Not with figures ({', '.join(counted)}): they report "
+                                  "casualties.", "none_reported")
+        if not data.get("none_reported"):
+            super()._counts_someone(data, **kwargs)
 
 
 RELATIONS = ("part_of", "follows", "precedes", "responds_to", "causes", "same_as", "related_to")

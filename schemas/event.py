@@ -7,6 +7,8 @@ added by writing its details schema and decorating it with ``@event_kind("name")
 
 from __future__ import annotations
 
+import datetime as dt
+
 from marshmallow import Schema, ValidationError, fields, pre_load, validates_schema
 from marshmallow.validate import Equal, Length, OneOf, Regexp
 from marshmallow_oneofschema import OneOfSchema
@@ -27,6 +29,29 @@ CERTAINTY_MEANINGS = {
 
 KEY_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 
+# How `date` places the event. Absent means `on`.
+DATE_BASES = {
+    "on": "The event happened within `date` (to `end_date`, if given).",
+    "on_or_before": "The source says only that the event had happened by `date` (often the "
+                    "day of the report); when it began is not known. Takes no `end_date`.",
+}
+# The first day an "on or before" event may have happened: the model's earliest date.
+EARLIEST_DAY = dt.date(limits.EARLIEST_YEAR, 1, 1)
+
+
+def event_span(event: dict) -> tuple[dt.date, dt.date]:
+    """First and last day on which a validated event may have happened.
+
+    An ``on_or_before`` event may have happened on any day up to the end of its ``date``:
+    its span opens at the model's earliest day, so a date window matches it whenever the
+    window starts on or before that end (the same "may have happened within" overlap rule
+    as for a year-only date).
+    """
+    end = date_span(event.get("end_date", event["date"]))[1]
+    if event.get("date_basis") == "on_or_before":
+        return EARLIEST_DAY, end
+    return date_span(event["date"])[0], end
+
 
 class EventEnvelope(StrictSchema):
     """Fields every event has, whatever its kind."""
@@ -42,6 +67,13 @@ class EventEnvelope(StrictSchema):
     summary = BoundedString(max_length=limits.SUMMARY_LENGTH)
     date = PartialDate(required=True)
     end_date = PartialDate(metadata={"description": "Last day of a span, at the precision known."})
+    date_basis = fields.String(
+        validate=OneOf(tuple(DATE_BASES)),
+        metadata={"description": "How `date` places the event. "
+                                 + " ".join(f"`{k}`: {v}" for k, v in DATE_BASES.items())
+                                 + " Absent: `on`.",
+                  "examples": ["on_or_before"]},
+    )
     location = fields.Nested(Location)
     actors = BoundedList(fields.Nested(Actor), max_items=limits.ACTORS)
     sources = BoundedList(
@@ -61,6 +93,11 @@ class EventEnvelope(StrictSchema):
     deleted_at = fields.DateTime(
         dump_only=True, metadata={"description": "Set on revisions that record a deletion."}
     )
+    distance_km = fields.Float(
+        dump_only=True,
+        metadata={"description": "Only in search results with `near`: the great-circle "
+                                 "distance in km from the `near` point to the event's point."},
+    )
 
     @pre_load
     def _reject_read_only_fields(self, data, **kwargs):
@@ -70,6 +107,12 @@ class EventEnvelope(StrictSchema):
                 message = ["Read-only field: set by the service."]
                 raise ValidationError({name: message for name in sent})
         return data
+
+    @validates_schema
+    def _on_or_before_has_no_end(self, data, **kwargs):
+        if data.get("date_basis") == "on_or_before" and "end_date" in data:
+            raise ValidationError("Not with date_basis on_or_before: date is already the "
+                                  "latest the event can have happened.", "end_date")
 
     @validates_schema
     def _end_date_not_before_date(self, data, **kwargs):

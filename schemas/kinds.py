@@ -10,7 +10,7 @@ from marshmallow import ValidationError, fields, validates_schema
 from marshmallow.validate import Length, OneOf
 
 from schemas import limits
-from schemas.common import Quantity, StrictSchema
+from schemas.common import Casualties, CasualtyFigures, Quantity, StrictSchema
 from schemas.event import event_kind
 from schemas.fields import (
     BoundedList,
@@ -122,23 +122,22 @@ class ArmsTransferDetails(StrictSchema):
 
 
 @event_kind("casualties")
-class CasualtiesDetails(StrictSchema):
+class CasualtiesDetails(CasualtyFigures):
     """People killed, wounded, captured or missing, as counted or estimated by someone."""
 
     party = BoundedString(required=True,
                           metadata={"description": "Whose casualties these are."})
     population = fields.String(validate=OneOf(("military", "civilian", "mixed")))
-    killed = fields.Nested(Quantity)
-    wounded = fields.Nested(Quantity)
-    killed_or_wounded = fields.Nested(
-        Quantity, metadata={"description": "A combined figure, when the source does not split it."}
-    )
     captured = fields.Nested(Quantity)
-    missing = fields.Nested(Quantity)
 
-    @validates_schema
-    def _counts_someone(self, data, **kwargs):
-        _require_one_of(data, ("killed", "wounded", "killed_or_wounded", "captured", "missing"))
+    figures = (*CasualtyFigures.figures, "captured")
+
+
+def _casualties() -> fields.Nested:
+    return fields.Nested(Casualties, metadata={
+        "description": "Killed, wounded, killed or wounded, missing, as reported. Absent: the "
+                       "source says nothing about casualties (unknown); "
+                       "`{\"none_reported\": true}`: it says none were reported."})
 
 
 WEAPON_CATEGORIES = (
@@ -164,6 +163,7 @@ class AttackDetails(StrictSchema):
     tactic = _text()
     record = StrictBoolean(metadata={"description": "The source calls its scale a record."})
     intercepted = fields.Nested(Quantity)
+    casualties = _casualties()
 
 
 @event_kind("combat")
@@ -175,6 +175,7 @@ class CombatDetails(StrictSchema):
     front = BoundedString(metadata={"examples": ["Kursk"]})
     outcome = _text()
     conditions = _text(metadata={"description": "How the forces lived and fought."})
+    casualties = _casualties()
 
 
 @event_kind("military_cooperation")
@@ -201,14 +202,27 @@ class TransportMeans(CountedItems):
 class LogisticsMovementDetails(StrictSchema):
     """Military transport between places: ships, aircraft, trains."""
 
-    origin_country = CountryCode(required=True)
-    destination_country = CountryCode(required=True)
+    origin_country = CountryCode()
+    destination_country = CountryCode()
+    between = BoundedList(CountryCode(), validate=Length(min=2, max=2), metadata={
+        "description": "The two countries the movement runs between, when the source gives "
+                       "no direction (instead of origin_country and destination_country)."})
     both_directions = StrictBoolean()
     means = BoundedList(fields.Nested(TransportMeans), required=True, validate=Length(min=1))
     cargo = _text()
     observed_by = fields.String(
         validate=OneOf(("satellite_imagery", "eyewitness", "official_statement", "other"))
     )
+
+    @validates_schema
+    def _has_a_route(self, data, **kwargs):
+        directed = [name for name in ("origin_country", "destination_country") if name in data]
+        if "between" in data and directed:
+            raise ValidationError("Give between, or origin_country and destination_country, "
+                                  "not both.", "between")
+        if "between" not in data:
+            for name in {"origin_country", "destination_country"} - set(directed):
+                raise ValidationError("Required unless between is given.", name)
 
 
 @event_kind("publication")
@@ -222,3 +236,17 @@ class PublicationDetails(StrictSchema):
     channel = BoundedString(metadata={"description": "Where it was published.",
                                       "examples": ["Telegram"]})
     shows = _text(metadata={"description": "What it shows or says."})
+
+
+@event_kind("situation")
+class SituationDetails(StrictSchema):
+    """A state of affairs a source reports as holding: a shortage, a dependence, a trend."""
+
+    subject = CountryCode(required=True,
+                          metadata={"description": "The country in that situation."})
+    aspect = fields.String(required=True,
+                           validate=OneOf(("shortage", "dependence", "capacity", "trend",
+                                           "other")))
+    counterpart = CountryCode(metadata={"description": "The country it concerns, e.g. the "
+                                                       "one depended on."})
+    description = _text(required=True)

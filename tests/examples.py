@@ -82,6 +82,13 @@ EXAMPLES: dict[str, dict] = {
                     "both_directions": True, "observed_by": "satellite_imagery",
                     "means": [{"category": "ship"}, {"category": "cargo_aircraft"}]},
     },
+    "situation": {
+        "type": "situation", "title": "Growing reliance on imported shells",
+        "date": "2025-07-13", "date_basis": "on_or_before",
+        "sources": [ANI], "certainty": "reported",
+        "details": {"subject": "RU", "aspect": "dependence", "counterpart": "KP",
+                    "description": "More dependent on North Korean ammunition."},
+    },
     "publication": {
         "type": "publication", "title": "Ministry posts a photo", "date": "2025-07-12",
         "sources": [ANI], "certainty": "reported",

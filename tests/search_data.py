@@ -101,13 +101,19 @@ DELETED = {
 BY_DATE = ["anadyr", "missiles", "statement", "kursk", "kharkiv", "visit", "wonsan"]
 
 
-def create_all(client) -> dict[str, str]:
-    """POST the set (and the deleted one, then DELETE it); returns short name -> id."""
+def create_events(client, events: dict[str, dict]) -> dict[str, str]:
+    """POST each event; returns short name -> id."""
     ids = {}
-    for name, event in EVENTS.items():
+    for name, event in events.items():
         response = client.post("/v1/events", json=event)
         assert response.status_code == 201, response.get_json()
         ids[name] = response.get_json()["id"]
+    return ids
+
+
+def create_all(client) -> dict[str, str]:
+    """POST the set (and the deleted one, then DELETE it); returns short name -> id."""
+    ids = create_events(client, EVENTS)
     response = client.post("/v1/events", json=DELETED)
     assert client.delete(response.headers["Location"]).status_code == 204
     return ids

@@ -51,11 +51,12 @@ def test_csv_flattens_the_envelope(client, ids):
         "id": ids["wonsan"], "type": "meeting", "key": "",
         "title": "Lavrov meets Kim in Wonsan",
         "summary": "Talks on bilateral relations and the war in Ukraine.",
-        "date": "2025-07-12", "end_date": "", "certainty": "confirmed",
+        "date": "2025-07-12", "end_date": "", "date_basis": "on", "certainty": "confirmed",
         "location_name": "Wonsan", "location_region": "", "location_country": "KP",
-        "lat": "39.15", "lon": "127.44",
+        "location_precision": "", "lat": "39.15", "lon": "127.44",
         "actors": "Sergey Lavrov; Kim Jong Un", "actor_countries": "RU; KP",
-        "tags": "diplomacy", "publishers": "ANI", "source_urls": "https://example.org/ani/1",
+        "tags": "diplomacy", "publishers": "ANI", "source_kinds": "",
+        "source_urls": "https://example.org/ani/1",
         "details": '{"format":"talks"}', "related": "", "version": "1",
         "created_at": row["created_at"], "updated_at": row["updated_at"],
     }
@@ -73,10 +74,11 @@ def test_csv_keeps_commas_quotes_and_newlines_in_cells(client):
 def test_csv_of_nothing_is_its_header(client, ids):
     text = client.get("/v1/events/export?format=csv&q=nothingmatches").get_data(as_text=True)
     assert list(csv.reader(io.StringIO(text))) == [[
-        "id", "type", "key", "title", "summary", "date", "end_date", "certainty",
-        "location_name", "location_region", "location_country", "lat", "lon", "actors",
-        "actor_countries", "tags", "publishers", "source_urls", "details", "related",
-        "version", "created_at", "updated_at"]]
+        "id", "type", "key", "title", "summary", "date", "end_date", "date_basis",
+        "certainty", "location_name", "location_region", "location_country",
+        "location_precision", "lat", "lon", "actors", "actor_countries", "tags", "publishers",
+        "source_kinds", "source_urls", "details", "related", "version", "created_at",
+        "updated_at"]]
 
 
 @pytest.mark.parametrize("query", ["", "country=RU", "sort=date", "q=nothingmatches"])

@@ -15,6 +15,7 @@ def test_facets_count_every_live_event(client, ids):
         "country": {"RU": 6, "KP": 3, "UA": 1},
         "certainty": {"confirmed": 2, "reported": 2, "claimed": 1, "estimated": 1,
                       "planned": 1},
+        "source_kind": {},
         "month": {"2023-09": 1, "2024": 1, "2024-06": 1, "2024-12": 1, "2025-06": 1,
                   "2025-07": 2},
     }
@@ -27,13 +28,15 @@ def test_facets_apply_the_search_filters(client, ids):
         "type": {"arms_transfer": 1, "casualties": 1},
         "country": {"KP": 2, "RU": 1},
         "certainty": {"estimated": 1, "reported": 1},
+        "source_kind": {},
         "month": {"2024": 1, "2024-12": 1},
     }
 
 
 def test_facets_of_nothing_are_empty(client, ids):
     assert client.get("/v1/events/facets?q=nonexistentword").get_json() == {
-        "total": 0, "type": {}, "country": {}, "certainty": {}, "month": {}}
+        "total": 0, "type": {}, "country": {}, "certainty": {}, "source_kind": {},
+        "month": {}}
 
 
 @pytest.mark.parametrize("query", [

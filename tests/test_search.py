@@ -260,7 +260,8 @@ INJECTIONS = [
 
 @pytest.mark.parametrize("parameter", [
     "q", "type", "actor", "country", "location", "date_from", "date_to", "certainty",
-    "tag", "source", "bbox", "sort", "limit", "cursor",
+    "tag", "source", "bbox", "sort", "limit", "cursor", "source_kind", "location_precision",
+    "date_basis", "near",
 ])
 @pytest.mark.parametrize("value", INJECTIONS)
 def test_injection_strings_are_plain_data(client, parameter, value):

@@ -12,13 +12,29 @@ import yaml
 from schemas import Event
 from service.seeding import read_seed_file, seed_files
 from service.storage import event_store
+from service.storage.events import client_view
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 SEEDS = REPOSITORY / "seeds"
 SEED_FILES = seed_files([SEEDS])
 ARTICLE_SEED = SEEDS / "2025-07-13-ani-lavrov-visits-north-korea.yaml"
-SEEDED_COUNT = 18
+# The seed file as main held it before issue 11's corrections.
+OLD_ARTICLE_SEED = REPOSITORY / "tests" / "data" / "seeds-before-issue-11.yaml"
+SEEDED_COUNT = 20
 PLANNED_DEPLOYMENT = "2025-07-north-korea-prepares-25000-30000-more-troops"
+VISIT = "2025-07-11-lavrov-visits-north-korea"
+KIM_MEETING = "2025-07-12-lavrov-meets-kim-jong-un"
+CHOE_TALKS = "2025-07-12-lavrov-choe-son-hui-talks"
+PRESS_CONFERENCE = "2025-07-12-lavrov-says-north-korea-backs-war-aims"
+MISSILES = "2024-north-korea-sends-ballistic-missiles-to-russia"
+SHELLS = "2024-north-korea-sends-artillery-shells-to-russia"
+MANUALS = "2025-07-north-korean-artillery-manuals-translated-into-russian"
+LOGISTICS = "2025-07-north-korea-russia-troop-ships-and-cargo-planes"
+KURSK = "2024-north-korean-troops-fight-in-kursk"
+SHORTAGES = "2025-07-russia-faces-frontline-shortages"
+RELIANCE = "2025-07-russia-grows-more-reliant-on-north-korean-arms"
+ANI = {"publisher": "ANI", "kind": "news_agency", "published": "2025-07-13"}
+CNN = {"name": "CNN", "kind": "broadcaster"}
 
 
 @pytest.fixture(autouse=True)
@@ -72,7 +88,7 @@ def test_seed_files_hold_every_event_of_the_article_once():
     assert Counter(event["type"] for event in events) == {
         "visit": 2, "meeting": 3, "statement": 2, "publication": 1, "deployment": 2,
         "combat": 1, "casualties": 1, "arms_transfer": 2, "military_cooperation": 1,
-        "logistics_movement": 1, "attack": 2,
+        "logistics_movement": 1, "situation": 2, "attack": 2,
     }
     linked = {link["event"] for event in events for link in event.get("related", [])}
     assert linked <= set(keys)
@@ -210,10 +226,11 @@ def test_seeded_facts_read_back_through_the_api(app, client):
     events = _events_by_key(client)
 
     # "on Saturday", against a Sunday 13 July 2025 dateline
-    meeting = events["2025-07-12-lavrov-meets-kim-jong-un"]
+    meeting = events[KIM_MEETING]
     assert meeting["date"] == "2025-07-12"
     assert meeting["location"] == {"name": "Wonsan", "region": "Kangwon Province",
-                                   "country": "KP", "lat": 39.1528, "lon": 127.4436}
+                                   "country": "KP", "lat": 39.1528, "lon": 127.4436,
+                                   "precision": "town"}
     assert meeting["related"] == [{"event": "2025-07-11-lavrov-visits-north-korea",
                                    "relation": "part_of"}]
     # "on Wednesday"; "a record 728 drones"
@@ -224,15 +241,14 @@ def test_seeded_facts_read_back_through_the_api(app, client):
     # "25,000 to 30,000", citing Ukrainian intelligence, via CNN, via ANI
     planned = events[PLANNED_DEPLOYMENT]
     assert planned["details"]["personnel"] == {"min": 25000, "max": 30000, "unit": "soldiers"}
-    assert planned["certainty"] == "planned"
-    assert planned["sources"] == [{"publisher": "ANI", "published": "2025-07-13",
-                                   "attributed_to": ["CNN", "Ukrainian intelligence"]}]
+    assert planned["details"]["status"] == "planned"
     # "at least 100 ballistic missiles", from a report of 11 UN member states
     missiles = events["2024-north-korea-sends-ballistic-missiles-to-russia"]
     assert missiles["date"] == "2024"
     assert missiles["details"]["items"][0]["quantity"] == {"min": 100,
                                                            "unit": "ballistic missiles"}
-    assert missiles["sources"][0]["attributed_to"] == ["CNN", "report of 11 UN member states"]
+    assert missiles["sources"][0]["attributed_to"] == [
+        CNN, {"name": "report of 11 UN member states", "kind": "government"}]
     # "around 4,000 ... killed or wounded", an estimate
     casualties = events["2024-north-korean-casualties-estimated-at-4000"]
     assert casualties["certainty"] == "estimated"
@@ -240,16 +256,133 @@ def test_seeded_facts_read_back_through_the_api(app, client):
         "value": 4000, "approximate": True, "unit": "soldiers"}
     # the words said, relayed by TASS
     statement = events["2025-07-12-lavrov-says-north-korea-backs-war-aims"]
-    assert statement["sources"][0]["attributed_to"] == ["TASS"]
+    assert statement["sources"][0]["attributed_to"] == [{"name": "TASS", "kind": "state_media"}]
     assert statement["details"]["quote"].startswith("We exchanged views on the situation")
 
 
 def test_readme_table_lists_every_seeded_event():
     readme = (REPOSITORY / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Seed data", 1)[1].split("\n## ", 1)[0]
-    rows = {(cells[0], cells[2]) for line in section.splitlines()
+    rows = {tuple(cells) for line in section.splitlines()
             if line.startswith("| ") and not line.startswith("| kind")
             for cells in [[cell.strip() for cell in line.strip("|").split("|")]]}
-    seeded = {(record["type"], record["title"]) for path in SEED_FILES
+    seeded = {(record["type"], _readme_date(record), record["title"]) for path in SEED_FILES
               for record in yaml.safe_load(path.read_text(encoding="utf-8"))}
     assert rows == seeded
+
+
+def _readme_date(record: dict) -> str:
+    """How the README's table writes a record's date."""
+    if record.get("date_basis") == "on_or_before":
+        return f"on or before {record['date']}"
+    if "end_date" in record:
+        return f"{record['date']} – {record['end_date']}"
+    return record["date"]
+
+
+# --- Issue 11: each corrected record, as served --------------------------------------
+
+
+@pytest.fixture
+def seeded(app, client) -> dict[str, dict]:
+    """The seeds loaded, then every event through the API, by key."""
+    result = _seed(app)
+    assert result.exit_code == 0, result.output
+    return _events_by_key(client)
+
+
+def test_press_conference_follows_the_talks_with_choe_son_hui(seeded):
+    # "at a press conference following the meeting", per TASS: the talks with Choe
+    links = seeded[PRESS_CONFERENCE]["related"]
+    assert {"event": CHOE_TALKS, "relation": "follows"} in links
+    assert all(link["event"] != KIM_MEETING for link in links)
+
+
+def test_planned_troops_are_a_claim_of_ukrainian_intelligence_via_cnn(seeded):
+    planned = seeded[PLANNED_DEPLOYMENT]
+    assert planned["certainty"] == "claimed"
+    assert planned["sources"] == [ANI | {"attributed_to": [
+        CNN, {"name": "Ukrainian intelligence", "kind": "intelligence_service"}]}]
+
+
+def test_nine_million_shells_are_a_lower_bound_not_an_exact_figure(seeded):
+    (item,) = seeded[SHELLS]["details"]["items"]
+    assert "value" not in item["quantity"]
+    assert item["quantity"]["min"] == 9_000_000
+
+
+def test_visit_cites_no_ministry_and_is_reported(seeded):
+    visit = seeded[VISIT]
+    assert visit["certainty"] == "reported"
+    assert visit["sources"] == [ANI | {"attributed_to": [CNN]}]
+
+
+def test_kim_meeting_reaches_the_ministry_post_through_ani(seeded):
+    assert seeded[KIM_MEETING]["sources"] == [
+        ANI | {"attributed_to": [CNN]},
+        ANI | {"attributed_to": [{"name": "Russian Ministry of Foreign Affairs",
+                                  "kind": "government"}]},
+    ]
+
+
+def test_logistics_and_manuals_say_no_more_than_the_article(seeded):
+    details = seeded[LOGISTICS]["details"]
+    assert details["between"] == ["KP", "RU"]
+    for unstated in ("cargo", "both_directions", "origin_country", "destination_country"):
+        assert unstated not in details
+    assert "Korean into" not in seeded[MANUALS]["details"]["description"]
+
+
+@pytest.mark.parametrize("key", [MANUALS, LOGISTICS, RELIANCE])
+def test_undated_facts_are_on_or_before_the_report(seeded, key):
+    event = seeded[key]
+    assert (event["date"], event["date_basis"]) == ("2025-07-13", "on_or_before")
+    assert "end_date" not in event
+
+
+def test_kursk_point_stands_for_the_region(seeded):
+    assert seeded[KURSK]["location"]["precision"] == "region"
+
+
+def test_the_two_missing_claims_are_records(seeded):
+    shortages, reliance = seeded[SHORTAGES], seeded[RELIANCE]
+    assert (shortages["type"], shortages["details"]["aspect"]) == ("situation", "shortage")
+    assert (reliance["details"]["aspect"], reliance["details"]["counterpart"]) == (
+        "dependence", "KP")
+
+
+@pytest.mark.parametrize(("key", "linked"), [
+    (PLANNED_DEPLOYMENT, VISIT), (LOGISTICS, MISSILES), (LOGISTICS, SHELLS),
+])
+def test_missing_links_are_there(seeded, key, linked):
+    assert linked in {link["event"] for link in seeded[key]["related"]}
+
+
+def test_every_seeded_source_names_its_kind(seeded):
+    for event in seeded.values():
+        for source in event["sources"]:
+            assert source["kind"]
+            assert all(isinstance(link, dict) and link["kind"]
+                       for link in source.get("attributed_to", []))
+
+
+def test_seed_updates_records_seeded_before_the_corrections_in_place(app, client):
+    assert _seed(app, OLD_ARTICLE_SEED).exit_code == 0
+    before = _events_by_key(client)
+
+    result = _seed(app)
+
+    assert result.exit_code == 0, result.output
+    assert "created 2, updated 18, unchanged 0" in result.output
+    after = _events_by_key(client)
+    assert set(after) == set(before) | {SHORTAGES, RELIANCE}
+    for key, old in before.items():
+        assert (after[key]["id"], after[key]["version"]) == (old["id"], 2)
+        revisions = [r["event"] for r in
+                     client.get(f"/v1/events/{old['id']}/revisions").json["items"]]
+        assert revisions[0] == old
+        assert revisions[1] == after[key]
+        # The history stays readable: the old version still validates as it was stored.
+        Event().load(client_view(revisions[0]))
+    assert after[PLANNED_DEPLOYMENT]["certainty"] == "claimed"
+    assert _seed(app).output.count("unchanged 20") == 1

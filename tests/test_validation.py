@@ -47,8 +47,10 @@ CASES = [
     ("deployment", "details.personnel.approximate", 1, "details.personnel.approximate",
      "boolean"),
     ("deployment", "details.personnel", {"unit": "soldiers"}, "details.personnel", "Give"),
-    ("deployment", "details.personnel", {"value": 1, "min": 1, "unit": "soldiers"},
-     "details.personnel", "not both"),
+    ("deployment", "details.personnel", {"value": 1, "min": 2, "unit": "soldiers"},
+     "details.personnel.value", "less than min"),
+    ("deployment", "details.personnel", {"value": 9, "max": 8, "unit": "soldiers"},
+     "details.personnel.value", "greater than max"),
     ("visit", "details.duration_days", True, "details.duration_days", "integer"),
     ("visit", "details.duration_days", 1.5, "details.duration_days", "integer"),
     ("visit", "details.duration_days", 0, "details.duration_days", "greater than"),
@@ -71,6 +73,37 @@ CASES = [
     ("statement", "details", {"speaker": "x"}, "details", "at least one"),
     ("meeting", "related", [{"event": "x", "relation": "married_to"}], "related.0.relation",
      "Must be one of"),
+    # Issue 11: precision, on-or-before dates, best estimates, casualties, source kinds.
+    ("meeting", "location.precision", "street", "location.precision", "Must be one of"),
+    ("meeting", "date_basis", "after", "date_basis", "Must be one of"),
+    ("visit", "date_basis", "on_or_before", "end_date", "on_or_before"),
+    ("deployment", "details.personnel", {"value": 31000, "min": 25000, "max": 30000,
+                                         "unit": "soldiers"},
+     "details.personnel.value", "greater than max"),
+    ("attack", "details.casualties", {}, "details.casualties", "at least one"),
+    ("attack", "details.casualties", {"none_reported": True,
+                                      "killed": {"value": 2, "unit": "people"}},
+     "details.casualties.none_reported", "Not with figures"),
+    ("combat", "details.casualties", {"captured": {"value": 2, "unit": "soldiers"}},
+     "details.casualties.captured", "Unknown field"),
+    ("attack", "details.casualties", {"killed": {"min": 5, "max": 2, "unit": "people"}},
+     "details.casualties.killed.min", "greater than max"),
+    ("meeting", "sources.0.kind", "blog", "sources.0.kind", "Must be one of"),
+    ("meeting", "sources.0.attributed_to", [{"name": "CNN", "kind": "tv"}],
+     "sources.0.attributed_to.0.kind", "Must be one of"),
+    ("meeting", "sources.0.attributed_to", [{"kind": "broadcaster"}],
+     "sources.0.attributed_to.0.name", "Missing"),
+    ("meeting", "sources.0.attributed_to", [{"name": "CNN", "url": "x"}],
+     "sources.0.attributed_to.0.url", "Unknown field"),
+    ("meeting", "sources.0.attributed_to", [7], "sources.0.attributed_to.0", "Give a name"),
+    ("meeting", "sources.0.attributed_to", [" "], "sources.0.attributed_to.0", "empty"),
+    ("logistics_movement", "details.between", ["KP", "RU"], "details.between", "not both"),
+    ("logistics_movement", "details", {"between": ["KP"], "means": [{"category": "ship"}]},
+     "details.between", "Length"),
+    ("logistics_movement", "details", {"origin_country": "KP", "means": [{"category": "ship"}]},
+     "details.destination_country", "Required unless between"),
+    ("situation", "details.aspect", "mood", "details.aspect", "Must be one of"),
+    ("meeting", "distance_km", 3.5, "distance_km", "Read-only"),
 ]
 
 
@@ -128,3 +161,73 @@ def test_partial_dates_are_accepted_at_each_precision(client):
 def test_end_date_at_coarser_precision_may_contain_the_date(client):
     event = example(date="2024-11-20", end_date="2024-11")
     assert client.post("/v1/events", json=event).status_code == 201
+
+
+
+def _stored(client, event: dict) -> dict:
+    response = client.post("/v1/events", json=event)
+    assert response.status_code == 201, response.get_json()
+    return client.get(response.headers["Location"]).get_json()
+
+
+@pytest.mark.parametrize("precision", ["exact", "near", "town", "region", "country"])
+def test_location_precision_is_stored(client, precision):
+    location = {"name": "Kursk region", "country": "RU", "lat": 51.73, "lon": 36.19,
+                "precision": precision}
+    assert _stored(client, example(location=location))["location"] == location
+
+
+def test_on_or_before_date_is_stored_without_end_date(client):
+    stored = _stored(client, example("situation"))
+    assert (stored["date"], stored["date_basis"]) == ("2025-07-13", "on_or_before")
+
+
+def test_best_estimate_within_bounds_is_stored(client):
+    personnel = {"value": 27000, "min": 25000, "max": 30000, "approximate": True,
+                 "unit": "soldiers"}
+    event = example("deployment")
+    event["details"]["personnel"] = personnel
+    assert _stored(client, event)["details"]["personnel"] == personnel
+
+
+@pytest.mark.parametrize("bounds", [{"min": 100}, {"max": 100}, {"min": 100, "max": 100}])
+def test_best_estimate_may_equal_a_bound(client, bounds):
+    event = example("deployment")
+    event["details"]["personnel"] = {"value": 100, "unit": "soldiers"} | bounds
+    assert client.post("/v1/events", json=event).status_code == 201
+
+
+@pytest.mark.parametrize("kind", ["attack", "combat"])
+@pytest.mark.parametrize("casualties", [
+    {"none_reported": True},
+    {"killed": {"value": 0, "unit": "civilians"}},
+    {"killed": {"value": 2, "unit": "civilians"}, "wounded": {"min": 10, "unit": "civilians"},
+     "missing": {"max": 3, "unit": "civilians"}},
+    {"killed_or_wounded": {"value": 4000, "approximate": True, "unit": "soldiers"}},
+])
+def test_attack_and_combat_carry_casualties(client, kind, casualties):
+    event = example(kind)
+    event["details"]["casualties"] = casualties
+    assert _stored(client, event)["details"]["casualties"] == casualties
+
+
+def test_casualties_left_out_mean_unknown_and_differ_from_none_reported(client):
+    unknown = _stored(client, example("attack"))
+    none = example("attack")
+    none["details"]["casualties"] = {"none_reported": True}
+    assert "casualties" not in unknown["details"]
+    assert _stored(client, none)["details"]["casualties"] == {"none_reported": True}
+
+
+def test_source_kinds_on_publisher_and_each_link_and_plain_names_still_valid(client):
+    sources = [{"publisher": "ANI", "kind": "news_agency",
+                "attributed_to": [{"name": "CNN", "kind": "broadcaster"},
+                                  "Ukrainian intelligence"]},
+               {"publisher": "TASS", "kind": "state_media", "attributed_to": ["Sergey Lavrov"]}]
+    assert _stored(client, example(sources=sources))["sources"] == sources
+
+
+def test_logistics_without_a_direction_names_the_two_countries(client):
+    event = example("logistics_movement")
+    event["details"] = {"between": ["KP", "RU"], "means": [{"category": "ship"}]}
+    assert _stored(client, event)["details"]["between"] == ["KP", "RU"]

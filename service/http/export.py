@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from flask import Response, request, stream_with_context
 from flask.views import MethodView
 
+from schemas import source_kinds
 from service.http.api import ApiBlueprint
 from service.search.params import ExportArgs
 from service.storage import search_query
@@ -24,9 +25,10 @@ CSV = "text/csv"
 GEOJSON = "application/geo+json"
 
 CSV_COLUMNS = (
-    "id", "type", "key", "title", "summary", "date", "end_date", "certainty",
-    "location_name", "location_region", "location_country", "lat", "lon",
-    "actors", "actor_countries", "tags", "publishers", "source_urls", "details", "related",
+    "id", "type", "key", "title", "summary", "date", "end_date", "date_basis", "certainty",
+    "location_name", "location_region", "location_country", "location_precision", "lat", "lon",
+    "actors", "actor_countries", "tags", "publishers", "source_kinds", "source_urls", "details",
+    "related",
     "version", "created_at", "updated_at",
 )
 # Lists inside one CSV cell.
@@ -52,13 +54,15 @@ def csv_row(event: dict) -> list:
 
     return [
         event["id"], event["type"], event.get("key", ""), event["title"],
-        event.get("summary", ""), event["date"], event.get("end_date", ""), event["certainty"],
+        event.get("summary", ""), event["date"], event.get("end_date", ""),
+        event.get("date_basis", "on"), event["certainty"],
         location.get("name", ""), location.get("region", ""), location.get("country", ""),
-        location.get("lat", ""), location.get("lon", ""),
+        location.get("precision", ""), location.get("lat", ""), location.get("lon", ""),
         joined(actor["name"] for actor in actors),
         joined(dict.fromkeys(actor.get("country") for actor in actors)),
         joined(event.get("tags", [])),
         joined(source["publisher"] for source in sources),
+        joined(source_kinds(sources)),
         joined(source.get("url") for source in sources),
         as_json(event.get("details")), as_json(event.get("related")),
         event["version"], event["created_at"], event["updated_at"],
@@ -134,7 +138,9 @@ class EventExport(MethodView):
             GEOJSON: {"schema": {"type": "object",
                                  "description": "A FeatureCollection: one Point feature per "
                                                 "event with coordinates, the event as its "
-                                                "properties."}},
+                                                "properties (so `location.precision` says "
+                                                "what the point stands for, and "
+                                                "`date_basis` how the date places it)."}},
         }}})
     @blp.arguments(ExportArgs, location="query")
     @blp.alt_response(400, response="BAD_REQUEST")

@@ -25,9 +25,19 @@ def search_page(args: dict) -> Response:
     next_position = None
     if len(rows) > limit:
         rows = rows[:limit]
-        _, key_value, event_id = rows[-1]
+        _, key_value, event_id, _ = rows[-1]
         next_position = search_query.position_to_json(sort, key_value, event_id)
-    return page_response([row[0] for row in rows], scope, next_position)
+    return page_response([_with_distance(body, distance) for body, _, _, distance in rows],
+                         scope, next_position)
+
+
+def _with_distance(body: str, distance_km: float | None) -> str:
+    """The stored JSON text, with ``distance_km`` added as its last member under ``near``."""
+    if distance_km is None:
+        return body
+    # The stored text is one JSON object: its last character is the closing brace.
+    return f'{body[:-1]},"distance_km":{round(distance_km, 3)}}}'
+
 
 
 class Facets(ma.Schema):
@@ -44,12 +54,19 @@ class Facets(ma.Schema):
                                required=True,
                                metadata={"description": "Events per certainty; adds up to "
                                                         "total."})
+    source_kind = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.Integer(), required=True,
+        metadata={"description": "Events per kind of source, publisher or any link of the "
+                                 "attribution chain; an event counts once under each kind "
+                                 "it names, and not at all when it names none."})
     month = ma.fields.Dict(
         keys=ma.fields.String(), values=ma.fields.Integer(), required=True,
         metadata={"description": "Events per month (YYYY-MM) in which their date span "
                                  "starts; an event dated only to a year counts under the "
-                                 "year (YYYY). Adds up to total.",
-                  "examples": [{"2024": 5, "2024-11": 3, "2025-07": 12}]})
+                                 "year (YYYY); an `on_or_before` event under its date with "
+                                 "an open start (`../YYYY-MM`, as in ISO 8601-2). Adds up "
+                                 "to total.",
+                  "examples": [{"2024": 5, "2024-11": 3, "2025-07": 12, "../2025-07": 2}]})
 
 
 @blp.route("/facets")
@@ -63,7 +80,7 @@ class EventFacets(MethodView):
     @blp.alt_response(400, response="BAD_REQUEST")
     @blp.uses_database
     def get(self, args: dict):
-        """Count matching events by type, country, certainty and month
+        """Count matching events by type, country, certainty, source kind and month
 
         Takes the filters of `GET /v1/events`. Counts by type, certainty and month each add
         up to `total`; an event counts under each of its countries.

@@ -11,14 +11,22 @@ import math
 import marshmallow as ma
 from marshmallow.validate import Length, OneOf, Range
 
-from schemas import CERTAINTY, EVENT_KINDS, date_span
+from schemas import (
+    CERTAINTY,
+    DATE_BASES,
+    EVENT_KINDS,
+    LOCATION_PRECISIONS,
+    SOURCE_KINDS,
+    date_span,
+)
 from schemas.fields import BoundedString, CountryCode, PartialDate
+from service.storage.distance import LONGEST_KM
 
 # Bounds that keep one request's SQL small, whatever is sent.
 MAX_VALUES = 20
 MAX_TEXT = 200
 MAX_QUERY = 500
-SORTS = ("date", "-date", "created_at", "-created_at", "relevance")
+SORTS = ("date", "-date", "created_at", "-created_at", "relevance", "distance")
 
 
 def _text(max_length: int = MAX_TEXT, **kwargs) -> BoundedString:
@@ -45,9 +53,26 @@ def _repeatable(field: ma.fields.Field, description: str) -> Repeatable:
                        f"(at most {MAX_VALUES})."})
 
 
-class BoundingBox(ma.fields.String):
+class _Numbers(ma.fields.String):
+    """Comma-separated finite numbers, as many as ``names`` (which the format error lists)."""
+
+    names: tuple[str, ...]
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            numbers = tuple(float(part) for part in text.split(","))
+        except ValueError as error:
+            raise self.make_error("format") from error
+        if len(numbers) != len(self.names) or not all(math.isfinite(n) for n in numbers):
+            raise self.make_error("format")
+        return numbers
+
+
+class BoundingBox(_Numbers):
     """``minLon,minLat,maxLon,maxLat`` (WGS 84); minLon > maxLon crosses the antimeridian."""
 
+    names = ("minLon", "minLat", "maxLon", "maxLat")
     default_error_messages = {
         "format": "Give four numbers: minLon,minLat,maxLon,maxLat.",
         "range": "Longitudes must be within -180..180 and latitudes within -90..90.",
@@ -56,25 +81,48 @@ class BoundingBox(ma.fields.String):
 
     def __init__(self, **kwargs):
         super().__init__(metadata={
-            "description": "minLon,minLat,maxLon,maxLat: events whose coordinates are inside. "
-                           "minLon > maxLon crosses the antimeridian.",
+            "description": "minLon,minLat,maxLon,maxLat: events whose coordinates are inside, "
+                           "whatever the point's `location.precision`. minLon > maxLon crosses "
+                           "the antimeridian.",
             "examples": ["124.0,37.5,131.0,43.0"]}, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            numbers = [float(part) for part in text.split(",")]
-        except ValueError as error:
-            raise self.make_error("format") from error
-        if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
-            raise self.make_error("format")
+        numbers = super()._deserialize(value, attr, data, **kwargs)
         min_lon, min_lat, max_lon, max_lat = numbers
         if not all(-180 <= lon <= 180 for lon in (min_lon, max_lon)) or not all(
                 -90 <= lat <= 90 for lat in (min_lat, max_lat)):
             raise self.make_error("range")
         if min_lat > max_lat:
             raise self.make_error("order")
-        return tuple(numbers)
+        return numbers
+
+
+class NearPoint(_Numbers):
+    """``lon,lat,km``: within ``km`` kilometres (great-circle) of a WGS 84 point."""
+
+    names = ("lon", "lat", "km")
+    default_error_messages = {
+        "format": "Give three numbers: lon,lat,km.",
+        "range": "lon must be within -180..180 and lat within -90..90.",
+        "distance": "km must be greater than 0 and at most {max}.",
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(metadata={
+            "description": "lon,lat,km: events whose point lies within km kilometres of "
+                           "(lon, lat), measured along the Earth's surface (great circle), "
+                           "whatever the point's `location.precision`. Each item of the page "
+                           f"then carries `distance_km`. km: more than 0, at most {LONGEST_KM}.",
+            "examples": ["36.19,51.73,150"]}, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        numbers = super()._deserialize(value, attr, data, **kwargs)
+        lon, lat, km = numbers
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            raise self.make_error("range")
+        if not 0 < km <= LONGEST_KM:
+            raise self.make_error("distance", max=LONGEST_KM)
+        return numbers
 
 
 class FilterArgs(ma.Schema):
@@ -93,13 +141,29 @@ class FilterArgs(ma.Schema):
     location = _repeatable(_text(), "Place name, case-insensitive.")
     date_from = PartialDate(metadata={
         "description": "Start of the window (YYYY, YYYY-MM or YYYY-MM-DD: its first day). "
-                       "An event matches when its date span overlaps the window."})
+                       "An event matches when it may have happened within the window: its "
+                       "date span overlaps it. An `on_or_before` event's span runs from the "
+                       "earliest date to its date, so it matches any window starting on or "
+                       "before its date (filter with `date_basis=on` to leave such events "
+                       "out)."})
     date_to = PartialDate(metadata={
         "description": "End of the window (YYYY, YYYY-MM or YYYY-MM-DD: its last day)."})
     certainty = _repeatable(ma.fields.String(validate=OneOf(CERTAINTY)), "Certainty.")
     tag = _repeatable(_text(), "Tag, exactly as stored.")
     source = _repeatable(_text(), "Publisher of a source, exactly as stored.")
+    source_kind = _repeatable(ma.fields.String(validate=OneOf(SOURCE_KINDS)),
+                              "Kind of source, of a publisher or of any link of its "
+                              "attribution chain.")
+    location_precision = _repeatable(
+        ma.fields.String(validate=OneOf(tuple(LOCATION_PRECISIONS))),
+        "How precisely the location is known. `bbox` and `near` match stored points "
+        "whatever their precision; add `location_precision=exact&location_precision=near"
+        "&location_precision=town` to leave out points standing for a region or a country.")
+    date_basis = _repeatable(ma.fields.String(validate=OneOf(tuple(DATE_BASES))),
+                             "`on`: dated events; `on_or_before`: events known only to have "
+                             "happened by their date.")
     bbox = BoundingBox()
+    near = NearPoint()
 
     @ma.validates_schema
     def _window_is_ordered(self, data, **kwargs):
@@ -112,18 +176,23 @@ class SortedArgs(FilterArgs):
     """Filters and an order."""
 
     sort = ma.fields.String(validate=OneOf(SORTS), metadata={
-        "description": "`date`/`-date`: by the start of the date span (ties by id); "
-                       "`created_at`/`-created_at`: by when stored; `relevance` (needs `q`). "
-                       "Default: `relevance` with `q`, else `-created_at` (newest first)."})
+        "description": "`date`/`-date`: by the start of the date span (ties by id; "
+                       "`on_or_before` events, whose span opens at the earliest date, come "
+                       "first); `created_at`/`-created_at`: by when stored; `relevance` "
+                       "(needs `q`); `distance`: nearest first (needs `near`). Default: "
+                       "`relevance` with `q`, else `distance` with `near`, else `-created_at` "
+                       "(newest first)."})
 
     @ma.validates_schema
-    def _relevance_needs_text(self, data, **kwargs):
-        if data.get("sort") == "relevance" and "q" not in data:
-            raise ma.ValidationError("relevance needs q.", "sort")
+    def _sort_has_what_it_needs(self, data, **kwargs):
+        for sort, needed in (("relevance", "q"), ("distance", "near")):
+            if data.get("sort") == sort and needed not in data:
+                raise ma.ValidationError(f"{sort} needs {needed}.", "sort")
 
     @ma.post_load
     def _default_sort(self, data, **kwargs):
-        data.setdefault("sort", "relevance" if "q" in data else "-created_at")
+        default = "relevance" if "q" in data else "distance" if "near" in data else "-created_at"
+        data.setdefault("sort", default)
         return data
 
 

@@ -13,7 +13,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.range import Range
 
-from schemas import date_precision, date_span
+from schemas import date_precision, event_span, source_kinds
 from service.db import Database
 
 # Fields the service sets; a client's copy of them is never stored.
@@ -104,8 +104,7 @@ def actor_key(name: str) -> str:
 
 def _search_columns(event: dict) -> dict:
     """The columns search filters on, derived from a validated event."""
-    start = date_span(event["date"])[0]
-    end = date_span(event.get("end_date", event["date"]))[1]
+    start, end = event_span(event)
     location = event.get("location") or {}
     actors = event.get("actors", [])
     countries = {location.get("country")} | {actor.get("country") for actor in actors}
@@ -126,15 +125,18 @@ def _search_columns(event: dict) -> dict:
         "key": event.get("key"),
         "date_span": Range(start, end, "[]"),
         "date_precision": date_precision(event["date"]),
+        "date_basis": event.get("date_basis", "on"),
         "certainty": event["certainty"],
         "countries": sorted(c for c in countries if c),
         "actor_names": [actor["name"] for actor in actors],
         "actor_keys": [actor_key(actor["name"]) for actor in actors],
         "tags": event.get("tags", []),
         "publishers": [source["publisher"] for source in event["sources"]],
+        "source_kinds": source_kinds(event["sources"]),
         "place": location.get("name"),
         "lat": location.get("lat"),
         "lon": location.get("lon"),
+        "location_precision": location.get("precision"),
         "title": event["title"],
         "text": weighted_text,
     }
@@ -148,8 +150,9 @@ def search_vector_sql(title: str, text: str) -> str:
 
 # The columns `_search_columns` derives from an event, named once: the INSERT and the
 # UPDATE below are composed from this list, and so is the benchmark's COPY.
-INDEXED_COLUMNS = ("key", "type", "date_span", "date_precision", "certainty", "countries",
-                   "actor_names", "actor_keys", "tags", "publishers", "place", "lat", "lon")
+INDEXED_COLUMNS = ("key", "type", "date_span", "date_precision", "date_basis", "certainty",
+                   "countries", "actor_names", "actor_keys", "tags", "publishers",
+                   "source_kinds", "place", "lat", "lon", "location_precision")
 _SEARCH_VECTOR = sql.SQL(search_vector_sql("%(title)s", "%(text)s"))
 _INSERT = sql.SQL(
     "INSERT INTO events (id, version, body, {columns}, search, created_at, updated_at)"

@@ -22,29 +22,48 @@ class SearchStore:
         self.db = db
 
     def page(self, query: EventQuery, sort: str, limit: int, after: tuple | None = None
-             ) -> list[tuple[str, object, uuid.UUID]]:
-        """Up to ``limit`` matches past ``after``: (JSON text, sort key value, id) each."""
+             ) -> list[tuple[str, object, uuid.UUID, float | None]]:
+        """Up to ``limit`` matches past ``after``: (JSON text, sort key value, id, distance
+        from the ``near`` point in km or None) each."""
         where, params = query.where, dict(query.params)
         if after is not None:
             condition, values = search_query.after(sort, after)
             where = sql.SQL("{} AND {}").format(where, condition)
             params |= values
-        statement = sql.SQL(
-            "SELECT body::text, {key}, id FROM events WHERE {where} ORDER BY {order}"
-            " LIMIT {limit}"
-        ).format(key=search_query.SORT_KEYS[sort].expression, where=where,
-                 order=search_query.order_by(sort), limit=sql.Placeholder("limit"))
+        found = sql.SQL(
+            "SELECT {body}, {key} AS sort_key, id, {distance} AS distance FROM events"
+            " WHERE {where} ORDER BY {order} LIMIT {limit}"
+        )
+        parts = {"key": search_query.SORT_KEYS[sort].expression, "distance": query.distance,
+                 "where": where, "order": search_query.order_by(sort),
+                 "limit": sql.Placeholder("limit")}
+        if query.on_point_index:
+            # Rows first, from an index-only scan of the covering point index (no table
+            # read per candidate), then the bodies of the page's rows only.
+            statement = sql.SQL(
+                "SELECT e.body::text, m.sort_key, m.id, m.distance FROM ({found}) AS m"
+                " JOIN events AS e USING (id) ORDER BY {order}"
+            ).format(found=found.format(body=sql.SQL("NULL"), **parts),
+                     order=search_query.order_by(sort, sql.SQL("m.sort_key")))
+        else:
+            statement = found.format(body=sql.SQL("body::text"), **parts)
         with self.db.connection() as conn:
             return conn.execute(statement, params | {"limit": limit}).fetchall()
 
     def facets(self, query: EventQuery) -> dict:
-        """How many matches, and counts by type, country, certainty and start month.
+        """How many matches, and counts by type, country, certainty, source kind and month.
 
-        An event dated only to a year counts under the year (``2024``), not a month.
+        An event dated only to a year counts under the year (``2024``), not a month; an
+        ``on_or_before`` event under its date with an open start (``../2025-07``).
         """
         statement = sql.SQL("""
             WITH matched AS MATERIALIZED (
-                SELECT type, certainty, countries, lower(date_span) AS start, date_precision
+                SELECT type, certainty, countries, source_kinds, date_precision,
+                       -- An on-or-before event is placed by its date (the end of its
+                       -- span), not by the open start of its span.
+                       CASE date_basis WHEN 'on_or_before' THEN upper(date_span) - 1
+                                       ELSE lower(date_span) END AS placed,
+                       date_basis = 'on_or_before' AS open_start
                 FROM events WHERE {where}
             )
             SELECT 'total', NULL, count(*) FROM matched
@@ -56,20 +75,27 @@ class SearchStore:
             SELECT 'country', country, count(*)
             FROM matched, unnest(countries) AS country GROUP BY country
             UNION ALL
-            SELECT 'month', to_char(start, CASE date_precision WHEN 'year' THEN 'YYYY'
-                                                               ELSE 'YYYY-MM' END), count(*)
+            SELECT 'source_kind', kind, count(*)
+            FROM matched, unnest(source_kinds) AS kind GROUP BY kind
+            UNION ALL
+            SELECT 'month', CASE WHEN open_start THEN '../' ELSE '' END
+                            || to_char(placed, CASE date_precision WHEN 'year' THEN 'YYYY'
+                                                                   ELSE 'YYYY-MM' END),
+                   count(*)
             FROM matched GROUP BY 2
         """).format(where=query.where)
         with self.db.connection() as conn:
             rows = conn.execute(statement, query.params).fetchall()
-        counts = {facet: {} for facet in ("type", "country", "certainty", "month")}
+        counts = {facet: {} for facet in ("type", "country", "certainty", "source_kind",
+                                          "month")}
         # Largest first, months in calendar order.
         for facet, value, count in sorted(rows, key=lambda row: (-row[2], row[1] or "")):
             if facet == "total":
                 total = count
             else:
                 counts[facet][value] = count
-        counts["month"] = dict(sorted(counts["month"].items()))
+        counts["month"] = dict(sorted(counts["month"].items(),
+                                      key=lambda item: (item[0].removeprefix("../"), item[0])))
         return {"total": total, **counts}
 
     def stream(self, query: EventQuery, sort: str) -> Iterator[list[tuple]]:

@@ -10,11 +10,12 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from psycopg import sql
 
 from schemas import date_span
+from service.storage.distance import DISTANCE_KM, bounding_box
 from service.storage.events import actor_key
 
 _TSQUERY = sql.SQL("websearch_to_tsquery('english', {})").format(sql.Placeholder("q"))
@@ -52,6 +53,8 @@ SORT_KEYS = {
     # ts_rank is a real; its value travels as the shortest decimal that reads back as
     # that same real, so the cast below restores it bit for bit.
     "relevance": SortKey(sql.SQL("ts_rank(search, {})").format(_TSQUERY), True, float, "real"),
+    # A float8 travels as Python's shortest repr, which reads back as the same double.
+    "distance": SortKey(DISTANCE_KM, False, float, "float8"),
 }
 
 
@@ -61,6 +64,11 @@ class EventQuery:
 
     where: sql.Composable
     params: dict
+    # Each match's great-circle distance (km) from the `near` point; NULL without one.
+    distance: sql.Composable = field(default_factory=lambda: sql.SQL("NULL::float8"))
+    # The point index covers this search: a page's rows can be found before any body
+    # is read (see SearchStore.page).
+    on_point_index: bool = False
 
 
 def _any_of(column: str, name: str, values: list) -> tuple[sql.Composable, dict]:
@@ -94,18 +102,26 @@ def _window(date_from: str | None, date_to: str | None) -> tuple[sql.Composable,
              "window_end": date_span(date_to)[1] if date_to else None})
 
 
-def _in_box(bbox: tuple[float, float, float, float]) -> tuple[sql.Composable, dict]:
+def _in_box(bbox: tuple[float, float, float, float], prefix: str = "bbox"
+            ) -> tuple[sql.Composable, dict]:
     min_lon, min_lat, max_lon, max_lat = bbox
     # Across the antimeridian, the box is two: east of min_lon and west of max_lon.
     boxes = [(min_lon, max_lon)] if min_lon <= max_lon else [(min_lon, 180.0), (-180.0, max_lon)]
-    params = {"min_lat": min_lat, "max_lat": max_lat}
+    params = {f"{prefix}_min_lat": min_lat, f"{prefix}_max_lat": max_lat}
     parts = []
     for i, (west, east) in enumerate(boxes):
-        params |= {f"west_{i}": west, f"east_{i}": east}
+        params |= {f"{prefix}_west_{i}": west, f"{prefix}_east_{i}": east}
         parts.append(sql.SQL("point(lon, lat) <@ box(point({}, {}), point({}, {}))").format(
-            sql.Placeholder(f"west_{i}"), sql.Placeholder("min_lat"),
-            sql.Placeholder(f"east_{i}"), sql.Placeholder("max_lat")))
+            sql.Placeholder(f"{prefix}_west_{i}"), sql.Placeholder(f"{prefix}_min_lat"),
+            sql.Placeholder(f"{prefix}_east_{i}"), sql.Placeholder(f"{prefix}_max_lat")))
     return sql.SQL("({})").format(sql.SQL(" OR ").join(parts)), params
+
+
+def _near(lon: float, lat: float, km: float) -> tuple[sql.Composable, dict]:
+    # The box lets the point index find the candidates; the exact distance decides.
+    box, params = _in_box(bounding_box(lon, lat, km), "near")
+    return (sql.SQL("{} AND {} <= {}").format(box, DISTANCE_KM, sql.Placeholder("near_km")),
+            params | {"near_lon": lon, "near_lat": lat, "near_km": km})
 
 
 def build(args: dict, *, located: bool = False) -> EventQuery:
@@ -125,25 +141,38 @@ def build(args: dict, *, located: bool = False) -> EventQuery:
         parts.append(_overlaps("tags", "tag", args["tag"]))
     if "source" in args:
         parts.append(_overlaps("publishers", "source", args["source"]))
+    if "source_kind" in args:
+        parts.append(_overlaps("source_kinds", "source_kind", args["source_kind"]))
+    if "location_precision" in args:
+        parts.append(_any_of("location_precision", "location_precision",
+                             args["location_precision"]))
+    if "date_basis" in args:
+        parts.append(_any_of("date_basis", "date_basis", args["date_basis"]))
     if "location" in args:
         parts.append(_place_is(args["location"]))
     if "date_from" in args or "date_to" in args:
         parts.append(_window(args.get("date_from"), args.get("date_to")))
     if "bbox" in args:
         parts.append(_in_box(args["bbox"]))
+    if "near" in args:
+        parts.append(_near(*args["near"]))
     if located:
         parts.append((sql.SQL("lat IS NOT NULL AND lon IS NOT NULL"), {}))
     params: dict = {}
     for _, values in parts:
         params |= values
-    return EventQuery(sql.SQL(" AND ").join(condition for condition, _ in parts), params)
+    where = sql.SQL(" AND ").join(condition for condition, _ in parts)
+    if "near" in args:
+        return EventQuery(where, params, DISTANCE_KM, on_point_index=True)
+    return EventQuery(where, params)
 
 
-def order_by(sort: str) -> sql.Composable:
-    """ORDER BY the sort's key, ties broken by id in the same direction."""
+def order_by(sort: str, key_expression: sql.Composable | None = None) -> sql.Composable:
+    """ORDER BY the sort's key (or ``key_expression`` holding it), ties broken by id."""
     key = SORT_KEYS[sort]
     direction = sql.SQL("DESC" if key.descending else "ASC")
-    return sql.SQL("{key} {dir}, id {dir}").format(key=key.expression, dir=direction)
+    return sql.SQL("{key} {dir}, id {dir}").format(
+        key=key.expression if key_expression is None else key_expression, dir=direction)
 
 
 def after(sort: str, position: tuple) -> tuple[sql.Composable, dict]:
