@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from service.errors import flatten_errors
 from service.storage.events import EventGone, EventNotFound, KeyTaken, VersionMismatch
+from service.storage.links import UnknownLinks
 
 PROBLEM_JSON = "application/problem+json"
 # RFC 9110 renamed these; Python before 3.13 still has the old phrases. Fixing them here
@@ -145,6 +146,7 @@ def register(app: Flask) -> None:
     app.register_error_handler(
         KeyTaken, lambda e: problem(409, f"Another event already has key {e.key!r}.")
     )
+    app.register_error_handler(UnknownLinks, lambda e: validation_problem(e.errors))
     app.register_error_handler(PoolTimeout, _unavailable)
     app.register_error_handler(psycopg.OperationalError, _unavailable)
     # Subclasses of OperationalError that say nothing of the database's health.

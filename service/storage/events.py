@@ -15,6 +15,7 @@ from psycopg.types.range import Range
 
 from schemas import date_precision, date_span
 from service.db import Database
+from service.storage.links import check_links
 
 # Fields the service sets; a client's copy of them is never stored.
 SERVICE_FIELDS = ("id", "version", "created_at", "updated_at", "deleted_at")
@@ -167,6 +168,7 @@ class EventStore:
         body = _serialise(event_id, event, 1, timestamp(now), timestamp(now))
         params = _search_columns(event) | {"id": event_id, "body": body, "now": now}
         with self._connection() as conn, conn.transaction():
+            check_links(conn, event)
             try:
                 conn.execute(_INSERT, params)
             except psycopg.errors.UniqueViolation as error:
@@ -204,6 +206,7 @@ class EventStore:
         with self._connection() as conn, conn.transaction():
             current = self._lock(conn, event_id, expected_versions)
             event = change(client_view(current["body"]))
+            check_links(conn, event)
             version = current["version"] + 1
             now = dt.datetime.now(dt.UTC)
             body = _serialise(event_id, event, version, current["body"]["created_at"],
