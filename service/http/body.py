@@ -15,15 +15,18 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
 
-def json_body(*media_types: str) -> object:
-    """The parsed body, if it is one of ``media_types`` (default: application/json)."""
-    accepted = media_types or (JSON,)
+def require_media_type(*accepted: str) -> str:
+    """The request's media type if it is one of ``accepted``; 415 otherwise."""
     if request.mimetype not in accepted:
         raise UnsupportedMediaType(
             f"Send the body as {' or '.join(accepted)}"
             f" (got {request.mimetype or 'no Content-Type'})."
         )
-    raw = request.get_data(cache=False)  # MAX_CONTENT_LENGTH applies here: 413
+    return request.mimetype
+
+
+def parse_json(raw: bytes) -> object:
+    """One JSON text, parsed; 400 (BadRequest) saying why when it is not storable JSON."""
     try:
         body = json.loads(raw, parse_constant=_reject_constant)
     except UnicodeDecodeError as error:
@@ -34,6 +37,13 @@ def json_body(*media_types: str) -> object:
         raise BadRequest(f"The body is not valid JSON: {error}.") from error
     _reject_unstorable_text(body)
     return body
+
+
+def json_body(*media_types: str) -> object:
+    """The parsed body, if it is one of ``media_types`` (default: application/json)."""
+    require_media_type(*(media_types or (JSON,)))
+    raw = request.get_data(cache=False)  # MAX_CONTENT_LENGTH applies here: 413
+    return parse_json(raw)
 
 
 def _reject_unstorable_text(value: object) -> None:
