@@ -89,6 +89,15 @@ def test_ndjson_batch_a_bad_line_is_that_items_error(client):
     assert items[1]["errors"]["_body"][0].startswith("The line is not valid JSON")
 
 
+def test_ndjson_line_with_text_postgresql_cannot_store_is_that_items_error(client):
+    body = _ndjson(_keyed("a"), '{"type": "meeting", "title": "a\\u0000b"}')
+
+    items = client.post(BULK, data=body, content_type=NDJSON).get_json()["items"]
+
+    assert [i["outcome"] for i in items] == ["created", "invalid"]
+    assert items[1]["errors"] == {"_body": ["The line contains a NUL character (\\u0000)."]}
+
+
 def test_ndjson_bad_line_in_atomic_mode_is_named_by_its_index(client, database_url):
     response = client.post(f"{BULK}?atomic=true", data=_ndjson(_keyed("a"), "{nope"),
                            content_type=NDJSON)
