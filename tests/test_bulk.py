@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections import Counter
 
 import psycopg
 import pytest
@@ -239,3 +241,28 @@ def test_the_atomic_parameter_must_be_a_boolean(client):
 
     assert response.status_code == 400
     assert "atomic" in response.get_json()["errors"]
+
+
+def test_concurrent_batches_with_the_same_keys_in_opposite_orders_neither_fail_nor_repeat(
+        app, database_url):
+    keys = [f"k{n:02d}" for n in range(40)]
+    batches = [[_keyed(key) for key in keys], [_keyed(key) for key in reversed(keys)]] * 3
+    answers: list = [None] * len(batches)
+
+    def send(number: int) -> None:
+        answers[number] = app.test_client().post(BULK, json=batches[number])
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(len(batches))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert [answer.status_code for answer in answers] == [200] * len(batches)
+    outcomes = Counter(item["outcome"] for answer in answers
+                       for item in answer.get_json()["items"])
+    # Each key created once; a batch that met another's uncommitted create says conflict.
+    assert outcomes["created"] == len(keys)
+    assert set(outcomes) <= {"created", "unchanged", "conflict"}
+    assert _event_count(database_url) == len(keys)
+    assert _revision_count(database_url) == len(keys)

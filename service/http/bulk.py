@@ -87,11 +87,18 @@ BULK_BODY = {
 }
 
 
+@blp.before_request
+def _bulk_body_limit() -> None:
+    """A full batch is far larger than one event: these requests have their own body limit.
+
+    Set before the view runs, so that whatever reads the body first meets this limit.
+    """
+    request.max_content_length = current_app.config["BULK_MAX_BODY_BYTES"]
+
+
 def _raw_items() -> list[object | BadRequest]:
     """The body's items, unvalidated; a line of NDJSON that is not JSON is its BadRequest."""
     media_type = require_media_type(JSON, NDJSON)
-    # A full batch is far larger than one event: this request has its own body limit.
-    request.max_content_length = current_app.config["BULK_MAX_BODY_BYTES"]
     raw = request.get_data(cache=False)
     limit = current_app.config["BULK_MAX_ITEMS"]
     if media_type == NDJSON:

@@ -138,43 +138,60 @@ def write_events(store: EventStore, events: Sequence[dict | None], *,
     raises BatchRefused and nothing is written.
     """
     with store._connection() as conn, conn.transaction():
-        outcomes: dict[int, ItemOutcome] = {
-            index: ItemOutcome("invalid") for index, event in enumerate(events) if event is None}
-        outcomes.update(_duplicates(events))
-        writable = [None if index in outcomes else event for index, event in enumerate(events)]
-        for index, errors in link_errors(conn, writable).items():
-            outcomes[index] = ItemOutcome("invalid", errors=errors)
-            writable[index] = None
-        if atomic and outcomes:
-            raise BatchRefused(_errors(outcomes))
+        return _write_batch(conn, events, atomic)
 
-        stored = _lock_by_key(conn, {e["key"] for e in writable if e and "key" in e})
-        now = dt.datetime.now(dt.UTC)
-        rows = []
-        for index, event in enumerate(writable):
-            if event is None:
+
+def _write_batch(conn: psycopg.Connection, events: Sequence[dict | None],
+                 atomic: bool) -> list[ItemOutcome]:
+    """``write_events`` inside the caller's transaction (rolled back by any exception)."""
+    outcomes = _refusals(conn, events)
+    if atomic and outcomes:
+        raise BatchRefused(_errors(outcomes))
+    writable = {index: event for index, event in enumerate(events) if index not in outcomes}
+    stored = _lock_by_key(conn, {event["key"] for event in writable.values() if "key" in event})
+    rows = _plan(writable, stored, outcomes)
+    if rows:
+        _write(conn, rows, outcomes, atomic)
+    return [outcomes[index] for index in range(len(events))]
+
+
+def _refusals(conn: psycopg.Connection, events: Sequence[dict | None]
+              ) -> dict[int, ItemOutcome]:
+    """The items that cannot be written: invalid, a repeated key, or a link to nothing."""
+    outcomes = {index: ItemOutcome("invalid") for index, event in enumerate(events)
+                if event is None}
+    outcomes.update(_duplicates(events))
+    candidates = [None if index in outcomes else event for index, event in enumerate(events)]
+    for index, errors in link_errors(conn, candidates).items():
+        outcomes[index] = ItemOutcome("invalid", errors=errors)
+    return outcomes
+
+
+def _plan(writable: dict[int, dict], stored: dict[str, tuple],
+          outcomes: dict[int, ItemOutcome]) -> list[tuple]:
+    """The staged row of each item to create or update; every item's outcome into ``outcomes``."""
+    now = dt.datetime.now(dt.UTC)
+    rows = []
+    for index, event in writable.items():
+        found = stored.get(event.get("key"))
+        if found is None:
+            event_id, version, created_at = uuid.uuid4(), 1, timestamp(now)
+            operation, outcome = "create", "created"
+        else:
+            event_id, current_version, text, deleted = found
+            body = json.loads(text)
+            if deleted or client_view(body) == event:
+                outcomes[index] = ItemOutcome("left_deleted" if deleted else "unchanged",
+                                              event_id, current_version)
                 continue
-            found = stored.get(event.get("key"))
-            if found is None:
-                event_id, version, created_at = uuid.uuid4(), 1, timestamp(now)
-                operation, outcome = "create", "created"
-            else:
-                event_id, current_version, text, deleted = found
-                body = json.loads(text)
-                if deleted or client_view(body) == event:
-                    outcomes[index] = ItemOutcome("left_deleted" if deleted else "unchanged",
-                                                  event_id, current_version)
-                    continue
-                version, created_at = current_version + 1, body["created_at"]
-                operation, outcome = "update", "updated"
-            outcomes[index] = ItemOutcome(outcome, event_id, version)
-            columns = _search_columns(event)
-            body_text = _serialise(event_id, event, version, created_at, timestamp(now))
-            rows.append((event_id, version, body_text, *(columns[n] for n in INDEXED_COLUMNS),
-                         created_at, now, columns["title"], columns["text"], operation))
-        if rows:
-            _write(conn, rows, outcomes, atomic)
-    return _in_order(outcomes, len(events))
+            version, created_at = current_version + 1, body["created_at"]
+            operation, outcome = "update", "updated"
+        outcomes[index] = ItemOutcome(outcome, event_id, version)
+        columns = _search_columns(event)
+        body_text = _serialise(event_id, event, version, created_at, timestamp(now))
+        rows.append((event_id, version, body_text, *(columns[n] for n in INDEXED_COLUMNS),
+                     created_at, now, columns["title"], columns["text"], operation))
+    return rows
 
 
 def _write(conn: psycopg.Connection, rows: list[tuple], outcomes: dict[int, ItemOutcome],
@@ -204,7 +221,3 @@ def _write(conn: psycopg.Connection, rows: list[tuple], outcomes: dict[int, Item
 def _errors(outcomes: dict[int, ItemOutcome]) -> dict[int, dict[str, list[str]]]:
     return {index: outcome.errors for index, outcome in sorted(outcomes.items())
             if outcome.outcome in ("invalid", "conflict")}
-
-
-def _in_order(outcomes: dict[int, ItemOutcome], count: int) -> list[ItemOutcome]:
-    return [outcomes[index] for index in range(count)]
