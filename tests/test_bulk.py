@@ -187,13 +187,17 @@ def test_a_changed_item_is_updated_with_the_next_version_and_a_revision(client):
     assert revisions[0]["created_at"] == revisions[1]["created_at"]
 
 
-def test_an_update_by_bulk_is_found_by_search(client):
-    client.post(BULK, json=[_keyed("a")])
-    client.post(BULK, json=[_keyed("a", title="Sanctions summit in Pyongyang")])
+def test_events_written_by_bulk_are_searched_and_their_actors_listed(client):
+    client.post(BULK, json=[_keyed("a"), _keyed("b", "visit")])
+    client.post(BULK, json=[_keyed("a", title="Sanctions summit in Pyongyang",
+                                    actors=[{"name": "Choe Son Hui", "kind": "person",
+                                             "country": "KP", "role": "host"}])])
 
-    found = client.get("/v1/events?q=sanctions").get_json()["items"]
+    found = client.get("/v1/events?q=sanctions&country=KP&date_from=2025-07")
+    actors = client.get("/v1/actors").get_json()["items"]
 
-    assert [event["key"] for event in found] == ["a"]
+    assert [event["key"] for event in found.get_json()["items"]] == ["a"]
+    assert [(actor["name"], actor["event_count"]) for actor in actors] == [("Choe Son Hui", 1)]
 
 
 def test_an_item_whose_key_was_deleted_is_left_deleted(client):

@@ -43,7 +43,6 @@ OUTCOME_STATUS = {
     # Its key repeats an earlier item's, or another writer created it meanwhile.
     "conflict": 409,
 }
-WRITTEN = ("created", "updated")
 
 
 @dataclass(frozen=True)
