@@ -30,20 +30,23 @@ def require_media_type(*accepted: str) -> str:
     return request.mimetype
 
 
-def parse_json(raw: bytes) -> object:
-    """One JSON text, parsed; 400 (BadRequest) saying why when it is not storable JSON."""
+def parse_json(raw: bytes, subject: str = "The body") -> object:
+    """One JSON text, parsed; 400 (BadRequest) saying why when it is not storable JSON.
+
+    ``subject`` names the text in the messages (a line of NDJSON is "The line").
+    """
     try:
         body = json.loads(raw, parse_constant=_reject_constant)
     except UnicodeDecodeError as error:
-        raise BadRequest("The body is not UTF-8 text.") from error
+        raise BadRequest(f"{subject} is not UTF-8 text.") from error
     except RecursionError as error:
-        raise BadRequest("The body nests too deeply.") from error
+        raise BadRequest(f"{subject} nests too deeply.") from error
     except (json.JSONDecodeError, ValueError) as error:
-        raise BadRequest(f"The body is not valid JSON: {error}.") from error
+        raise BadRequest(f"{subject} is not valid JSON: {error}.") from error
     # Walking every string costs ten times the parse; only an escape can smuggle either
     # character in (raw NULs and surrogates are not valid JSON or UTF-8), so look first.
     if _UNSTORABLE_ESCAPE.search(raw):
-        _reject_unstorable_text(body)
+        _reject_unstorable_text(body, subject)
     return body
 
 
@@ -54,7 +57,7 @@ def json_body(*media_types: str) -> object:
     return parse_json(raw)
 
 
-def _reject_unstorable_text(value: object) -> None:
+def _reject_unstorable_text(value: object, subject: str) -> None:
     """400 for text PostgreSQL cannot store: NUL characters, lone UTF-16 surrogates.
 
     Both are valid JSON escapes (``\\u0000``, ``\\ud800``) but not valid PostgreSQL text.
@@ -69,8 +72,8 @@ def _reject_unstorable_text(value: object) -> None:
             stack.extend(node)
         elif isinstance(node, str):
             if "\x00" in node:
-                raise BadRequest("The body contains a NUL character (\\u0000).")
+                raise BadRequest(f"{subject} contains a NUL character (\\u0000).")
             try:
                 node.encode("utf-8")
             except UnicodeEncodeError as error:
-                raise BadRequest("The body contains a lone UTF-16 surrogate.") from error
+                raise BadRequest(f"{subject} contains a lone UTF-16 surrogate.") from error

@@ -119,7 +119,7 @@ def _check_count(count: int, limit: int) -> None:
 
 def _parse_line(line: bytes) -> object | BadRequest:
     try:
-        return parse_json(line)
+        return parse_json(line, "The line")
     except BadRequest as error:
         return error
 
@@ -127,7 +127,7 @@ def _parse_line(line: bytes) -> object | BadRequest:
 def _validate(raw: object) -> tuple[dict | None, dict[str, list[str]]]:
     """The validated event, or None and its errors."""
     if isinstance(raw, BadRequest):
-        return None, {"_body": [raw.description.replace("The body", "The line")]}
+        return None, {"_body": [raw.description]}
     try:
         return EVENT.load(raw), {}
     except ma.ValidationError as error:
