@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 
 import psycopg
@@ -270,3 +271,51 @@ def test_concurrent_batches_with_the_same_keys_in_opposite_orders_neither_fail_n
     assert set(outcomes) <= {"created", "unchanged", "conflict"}
     assert _event_count(database_url) == len(keys)
     assert _revision_count(database_url) == len(keys)
+
+
+@pytest.mark.parametrize("atomic", [False, True])
+def test_a_key_another_request_creates_meanwhile_is_a_conflict(app, client, database_url,
+                                                               atomic):
+    # Another writer inserts key "a" and commits only once the batch waits on that key:
+    # the batch's lock read saw no "a", so its insert meets the other's row.
+    from service.storage.events import EventStore
+
+    inserted, release = threading.Event(), threading.Event()
+
+    def other_writer() -> None:
+        with psycopg.connect(database_url, autocommit=True) as conn, conn.transaction():
+            EventStore(None, conn).create(_keyed("a", title="Written by the other"))
+            inserted.set()
+            release.wait(10)
+
+    def release_once_the_batch_waits() -> None:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock'").fetchone()[0]:
+                time.sleep(0.02)
+        release.set()
+
+    writer = threading.Thread(target=other_writer)
+    writer.start()
+    assert inserted.wait(10)
+    threading.Thread(target=release_once_the_batch_waits).start()
+
+    response = client.post(f"{BULK}?atomic={str(atomic).lower()}",
+                           json=[_keyed("b"), _keyed("a")])
+    writer.join()
+
+    conflict = ["Created meanwhile by another request; send this item again."]
+    if atomic:
+        assert response.status_code == 422
+        assert response.get_json()["errors"] == {"items.1.key": conflict}
+        assert _event_count(database_url) == 1  # the other writer's, nothing of the batch
+    else:
+        items = response.get_json()["items"]
+        assert [(i["outcome"], i.get("errors")) for i in items] == [
+            ("created", None), ("conflict", {"key": conflict})]
+        assert _event_count(database_url) == 2
+        assert _revision_count(database_url) == 2
+    again = client.post(BULK, json=[_keyed("a", title="Written by the other")])
+    assert again.get_json()["items"][0]["outcome"] == "unchanged"
