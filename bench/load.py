@@ -8,6 +8,7 @@ the ``search`` vector), so they are what the service would have stored; the
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import time
 import uuid
 
@@ -62,17 +63,46 @@ def drop(server_url: str, name: str) -> None:
             sql.Identifier(name)))
 
 
+def row(event: dict, created: dt.datetime) -> tuple:
+    """The staged row of one new event: COLUMNS, then the title and text of its vector."""
+    event_id = uuid.uuid4()
+    body = _serialise(event_id, event, 1, timestamp(created), timestamp(created))
+    columns = _search_columns(event)
+    return (event_id, 1, body, *(columns[name] for name in INDEXED_COLUMNS),
+            created, created, columns["title"], columns["text"])
+
+
 def _rows(count: int, seed: int):
     # created_at rises through the set, as if ingested over a year.
     start = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
     step = dt.timedelta(days=365) / max(count, 1)
     for n, event in enumerate(EventFactory(seed).events(count)):
-        event_id = uuid.uuid4()
-        created = start + step * n
-        body = _serialise(event_id, event, 1, timestamp(created), timestamp(created))
-        columns = _search_columns(event)
-        yield (event_id, 1, body, *(columns[name] for name in INDEXED_COLUMNS),
-               created, created, columns["title"], columns["text"])
+        yield row(event, start + step * n)
+
+
+_COLUMNS_SQL = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
+
+
+def create_staging(conn: psycopg.Connection) -> None:
+    """The temporary table rows are COPYed into before they are inserted."""
+    conn.execute(sql.SQL(
+        "CREATE TEMP TABLE staging AS SELECT {columns} FROM events WITH NO DATA"
+    ).format(columns=_COLUMNS_SQL))
+    conn.execute("ALTER TABLE staging ADD COLUMN title text, ADD COLUMN text text")
+
+
+def copy_rows(conn: psycopg.Connection, rows) -> None:
+    """COPY rows (from ``row``) into staging, then into events and event_revisions."""
+    with conn.cursor().copy(sql.SQL("COPY staging ({columns}, title, text) FROM STDIN")
+                            .format(columns=_COLUMNS_SQL)) as copy:
+        for staged in rows:
+            copy.write_row(staged)
+    conn.execute(sql.SQL(
+        "INSERT INTO events ({columns}, search) SELECT {columns}, {vector} FROM staging"
+    ).format(columns=_COLUMNS_SQL, vector=sql.SQL(search_vector_sql("title", "text"))))
+    conn.execute("INSERT INTO event_revisions (event_id, version, operation, body,"
+                 " recorded_at) SELECT id, 1, 'create', body, created_at FROM staging")
+    conn.execute("TRUNCATE staging")
 
 
 def _secondary_indexes(conn: psycopg.Connection) -> list[tuple[str, str]]:
@@ -89,29 +119,16 @@ def _secondary_indexes(conn: psycopg.Connection) -> list[tuple[str, str]]:
 def fill(url: str, count: int, seed: int = 2025, progress=print) -> float:
     """Insert ``count`` synthetic events (and their revisions); returns seconds taken."""
     started = time.perf_counter()
-    columns = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
     with psycopg.connect(url) as conn:
         indexes = _secondary_indexes(conn)
         for name, _ in indexes:
             conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
-        conn.execute(sql.SQL(
-            "CREATE TEMP TABLE staging AS SELECT {columns} FROM events WITH NO DATA"
-        ).format(columns=columns))
-        conn.execute("ALTER TABLE staging ADD COLUMN title text, ADD COLUMN text text")
+        create_staging(conn)
         rows = _rows(count, seed)
         done = 0
         while done < count:
             size = min(CHUNK, count - done)
-            with conn.cursor().copy(sql.SQL("COPY staging ({columns}, title, text) FROM STDIN")
-                                    .format(columns=columns)) as copy:
-                for _ in range(size):
-                    copy.write_row(next(rows))
-            conn.execute(sql.SQL(
-                "INSERT INTO events ({columns}, search) SELECT {columns}, {vector} FROM staging"
-            ).format(columns=columns, vector=sql.SQL(search_vector_sql("title", "text"))))
-            conn.execute("INSERT INTO event_revisions (event_id, version, operation, body,"
-                         " recorded_at) SELECT id, 1, 'create', body, created_at FROM staging")
-            conn.execute("TRUNCATE staging")
+            copy_rows(conn, itertools.islice(rows, size))
             conn.commit()
             done += size
             progress(f"  loaded {done:,}/{count:,} events ({time.perf_counter() - started:.0f} s)")

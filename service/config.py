@@ -27,6 +27,10 @@ def from_environment() -> dict:
         "DATABASE_STATEMENT_TIMEOUT_MS": _int("DATABASE_STATEMENT_TIMEOUT_MS", 15_000),
         # HTTP
         "MAX_CONTENT_LENGTH": _int("MAX_BODY_BYTES", MIB),
+        # POST /v1/events/bulk: most events in one request (more: 413), and its own body
+        # limit, since a full batch is far larger than one event.
+        "BULK_MAX_ITEMS": _int("BULK_MAX_ITEMS", 10_000),
+        "BULK_MAX_BODY_BYTES": _int("BULK_MAX_BODY_BYTES", 32 * MIB),
         "REQUIRE_IF_MATCH": _bool("REQUIRE_IF_MATCH", False),
         # Writes always need an API key with the `write` scope; reads need `read` only
         # when this is set.

@@ -7,7 +7,6 @@ Each file is one transaction: a file with any bad record loads nothing.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,7 +19,8 @@ from flask import current_app
 from schemas import Event
 from service.db import Database, get_db
 from service.errors import flatten_errors
-from service.storage.events import EventGone, EventStore, KeyTaken, client_view
+from service.storage.bulk import BatchRefused, write_events
+from service.storage.events import EventStore
 
 SEED_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 # What loading did with each event. A seeded event deleted through the API stays
@@ -102,57 +102,21 @@ def read_seed_file(path: Path) -> list[dict]:
     return events
 
 
-def _upsert(store: EventStore, event: dict) -> str:
-    """Create, update or leave one event, found by its key; says which it did."""
-    stored = store.find_by_key(event["key"])
-    if stored is None:
-        store.create(event)
-        return "created"
-    body = json.loads(stored.body)
-    if "deleted_at" in body:
-        return "left deleted"
-    if client_view(body) == event:
-        return "unchanged"
-    try:
-        store.update(stored.id, lambda _current: event)
-    except EventGone:  # deleted through the API since find_by_key read it
-        return "left deleted"
-    return "updated"
-
-
-def _unresolved_links(store: EventStore, events: list[dict]) -> list[str]:
-    """Problems for ``related`` entries naming no stored event (checked after the upserts)."""
-    problems = []
-    for index, event in enumerate(events):
-        for link_index, link in enumerate(event.get("related", [])):
-            # Seeds link by key only: ids are assigned per database, keys travel.
-            if store.find_by_key(link["event"]) is None:
-                problems.append(
-                    f"{_record_label(index, event)}: related.{link_index}.event: No event has "
-                    f"the key {link['event']!r}, in this file or already stored."
-                )
-    return problems
-
-
 def load_events(store: EventStore, path: Path, events: list[dict]) -> Counter:
     """Upsert a file's validated events through ``store``; counts of each outcome.
 
-    Raises BadSeedFile for a link to an unknown key, so the caller's transaction is
-    rolled back and nothing of the file stays.
+    All or nothing: raises BadSeedFile for a link to an unknown event (or a key another
+    loader created meanwhile), so nothing of the file stays.
     """
-    outcomes: Counter = Counter()
-    for index, event in enumerate(events):
-        try:
-            outcomes[_upsert(store, event)] += 1
-        except KeyTaken as error:
-            # Only a concurrent loader can take a key between find_by_key and create.
-            raise BadSeedFile(path, [f"{_record_label(index, event)}: key: Created "
-                                     "meanwhile by another writer; run the command again."]
-                              ) from error
-    problems = _unresolved_links(store, events)
-    if problems:
-        raise BadSeedFile(path, problems)
-    return outcomes
+    try:
+        outcomes = write_events(store, events, atomic=True)
+    except BatchRefused as refusal:
+        raise BadSeedFile(path, [
+            f"{_record_label(index, events[index])}: {name}: {' '.join(messages)}"
+            for index, errors in refusal.errors.items()
+            for name, messages in errors.items()
+        ]) from refusal
+    return Counter(outcome.outcome.replace("_", " ") for outcome in outcomes)
 
 
 def seed_database(db: Database, files: Iterable[Path]

@@ -139,3 +139,16 @@ def test_a_key_that_is_not_one_is_400(client, database_url):
 def test_the_key_is_checked_after_the_api_key(anonymous):
     response = anonymous.post("/v1/events", json=example(), headers={"Idempotency-Key": "k"})
     assert response.status_code == 401
+
+
+def test_a_retried_bulk_write_is_replayed_not_written_again(client, database_url):
+    key = {"Idempotency-Key": "batch-2025-07-13"}
+    batch = [example(title=f"Item {n}") for n in range(3)]
+    first = client.post("/v1/events/bulk", json=batch, headers=key)
+    again = client.post("/v1/events/bulk", json=batch, headers=key)
+    assert first.status_code == again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json == first.json
+    assert _count_events(database_url) == 3
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM event_revisions").fetchone()[0] == 3

@@ -193,7 +193,7 @@ def test_seed_rolls_back_a_file_whose_link_names_no_event(app, client, tmp_path)
 
     assert result.exit_code != 0
     assert (f"record {SEEDED_COUNT - 1} (key '2025-07-10-russian-drone-attack-on-kyiv-from-all-"
-            "directions'): related.0.event: No event has the key '2025-07-08-no-such-event'"
+            "directions'): related.0.event: No event has the id or key '2025-07-08-no-such-event'"
             in result.output)
     assert _events_by_key(client) == {}
 

@@ -4,6 +4,7 @@ from flask import Flask
 
 from service.http import (
     actors,
+    bulk,
     changes,
     edge,
     event_types,
@@ -22,6 +23,7 @@ def init_app(app: Flask) -> None:
     edge.init_app(app)
     rate_limits.init_app(app)
     api.register_blueprint(events.blp)
+    api.register_blueprint(bulk.blp)
     api.register_blueprint(search.blp)
     api.register_blueprint(export.blp)
     api.register_blueprint(changes.blp)

@@ -28,6 +28,7 @@ from service.storage.events import (
     WriteOrderConflict,
 )
 from service.storage.idempotency import KeyInFlight
+from service.storage.links import UnknownLinks
 
 PROBLEM_JSON = "application/problem+json"
 # RFC 9110 renamed these; Python before 3.13 still has the old phrases. Fixing them here
@@ -187,6 +188,7 @@ def register(app: Flask) -> None:
         409, "A request with this Idempotency-Key is still being processed; retry shortly.",
         headers={"Retry-After": "1"}))
     app.register_error_handler(RateLimited, _rate_limited)
+    app.register_error_handler(UnknownLinks, lambda e: validation_problem(e.errors))
     app.register_error_handler(PoolTimeout, _unavailable)
     app.register_error_handler(psycopg.OperationalError, _unavailable)
     # Subclasses of OperationalError that say nothing of the database's health.

@@ -15,6 +15,7 @@ from psycopg.types.range import Range
 
 from schemas import date_precision, event_span, source_kinds
 from service.db import Database
+from service.storage.links import check_links
 
 # Fields the service sets; a client's copy of them is never stored.
 SERVICE_FIELDS = ("id", "version", "created_at", "updated_at", "deleted_at")
@@ -202,6 +203,7 @@ class EventStore:
         body = _serialise(event_id, event, 1, timestamp(now), timestamp(now))
         params = _search_columns(event) | {"id": event_id, "body": body, "now": now}
         with self._connection() as conn, conn.transaction():
+            check_links(conn, event)
             try:
                 conn.execute(_INSERT, params)
             except psycopg.errors.UniqueViolation as error:
@@ -236,10 +238,10 @@ class EventStore:
         The row is locked while ``change`` runs, so concurrent writers serialise and no
         update is lost; ``expected_versions`` (from If-Match) must hold the stored one.
         """
-        return self._retrying(self._update, event_id, change, expected_versions)
+        return self.run_write(self._update, event_id, change, expected_versions)
 
-    def _retrying(self, write: Callable, *args):
-        """Run ``write`` in its own transaction, again on WriteOrderConflict.
+    def run_write(self, write: Callable, *args):
+        """Run ``write(conn, *args)`` in a transaction, again on WriteOrderConflict.
 
         Inside a caller's transaction the conflict goes up: only the caller can retry.
         """
@@ -257,6 +259,7 @@ class EventStore:
                 ) -> StoredEvent:
         current = self._lock(conn, event_id, expected_versions)
         event = change(client_view(current["body"]))
+        check_links(conn, event)
         version = current["version"] + 1
         now = dt.datetime.now(dt.UTC)
         body = _serialise(event_id, event, version, current["body"]["created_at"],
@@ -272,7 +275,7 @@ class EventStore:
 
     def delete(self, event_id: uuid.UUID, expected_versions: set[int] | None = None) -> None:
         """Soft-delete: the row and its revisions stay; reads answer 410."""
-        self._retrying(self._delete, event_id, expected_versions)
+        self.run_write(self._delete, event_id, expected_versions)
 
     def _delete(self, conn: psycopg.Connection, event_id: uuid.UUID,
                 expected_versions: set[int] | None) -> None:

@@ -1,0 +1,240 @@
+"""Benchmark bulk ingest: ``python bench/bulk.py --events 10000``.
+
+On a fresh database (``events_bench_bulk`` on the server of DATABASE_URL, dropped at the
+end) it measures, for the same synthetic events (bench/generate.py, each with a key):
+
+- validation alone: ``schemas.Event().load`` per event, in this process;
+- the floor: the same rows, already serialised, COPYed into a staging table and inserted
+  into ``events`` and ``event_revisions`` straight through psycopg (bench/load.py's COPY),
+  with every index in place as the service has them;
+- ``POST /v1/events/bulk`` under gunicorn (the service's own config): one request with
+  every event, the same request again (every item ``unchanged``), and the events split
+  over concurrent requests (each request is validated by one worker, so concurrency is
+  what lets validation use both cores).
+
+Each figure is the median of ``--rounds`` runs, as events/s and as a share of the floor.
+Beside the wall-clock figures, the CPU time spent per event (gunicorn workers and the
+database's backends; for the floor, this process and its backend) is measured, and with
+it the rate two idle cores would allow: on a machine shared with other work the wall
+clock measures the neighbours too. Prints a table and writes JSON to bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psutil
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import load
+from bench.generate import EventFactory
+from bench.servers import Gunicorn
+from schemas import Event
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _cpu(process: psutil.Process) -> float:
+    try:
+        times = process.cpu_times()
+    except psutil.Error:  # ended meanwhile: its time is lost, as a gunicorn recycle loses it
+        return 0.0
+    return times.user + times.system
+
+
+def backends(database: str) -> list[psutil.Process]:
+    """The PostgreSQL backends serving ``database`` (their titles name it)."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        title = " ".join(process.info["cmdline"] or ())
+        if title.startswith("postgres: ") and f" {database} " in title:
+            found.append(process)
+    return found
+
+
+class CpuMeter:
+    """CPU seconds used by some processes (found again at the end: pools open backends)."""
+
+    def __init__(self, processes):
+        self.processes = processes  # a callable returning the processes to count
+        self.before = {p.pid: _cpu(p) for p in processes()}
+
+    def seconds(self) -> float:
+        """CPU seconds since the meter was made."""
+        return sum(_cpu(p) - self.before.get(p.pid, 0.0) for p in self.processes())
+
+
+def events(count: int, run: str, seed: int = 2025) -> list[dict]:
+    """``count`` synthetic events with keys unique to ``run`` (so each run creates)."""
+    found = list(EventFactory(seed).events(count))
+    for n, event in enumerate(found):
+        event["key"] = f"bench-{run}-{n}"
+    return found
+
+
+def validation(batch: list[dict]) -> dict:
+    """Microseconds per event of ``Event().load``, wall and CPU."""
+    schema = Event()
+    schema.load(batch[0])  # warm
+    wall, cpu = time.perf_counter(), time.process_time()
+    for event in batch:
+        schema.load(event)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return {"us_per_event": wall / len(batch) * 1e6, "cpu_us_per_event": cpu / len(batch) * 1e6,
+            "events_per_s": len(batch) / wall}
+
+
+def floor(url: str, batch: list[dict]) -> tuple[float, float]:
+    """Seconds and CPU seconds (this process and its backend) to COPY the batch's rows,
+    built beforehand, into events and revisions."""
+    now = dt.datetime.now(dt.UTC)
+    rows = [load.row(event, now) for event in Event().load(batch, many=True)]
+    with psycopg.connect(url) as conn:
+        load.create_staging(conn)
+        conn.commit()
+        backend = psutil.Process(conn.info.backend_pid)
+        meter = CpuMeter(lambda: [psutil.Process(), backend])
+        started = time.perf_counter()
+        load.copy_rows(conn, rows)
+        conn.commit()
+        return time.perf_counter() - started, meter.seconds()
+
+
+def post(base: str, batch: list[dict], atomic: bool = False) -> tuple[float, dict]:
+    """One POST /v1/events/bulk: seconds taken, and the counts it answered."""
+    body = json.dumps(batch).encode()
+    request = urllib.request.Request(
+        f"{base}/v1/events/bulk" + ("?atomic=true" if atomic else ""), data=body,
+        headers={"Content-Type": "application/json"}, method="POST")
+    started = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=300) as answer:
+        counts = json.load(answer)["counts"]
+    return time.perf_counter() - started, counts
+
+
+def concurrent(base: str, batch: list[dict], requests: int) -> float:
+    """Seconds to write ``batch`` split over ``requests`` simultaneous requests."""
+    if requests == 1:
+        seconds, counts = post(base, batch)
+        if counts["created"] != len(batch):
+            raise RuntimeError(f"not all created: {counts}")
+        return seconds
+    size = -(-len(batch) // requests)
+    parts = [batch[start:start + size] for start in range(0, len(batch), size)]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(len(parts)) as pool:
+        answers = list(pool.map(lambda part: post(base, part), parts))
+    elapsed = time.perf_counter() - started
+    created = sum(counts["created"] for _, counts in answers)
+    if created != len(batch):
+        raise RuntimeError(f"{created} of {len(batch)} events created: {answers}")
+    return elapsed
+
+
+def _median_run(runs: list[tuple[float, float]], count: int) -> dict:
+    """The median run by wall clock: events/s, and CPU µs per event."""
+    seconds, cpu = sorted(runs)[len(runs) // 2]
+    return {"events_per_s": count / seconds, "cpu_us_per_event": cpu / count * 1e6}
+
+
+def measure(url: str, options) -> dict:
+    """Validation, and {name: events/s and CPU per event} for the floor and each bulk way."""
+    count, rounds, database = options.events, options.rounds, options.database
+    result: dict = {"events": count, "validation": validation(events(count, "v")), "runs": {}}
+    runs = result["runs"]
+    runs["floor: COPY + INSERT … SELECT"] = _median_run(
+        [floor(url, events(count, f"floor{n}")) for n in range(rounds)], count)
+    env = {"DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
+    with Gunicorn("service:create_app()", "/readyz", RESULTS / "gunicorn-bulk.log",
+                  env) as service:
+
+        def service_processes():
+            return service.workers() + backends(database)
+
+        def timed(write) -> tuple[float, float]:
+            meter = CpuMeter(service_processes)
+            seconds = write()
+            return seconds, meter.seconds()
+
+        for requests in options.concurrency:
+            name = "bulk: 1 request" if requests == 1 else f"bulk: {requests} concurrent requests"
+            runs[name] = _median_run([timed(lambda n=n, r=requests: concurrent(
+                service.base, events(count, f"c{r}-{n}"), r)) for n in range(rounds)], count)
+        resend = events(count, "again")
+        post(service.base, resend)
+
+        def again() -> float:
+            seconds, counts = post(service.base, resend)
+            if counts["unchanged"] != count:
+                raise RuntimeError(f"not all unchanged: {counts}")
+            return seconds
+
+        runs["bulk: 1 request sent again (all unchanged)"] = _median_run(
+            [timed(again) for _ in range(rounds)], count)
+    return result
+
+
+def report(result: dict, cores: int) -> str:
+    """The figures as a table: events/s, the share of the floor, CPU per event."""
+    runs = result["runs"]
+    base = runs["floor: COPY + INSERT … SELECT"]["events_per_s"]
+    validation = result["validation"]
+    lines = [f"{result['events']:,} events per run; "
+             f"validation (Event().load): {validation['us_per_event']:.0f} µs/event wall, "
+             f"{validation['cpu_us_per_event']:.0f} µs CPU",
+             f"{'':46}{'events/s':>9}{'of floor':>9}{'CPU µs/ev':>10}"
+             f"{f'{cores} idle cores':>14}"]
+    for name, run in runs.items():
+        cpu = run["cpu_us_per_event"]
+        lines.append(f"{name:46}{run['events_per_s']:>9,.0f}{run['events_per_s'] / base:>9.2f}"
+                     f"{cpu:>10,.0f}{cores * 1e6 / cpu:>14,.0f}")
+    writes = [run for name, run in runs.items() if name.startswith("bulk: ")
+              and "unchanged" not in name]
+    best = max(run["events_per_s"] for run in writes)
+    ideal = max(cores * 1e6 / run["cpu_us_per_event"] for run in writes)
+    lines.append(f"bar: >= 10,000 events/s end to end: {'MET' if best >= 10_000 else 'MISSED'}"
+                 f" ({best:,.0f} measured; {ideal:,.0f} if {cores} cores were the service's "
+                 "alone)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the bulk benchmark."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=10_000, help="events per run")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4],
+                        help="requests at once, each with an equal share of the events")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--database", default="events_bench_bulk")
+    options = parser.parse_args(argv)
+    server_url = os.environ.get("DATABASE_URL")
+    if not server_url:
+        raise SystemExit("Set DATABASE_URL to a PostgreSQL server on 127.0.0.1 (its "
+                         f"{options.database} database is created and dropped).")
+    RESULTS.mkdir(exist_ok=True)
+    url = load.create(server_url, options.database)
+    try:
+        result = measure(url, options)
+    finally:
+        load.drop(server_url, options.database)
+    table = report(result, psutil.cpu_count())
+    print(table)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = RESULTS / f"bulk-{stamp}.json"
+    path.write_text(json.dumps({"options": vars(options), "result": result, "table": table},
+                               indent=2, ensure_ascii=False))
+    print(f"\nwritten: {path}")
+
+
+if __name__ == "__main__":
+    main()
