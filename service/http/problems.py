@@ -17,6 +17,7 @@ from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from service.errors import flatten_errors
+from service.storage.as_of import NotYetCreated, TooManyChanges
 from service.storage.events import EventGone, EventNotFound, KeyTaken, VersionMismatch
 
 PROBLEM_JSON = "application/problem+json"
@@ -137,6 +138,11 @@ def register(app: Flask) -> None:
     app.register_error_handler(ParameterError, lambda e: validation_problem(e.messages, 400))
     app.register_error_handler(EventNotFound, lambda e: problem(404, "No event has this id."))
     app.register_error_handler(EventGone, lambda e: problem(410, "This event was deleted."))
+    app.register_error_handler(
+        NotYetCreated, lambda e: problem(404, "This event did not exist yet at as_of."))
+    app.register_error_handler(TooManyChanges, lambda e: validation_problem(
+        {"as_of": [f"More than {e.limit} writes were recorded after this moment: too many "
+                   "to replay in one request. Choose a later moment."]}, 400))
     app.register_error_handler(
         VersionMismatch,
         lambda e: problem(412, f"The event has changed: its current version is "

@@ -13,6 +13,7 @@ from marshmallow.validate import Length, OneOf, Range
 
 from schemas import CERTAINTY, EVENT_KINDS, date_span
 from schemas.fields import BoundedString, CountryCode, PartialDate
+from service.search.as_of import AsOfArgs
 
 # Bounds that keep one request's SQL small, whatever is sent.
 MAX_VALUES = 20
@@ -77,8 +78,8 @@ class BoundingBox(ma.fields.String):
         return tuple(numbers)
 
 
-class FilterArgs(ma.Schema):
-    """The filters shared by search, facets and export."""
+class FilterArgs(AsOfArgs):
+    """The filters shared by search, facets and export, and the moment they apply to."""
 
     q = _text(MAX_QUERY, metadata={
         "description": "Full text over title, summary, actor names, place names and "

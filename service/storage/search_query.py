@@ -57,10 +57,11 @@ SORT_KEYS = {
 
 @dataclass(frozen=True)
 class EventQuery:
-    """Which live events match, and the bound values the SQL needs."""
+    """Which live events match, the bound values the SQL needs, and when (None: now)."""
 
     where: sql.Composable
     params: dict
+    as_of: dt.datetime | None = None
 
 
 def _any_of(column: str, name: str, values: list) -> tuple[sql.Composable, dict]:
@@ -109,7 +110,11 @@ def _in_box(bbox: tuple[float, float, float, float]) -> tuple[sql.Composable, di
 
 
 def build(args: dict, *, located: bool = False) -> EventQuery:
-    """The live events matching ``args`` (and having coordinates, if ``located``)."""
+    """The live events matching ``args`` (and having coordinates, if ``located``).
+
+    With ``as_of``, the events live at that moment, as they stood then: the conditions are
+    the same, only the rows they apply to differ (see ``storage.as_of``).
+    """
     parts: list[tuple[sql.Composable, dict]] = [(sql.SQL("deleted_at IS NULL"), {})]
     if "q" in args:
         parts.append((sql.SQL("search @@ {}").format(_TSQUERY), {"q": args["q"]}))
@@ -136,7 +141,8 @@ def build(args: dict, *, located: bool = False) -> EventQuery:
     params: dict = {}
     for _, values in parts:
         params |= values
-    return EventQuery(sql.SQL(" AND ").join(condition for condition, _ in parts), params)
+    return EventQuery(sql.SQL(" AND ").join(condition for condition, _ in parts), params,
+                      args.get("as_of"))
 
 
 def order_by(sort: str) -> sql.Composable:
