@@ -29,8 +29,8 @@ def from_environment() -> dict:
         "MAX_CONTENT_LENGTH": _int("MAX_BODY_BYTES", MIB),
         "REQUIRE_IF_MATCH": _bool("REQUIRE_IF_MATCH", False),
         "RETRY_AFTER_SECONDS": _int("RETRY_AFTER_SECONDS", 5),
-        # A search with as_of replays the writes recorded after that moment: at most this
-        # many (over: a 400 naming as_of), which bounds its time and memory.
+        # A search with as_of replays the updates and deletes recorded after that moment:
+        # at most this many (over: a 400 naming as_of), which bounds its time and memory.
         "AS_OF_MAX_CHANGES": _int("AS_OF_MAX_CHANGES", 10_000),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         # What `flask seed` loads when given no path: the repo's seeds/ (or /app/seeds in

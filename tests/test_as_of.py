@@ -134,7 +134,7 @@ def since(client):
     """Four events stored; the moment after; then one created, one changed, one deleted.
 
     Returns (as_of, short name -> id). Since then: ``kharkiv`` changed its text, certainty
-    and tag, ``wonsan`` was deleted, ``late`` was created.
+    and tag, ``wonsan`` was deleted, ``late`` was created and changed.
     """
     ids = {}
     for name in ("wonsan", "kharkiv", "statement", "anadyr"):
@@ -149,6 +149,8 @@ def since(client):
     assert client.delete(f"/v1/events/{ids['wonsan']}").status_code == 204
     late = client.post("/v1/events", json={**EVENTS["kharkiv"], "title": "Late drone strike"})
     ids["late"] = late.get_json()["id"]
+    assert client.patch(late.headers["Location"], json={"summary": "Drones again."}, headers={
+        "Content-Type": "application/merge-patch+json"}).status_code == 200
     return as_of, ids
 
 
@@ -250,10 +252,12 @@ def test_search_as_of_with_nothing_changed_since_is_the_search_of_now(client, si
     assert found(client, ids, f"as_of={now}") == found(client, ids, "")
 
 
-def test_search_as_of_before_too_many_writes_is_a_400_naming_as_of(app, client, since):
+def test_search_as_of_before_too_many_changes_is_a_400_naming_as_of(app, client, since):
     as_of, _ = since
-    app.config["AS_OF_MAX_CHANGES"] = 2  # three writes were recorded after the moment
+    # Since the moment: two updates and one delete (the creation since does not count).
+    app.config["AS_OF_MAX_CHANGES"] = 2
     for path in ("/v1/events", "/v1/events/facets", "/v1/events/export"):
-        assert_names_as_of(client.get(f"{path}?as_of={as_of}"), "More than 2 writes")
+        assert_names_as_of(client.get(f"{path}?as_of={as_of}"),
+                           "More than 2 updates and deletes")
     app.config["AS_OF_MAX_CHANGES"] = 3
     assert client.get(f"/v1/events?as_of={as_of}").status_code == 200

@@ -84,8 +84,9 @@ class Events(MethodView):
         made it. Deleted events are left out.
 
         With `as_of`, the search answers as the store stood at that past moment, from the
-        revision history (cursors included); at most `AS_OF_MAX_CHANGES` writes may have
-        been recorded since (else 400).
+        revision history (cursors included). At most a configured number of updates and
+        deletes (`AS_OF_MAX_CHANGES`, 10,000 by default) may have been recorded since:
+        more is a 400.
         """
         return search.search_page(args)
 

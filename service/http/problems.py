@@ -141,8 +141,9 @@ def register(app: Flask) -> None:
     app.register_error_handler(
         NotYetCreated, lambda e: problem(404, "This event did not exist yet at as_of."))
     app.register_error_handler(TooManyChanges, lambda e: validation_problem(
-        {"as_of": [f"More than {e.limit} writes were recorded after this moment: too many "
-                   "to replay in one request. Choose a later moment."]}, 400))
+        {"as_of": [f"More than {e.limit} updates and deletes were recorded after this "
+                   "moment: too many to replay in one request. Choose a later moment."]},
+        400))
     app.register_error_handler(
         VersionMismatch,
         lambda e: problem(412, f"The event has changed: its current version is "

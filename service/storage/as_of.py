@@ -37,7 +37,7 @@ class NotYetCreated(EventNotFound):
 
 
 class TooManyChanges(Exception):
-    """More writes were recorded after the moment than a search may replay."""
+    """More updates and deletes were recorded after the moment than a search may replay."""
 
     def __init__(self, limit: int):
         super().__init__(limit)
@@ -50,10 +50,11 @@ _VERSION_AT = """
     ORDER BY version DESC LIMIT 1
 """
 
-# Served by event_revisions_recorded_idx; bounded so that the check costs no more than
-# the work it allows.
-_WRITTEN_AFTER = """
-    SELECT event_id FROM event_revisions WHERE recorded_at > %(moment)s LIMIT %(limit)s
+# Updates and deletes only (event_revisions_changed_idx), bounded so that the check costs
+# no more than the work it allows. Creations since need nothing: those events are left out.
+_CHANGED_AFTER = """
+    SELECT event_id FROM event_revisions
+    WHERE recorded_at > %(moment)s AND operation <> 'create' LIMIT %(limit)s
 """
 
 # The version each of those events had at the moment, if it existed then and was not
@@ -65,7 +66,7 @@ _VERSIONS_AT = """
         WHERE event_id = e.id AND recorded_at <= %(moment)s
         ORDER BY version DESC LIMIT 1
     ) AS r
-    WHERE e.id = ANY(%(ids)s) AND r.operation <> 'delete'
+    WHERE e.id = ANY(%(ids)s) AND e.created_at <= %(moment)s AND r.operation <> 'delete'
 """
 
 _FILL = insert_statement(CHANGED_TABLE)
@@ -86,12 +87,12 @@ def version_at(db: Database, event_id: uuid.UUID, moment: dt.datetime) -> Stored
 
 def _changed_rows(conn: psycopg.Connection, moment: dt.datetime, max_changes: int
                   ) -> Iterator[dict]:
-    """Rows of ``events`` as they stood at ``moment``, for the events written since."""
-    written = conn.execute(_WRITTEN_AFTER, {"moment": moment, "limit": max_changes + 1}
+    """Rows of ``events`` as they stood at ``moment``, for the events changed since."""
+    changes = conn.execute(_CHANGED_AFTER, {"moment": moment, "limit": max_changes + 1}
                            ).fetchall()
-    if len(written) > max_changes:
+    if len(changes) > max_changes:
         raise TooManyChanges(max_changes)
-    ids = list({event_id for event_id, in written})
+    ids = list({event_id for event_id, in changes})
     for event_id, version, body, created_at, recorded_at in conn.execute(
             _VERSIONS_AT, {"moment": moment, "ids": ids}):
         yield _search_columns(json.loads(body)) | {
@@ -105,8 +106,8 @@ def events_at(conn: psycopg.Connection, moment: dt.datetime | None, max_changes:
     """What a search reads FROM: ``events``, or the events as they stood at ``moment``.
 
     For a moment, the rows unchanged since come from ``events`` (its indexes serve
-    them); the rows of events written since are rebuilt from their revisions into a
-    temporary table like ``events``; the two are read as one relation named ``events``,
+    them); the rows of events updated or deleted since are rebuilt from their revisions
+    into a temporary table like ``events``; the two are read as one relation named ``events``,
     so the search's conditions and order apply to both unchanged. Both statements see
     one snapshot (REPEATABLE READ): a write committing between them would otherwise
     leave its event in neither part.
