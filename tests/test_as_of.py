@@ -264,3 +264,10 @@ def test_search_as_of_before_too_many_changes_is_a_400_naming_as_of(app, client,
                            "More than 2 updates and deletes")
     app.config["AS_OF_MAX_CHANGES"] = 3
     assert client.get(f"/v1/events?as_of={as_of}").status_code == 200
+
+
+def test_search_and_facets_as_of_the_earliest_moment_find_nothing(client, since):
+    earliest = "as_of=0001-01-01T00:00:00Z"
+    assert client.get(f"/v1/events?{earliest}").get_json() == {"items": [],
+                                                                "next_cursor": None}
+    assert client.get(f"/v1/events/facets?{earliest}").get_json()["total"] == 0
