@@ -120,8 +120,11 @@ def events_at(conn: psycopg.Connection, moment: dt.datetime | None, max_changes:
         rows = list(_changed_rows(conn, moment, max_changes))
         relation = EVENTS
         if rows:
-            conn.execute(sql.SQL("CREATE TEMPORARY TABLE {} (LIKE events) ON COMMIT DROP")
-                         .format(sql.Identifier(CHANGED_TABLE)))
+            # Defaults and generated columns too: a column the INSERT leaves out gets in a
+            # rebuilt row what it would get in events.
+            conn.execute(sql.SQL(
+                "CREATE TEMPORARY TABLE {} (LIKE events INCLUDING DEFAULTS INCLUDING GENERATED)"
+                " ON COMMIT DROP").format(sql.Identifier(CHANGED_TABLE)))
             with conn.cursor() as cursor:
                 cursor.executemany(_FILL, rows)
             # No condition on either branch: PostgreSQL flattens only a UNION ALL of
