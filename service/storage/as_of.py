@@ -107,8 +107,8 @@ def events_at(conn: psycopg.Connection, moment: dt.datetime | None, max_changes:
 
     For a moment, the rows unchanged since come from ``events`` (its indexes serve
     them); the rows of events updated or deleted since are rebuilt from their revisions
-    into a temporary table like ``events``; the two are read as one relation named ``events``,
-    so the search's conditions and order apply to both unchanged. Both statements see
+    into a temporary table like ``events``; the two are read as one relation named
+    ``events``, so the search's conditions and order apply to both unchanged. Both statements see
     one snapshot (REPEATABLE READ): a write committing between them would otherwise
     leave its event in neither part.
     """
@@ -118,7 +118,7 @@ def events_at(conn: psycopg.Connection, moment: dt.datetime | None, max_changes:
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         # Its only writes are the temporary table's catalog rows, gone at commit: waiting
-        # for the commit to reach disk (most of a 7 ms round here) would keep nothing safe.
+        # for the commit to reach disk would keep nothing safe (and cost 5.5 of 7.3 ms here).
         conn.execute("SET LOCAL synchronous_commit = off")
         rows = list(_changed_rows(conn, moment, max_changes))
         relation = EVENTS
@@ -135,8 +135,9 @@ def events_at(conn: psycopg.Connection, moment: dt.datetime | None, max_changes:
             relation = sql.SQL("(SELECT * FROM events UNION ALL SELECT * FROM {})").format(
                 sql.Identifier(CHANGED_TABLE))
         # A rebuilt row carries its version's own times, all at or before the moment, so
-        # one condition keeps the rows of then from both: it drops the rows of events
-        # written since, whose versions of then are the rebuilt ones.
+        # one condition keeps the rows of then from both: it drops the current rows of
+        # events changed since (their versions of then are the rebuilt ones) and of
+        # events created since.
         yield sql.SQL(
             "(SELECT * FROM {relation} AS stored"
             " WHERE created_at <= {moment} AND updated_at <= {moment}) AS events"
