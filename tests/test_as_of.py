@@ -116,9 +116,10 @@ BAD_MOMENTS = [
 ]
 
 
+@pytest.mark.parametrize("path", ["/v1/events/{id}", "/v1/events"])
 @pytest.mark.parametrize("value", BAD_MOMENTS)
-def test_a_bad_timestamp_is_a_400_naming_as_of(client, value):
-    response = client.get(f"/v1/events/{uuid.uuid4()}?as_of={urllib.parse.quote(value)}")
+def test_a_bad_timestamp_is_a_400_naming_as_of(client, path, value):
+    response = client.get(f"{path.format(id=uuid.uuid4())}?as_of={urllib.parse.quote(value)}")
     assert_names_as_of(response, "")
 
 
