@@ -52,6 +52,9 @@ def from_environment() -> dict:
         # Origins whose browser apps may call the API (CORS); empty: none.
         "CORS_ORIGINS": [o.strip() for o in os.environ.get("CORS_ORIGINS", "").split(",")
                          if o.strip()],
+        # A search with as_of replays the updates and deletes recorded after that moment:
+        # at most this many (over: a 400 naming as_of), which bounds its time and memory.
+        "AS_OF_MAX_CHANGES": _int("AS_OF_MAX_CHANGES", 10_000),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         # What `flask seed` loads when given no path: the repo's seeds/ (or /app/seeds in
         # the image), relative to the working directory.

@@ -11,13 +11,15 @@ from marshmallow.validate import OneOf
 
 from schemas import Event
 from service import auth
+from service.db import get_db
 from service.http import conditional, idempotency, merge_patch, pagination, search
 from service.http.api import ApiBlueprint
 from service.http.body import JSON, MERGE_PATCH_JSON, json_body
 from service.http.problems import response_name
 from service.http.responses import empty_response, json_response
+from service.search.as_of import AsOfArgs
 from service.search.params import SearchArgs
-from service.storage import event_store
+from service.storage import as_of, event_store
 from service.storage.events import StoredEvent
 
 blp = ApiBlueprint("events", __name__, url_prefix="/v1/events",
@@ -100,6 +102,11 @@ class Events(MethodView):
         different parameters all apply (AND). Keyset-paginated: follow `next_cursor` (or the
         `Link: rel="next"` header) until it is null; a cursor serves only the search that
         made it. Deleted events are left out.
+
+        With `as_of`, the search answers as the store stood at that past moment, from the
+        revision history (cursors included). At most a configured number of updates and
+        deletes (`AS_OF_MAX_CHANGES`, 10,000 by default) may have been recorded since:
+        more is a 400.
         """
         return search.search_page(args)
 
@@ -133,17 +140,25 @@ class EventById(MethodView):
 
     @blp.requires_scope("read")
     @blp.doc(operationId="getEvent", parameters=[IF_NONE_MATCH])
+    @blp.arguments(AsOfArgs, location="query")
     @blp.response(200, Event, headers={"ETag": ETAG_HEADER})
     @blp.alt_response(304, response="NOT_MODIFIED")
+    @blp.alt_response(400, response="BAD_REQUEST")
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(410, response="GONE")
     @blp.uses_database
-    def get(self, event_id: uuid.UUID):
+    def get(self, args: dict, event_id: uuid.UUID):
         """Get an event
 
         Answers 304 when `If-None-Match` names the current version, 410 once deleted.
+        With `as_of`, the version that was current at that moment, with its ETag: 404 if
+        the event did not exist yet, 410 if it had been deleted.
         """
-        stored = event_store().get(event_id)
+        moment = args.get("as_of")
+        if moment is None:
+            stored = event_store().get(event_id)
+        else:
+            stored = as_of.version_at(get_db(), event_id, moment)
         current_tag = conditional.not_modified(stored.version)
         if current_tag:
             return empty_response(304, {"ETag": current_tag})

@@ -20,6 +20,7 @@ from service.auth import InsufficientScope, Unauthenticated
 from service.errors import flatten_errors
 from service.http.idempotency import BadIdempotencyKey, KeyReused
 from service.http.rate_limits import RateLimited
+from service.storage.as_of import NotYetCreated, TooManyChanges
 from service.storage.events import (
     EventGone,
     EventNotFound,
@@ -169,6 +170,12 @@ def register(app: Flask) -> None:
     app.register_error_handler(ParameterError, lambda e: validation_problem(e.messages, 400))
     app.register_error_handler(EventNotFound, lambda e: problem(404, "No event has this id."))
     app.register_error_handler(EventGone, lambda e: problem(410, "This event was deleted."))
+    app.register_error_handler(
+        NotYetCreated, lambda e: problem(404, "This event did not exist yet at as_of."))
+    app.register_error_handler(TooManyChanges, lambda e: validation_problem(
+        {"as_of": [f"More than {e.limit} updates and deletes were recorded after this "
+                   "moment: too many to replay in one request. Choose a later moment."]},
+        400))
     app.register_error_handler(
         VersionMismatch,
         lambda e: problem(412, f"The event has changed: its current version is "

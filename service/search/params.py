@@ -20,6 +20,7 @@ from schemas import (
     date_span,
 )
 from schemas.fields import BoundedString, CountryCode, PartialDate
+from service.search.as_of import AsOfArgs
 from service.storage.distance import LONGEST_KM
 
 # Bounds that keep one request's SQL small, whatever is sent.
@@ -125,8 +126,8 @@ class NearPoint(_Numbers):
         return numbers
 
 
-class FilterArgs(ma.Schema):
-    """The filters shared by search, facets and export."""
+class FilterArgs(AsOfArgs):
+    """The filters shared by search, facets and export, and the moment they apply to."""
 
     q = _text(MAX_QUERY, metadata={
         "description": "Full text over title, summary, actor names, place names and "

@@ -155,12 +155,26 @@ INDEXED_COLUMNS = ("key", "type", "date_span", "date_precision", "date_basis", "
                    "countries", "actor_names", "actor_keys", "tags", "publishers",
                    "source_kinds", "place", "lat", "lon", "location_precision")
 _SEARCH_VECTOR = sql.SQL(search_vector_sql("%(title)s", "%(text)s"))
-_INSERT = sql.SQL(
-    "INSERT INTO events (id, version, body, {columns}, search, created_at, updated_at)"
-    " VALUES (%(id)s, 1, %(body)s, {values}, {vector}, %(now)s, %(now)s)"
-).format(columns=sql.SQL(", ").join(map(sql.Identifier, INDEXED_COLUMNS)),
-         values=sql.SQL(", ").join(map(sql.Placeholder, INDEXED_COLUMNS)),
-         vector=_SEARCH_VECTOR)
+
+
+def insert_statement(table: str) -> sql.Composed:
+    """INSERT of one live event row into ``table`` (``events``, or a table like it).
+
+    Its parameters: ``_search_columns(event)`` and id, version, body, created_at and
+    updated_at. As-of search fills its temporary table with the same statement, so a
+    column added here is rebuilt there too.
+    """
+    return sql.SQL(
+        "INSERT INTO {table} (id, version, body, {columns}, search, created_at, updated_at)"
+        " VALUES (%(id)s, %(version)s, %(body)s, {values}, {vector}, %(created_at)s,"
+        " %(updated_at)s)"
+    ).format(table=sql.Identifier(table),
+             columns=sql.SQL(", ").join(map(sql.Identifier, INDEXED_COLUMNS)),
+             values=sql.SQL(", ").join(map(sql.Placeholder, INDEXED_COLUMNS)),
+             vector=_SEARCH_VECTOR)
+
+
+_INSERT = insert_statement("events")
 _UPDATE = sql.SQL(
     "UPDATE events SET version = %(version)s, body = %(body)s, updated_at = %(now)s,"
     " {assignments}, search = {vector} WHERE id = %(id)s"
@@ -201,7 +215,8 @@ class EventStore:
         event_id = uuid.uuid4()
         now = dt.datetime.now(dt.UTC)
         body = _serialise(event_id, event, 1, timestamp(now), timestamp(now))
-        params = _search_columns(event) | {"id": event_id, "body": body, "now": now}
+        params = _search_columns(event) | {"id": event_id, "version": 1, "body": body,
+                                           "created_at": now, "updated_at": now}
         with self._connection() as conn, conn.transaction():
             check_links(conn, event)
             try:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
+import psycopg
+from flask import current_app
 from psycopg import sql
 
 from service.db import Database, get_db
 from service.storage import search_query
+from service.storage.as_of import events_at
 from service.storage.search_query import EventQuery
 
 # Rows fetched per round trip of an export's server-side cursor: bounds its memory.
@@ -18,8 +22,16 @@ EXPORT_BATCH = 2_000
 class SearchStore:
     """Reads over the events table, shaped by an ``EventQuery``."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, as_of_max_changes: int):
         self.db = db
+        self.as_of_max_changes = as_of_max_changes
+
+    @contextmanager
+    def _reading(self, query: EventQuery) -> Iterator[tuple[psycopg.Connection, sql.Composable]]:
+        """A connection, and what to read FROM: the events now, or at ``query.as_of``."""
+        with self.db.connection() as conn, \
+                events_at(conn, query.as_of, self.as_of_max_changes) as source:
+            yield conn, source
 
     def page(self, query: EventQuery, sort: str, limit: int, after: tuple | None = None
              ) -> list[tuple[str, object, uuid.UUID, float | None]]:
@@ -31,23 +43,24 @@ class SearchStore:
             where = sql.SQL("{} AND {}").format(where, condition)
             params |= values
         found = sql.SQL(
-            "SELECT {body}, {key} AS sort_key, id, {distance} AS distance FROM events"
+            "SELECT {body}, {key} AS sort_key, id, {distance} AS distance FROM {source}"
             " WHERE {where} ORDER BY {order} LIMIT {limit}"
         )
         parts = {"key": search_query.SORT_KEYS[sort].expression, "distance": query.distance,
                  "where": where, "order": search_query.order_by(sort),
                  "limit": sql.Placeholder("limit")}
-        if query.on_point_index:
-            # Rows first, from an index-only scan of the covering point index (no table
-            # read per candidate), then the bodies of the page's rows only.
-            statement = sql.SQL(
-                "SELECT e.body::text, m.sort_key, m.id, m.distance FROM ({found}) AS m"
-                " JOIN events AS e USING (id) ORDER BY {order}"
-            ).format(found=found.format(body=sql.SQL("NULL"), **parts),
-                     order=search_query.order_by(sort, sql.SQL("m.sort_key")))
-        else:
-            statement = found.format(body=sql.SQL("body::text"), **parts)
-        with self.db.connection() as conn:
+        with self._reading(query) as (conn, source):
+            if query.on_point_index:
+                # Rows first, from an index-only scan of the covering point index (no table
+                # read per candidate), then the bodies of the page's rows only.
+                statement = sql.SQL(
+                    "SELECT events.body::text, m.sort_key, m.id, m.distance FROM ({found}) AS m"
+                    " JOIN {source} USING (id) ORDER BY {order}"
+                ).format(found=found.format(body=sql.SQL("NULL"), source=source, **parts),
+                         source=source,
+                         order=search_query.order_by(sort, sql.SQL("m.sort_key")))
+            else:
+                statement = found.format(body=sql.SQL("body::text"), source=source, **parts)
             return conn.execute(statement, params | {"limit": limit}).fetchall()
 
     def facets(self, query: EventQuery) -> dict:
@@ -64,7 +77,7 @@ class SearchStore:
                        CASE date_basis WHEN 'on_or_before' THEN upper(date_span) - 1
                                        ELSE lower(date_span) END AS placed,
                        date_basis = 'on_or_before' AS open_start
-                FROM events WHERE {where}
+                FROM {source} WHERE {where}
             )
             SELECT 'total', NULL, count(*) FROM matched
             UNION ALL
@@ -83,9 +96,10 @@ class SearchStore:
                                                                    ELSE 'YYYY-MM' END),
                    count(*)
             FROM matched GROUP BY 2
-        """).format(where=query.where)
-        with self.db.connection() as conn:
-            rows = conn.execute(statement, query.params).fetchall()
+        """)
+        with self._reading(query) as (conn, source):
+            rows = conn.execute(statement.format(source=source, where=query.where),
+                                query.params).fetchall()
         counts = {facet: {} for facet in ("type", "country", "certainty", "source_kind",
                                           "month")}
         # Largest first, months in calendar order.
@@ -101,15 +115,16 @@ class SearchStore:
     def stream(self, query: EventQuery, sort: str) -> Iterator[list[tuple]]:
         """Every match in order, in batches of (JSON text, lon, lat), from a server-side cursor."""
         statement = sql.SQL(
-            "SELECT body::text, lon, lat FROM events WHERE {where} ORDER BY {order}"
-        ).format(where=query.where, order=search_query.order_by(sort))
-        with self.db.connection() as conn, conn.transaction(), \
+            "SELECT body::text, lon, lat FROM {source} WHERE {where} ORDER BY {order}"
+        )
+        with self._reading(query) as (conn, source), conn.transaction(), \
                 conn.cursor(name=f"export_{uuid.uuid4().hex}") as cursor:
-            cursor.execute(statement, query.params)
+            cursor.execute(statement.format(source=source, where=query.where,
+                                            order=search_query.order_by(sort)), query.params)
             while batch := cursor.fetchmany(EXPORT_BATCH):
                 yield batch
 
 
 def search_store() -> SearchStore:
     """The search store of the current app."""
-    return SearchStore(get_db())
+    return SearchStore(get_db(), current_app.config["AS_OF_MAX_CHANGES"])

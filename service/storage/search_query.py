@@ -60,7 +60,7 @@ SORT_KEYS = {
 
 @dataclass(frozen=True)
 class EventQuery:
-    """Which live events match, and the bound values the SQL needs."""
+    """Which live events match, the bound values the SQL needs, and when (None: now)."""
 
     where: sql.Composable
     params: dict
@@ -69,6 +69,8 @@ class EventQuery:
     # The point index covers this search: a page's rows can be found before any body
     # is read (see SearchStore.page).
     on_point_index: bool = False
+    # The moment the search applies to (None: now); see SearchStore and storage.as_of.
+    as_of: dt.datetime | None = None
 
 
 def _any_of(column: str, name: str, values: list) -> tuple[sql.Composable, dict]:
@@ -125,7 +127,11 @@ def _near(lon: float, lat: float, km: float) -> tuple[sql.Composable, dict]:
 
 
 def build(args: dict, *, located: bool = False) -> EventQuery:
-    """The live events matching ``args`` (and having coordinates, if ``located``)."""
+    """The live events matching ``args`` (and having coordinates, if ``located``).
+
+    With ``as_of``, the events live at that moment, as they stood then: the conditions are
+    the same, only the rows they apply to differ (see ``storage.as_of``).
+    """
     parts: list[tuple[sql.Composable, dict]] = [(sql.SQL("deleted_at IS NULL"), {})]
     if "q" in args:
         parts.append((sql.SQL("search @@ {}").format(_TSQUERY), {"q": args["q"]}))
@@ -163,8 +169,9 @@ def build(args: dict, *, located: bool = False) -> EventQuery:
         params |= values
     where = sql.SQL(" AND ").join(condition for condition, _ in parts)
     if "near" in args:
-        return EventQuery(where, params, DISTANCE_KM, on_point_index=True)
-    return EventQuery(where, params)
+        return EventQuery(where, params, DISTANCE_KM, on_point_index=True,
+                          as_of=args.get("as_of"))
+    return EventQuery(where, params, as_of=args.get("as_of"))
 
 
 def order_by(sort: str, key_expression: sql.Composable | None = None) -> sql.Composable:
