@@ -103,11 +103,6 @@ http {{
 """
 
 
-def nginx_available() -> bool:
-    """Whether an nginx executable is on the PATH."""
-    return shutil.which("nginx") is not None
-
-
 class Nginx:
     """nginx with ``deploy/nginx/events.conf.template`` in front of ``upstream``, as a context.
 
@@ -123,6 +118,11 @@ class Nginx:
         self.base = f"http://127.0.0.1:{self.port}"
         self.dir: Path | None = None
         self.process: subprocess.Popen | None = None
+
+    @staticmethod
+    def available() -> bool:
+        """Whether an nginx executable is on the PATH."""
+        return shutil.which("nginx") is not None
 
     def __enter__(self) -> Nginx:
         executable = shutil.which("nginx")

@@ -20,6 +20,15 @@ preload_app = False
 accesslog = None
 errorlog = "-"
 
+# Request lines: the longest search the spec allows (20 values of 200 characters for each
+# of several repeatable filters) is over gunicorn's default of 4,094 bytes. 0 lifts the
+# limit to gunicorn's own cap (1 MiB); in production nginx in front caps it lower and
+# answers a longer line with a problem+json 414 (deploy/nginx/events.conf.template).
+limit_request_line = int(os.environ.get("GUNICORN_LIMIT_REQUEST_LINE", 0))
+# One header line: as large as nginx lets one through (its large_client_header_buffers),
+# so a request nginx accepts is never one gunicorn refuses with a page of its own.
+limit_request_field_size = int(os.environ.get("GUNICORN_LIMIT_REQUEST_FIELD_SIZE", 32768))
+
 # gunicorn drains at most 64 KiB of a body the app did not read before it reuses the
 # connection; past that it closes it, after having answered `Connection: keep-alive`, and
 # the client's next request on it fails. An early answer (413, 415, 405, 404, 401) reads

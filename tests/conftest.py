@@ -165,9 +165,9 @@ def live_gunicorn(database_url, tmp_path_factory):
 @pytest.fixture(scope="session")
 def live_nginx(live_gunicorn):
     """nginx in front of ``live_gunicorn``; skipped where nginx is not installed."""
-    from bench.servers import NGINX_INSTALL_HINT, Nginx, nginx_available
+    from bench.servers import NGINX_INSTALL_HINT, Nginx
 
-    if not nginx_available():
+    if not Nginx.available():
         pytest.skip(NGINX_INSTALL_HINT)
     with Nginx(f"127.0.0.1:{live_gunicorn.port}") as server:
         yield server
