@@ -20,6 +20,8 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 NGINX_DIR = ROOT / "deploy" / "nginx"
 NGINX_INSTALL_HINT = "nginx is not installed (apt-get install -y nginx-light)"
+# Debian installs nginx in /usr/sbin, which a non-root PATH may lack.
+_NGINX_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
 
 
 def free_port() -> int:
@@ -122,10 +124,10 @@ class Nginx:
     @staticmethod
     def available() -> bool:
         """Whether an nginx executable is on the PATH."""
-        return shutil.which("nginx") is not None
+        return shutil.which("nginx", path=_NGINX_PATH) is not None
 
     def __enter__(self) -> Nginx:
-        executable = shutil.which("nginx")
+        executable = shutil.which("nginx", path=_NGINX_PATH)
         if executable is None:
             raise RuntimeError(NGINX_INSTALL_HINT)
         self.dir = Path(tempfile.mkdtemp(prefix="events-nginx-"))
