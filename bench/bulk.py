@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import sys
 import time
 import urllib.request
@@ -217,16 +216,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database", default="events_bench_bulk")
     options = parser.parse_args(argv)
-    server_url = os.environ.get("DATABASE_URL")
-    if not server_url:
-        raise SystemExit("Set DATABASE_URL to a PostgreSQL server on 127.0.0.1 (its "
-                         f"{options.database} database is created and dropped).")
+    server_url = load.server_url(options.database)
     RESULTS.mkdir(exist_ok=True)
-    url = load.create(server_url, options.database)
-    try:
+    with load.scratch_database(server_url, options.database) as url:
         result = measure(url, options)
-    finally:
-        load.drop(server_url, options.database)
     table = report(result, psutil.cpu_count())
     print(table)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -7,10 +7,13 @@ the ``search`` vector), so they are what the service would have stored; the
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
+import os
 import time
 import uuid
+from collections.abc import Iterator
 
 import psycopg
 from psycopg import conninfo, sql
@@ -61,6 +64,25 @@ def drop(server_url: str, name: str) -> None:
     with psycopg.connect(server_url, autocommit=True, connect_timeout=10) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
             sql.Identifier(name)))
+
+
+def server_url(database: str) -> str:
+    """DATABASE_URL, the server a benchmark makes ``database`` on; or exit saying so."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        raise SystemExit("Set DATABASE_URL to a PostgreSQL server on 127.0.0.1 (its "
+                         f"{database} database is created and dropped).")
+    return url
+
+
+@contextlib.contextmanager
+def scratch_database(server: str, name: str) -> Iterator[str]:
+    """A fresh, migrated database ``name`` for the duration of the block, then dropped."""
+    url = create(server, name)
+    try:
+        yield url
+    finally:
+        drop(server, name)
 
 
 def row(event: dict, created: dt.datetime) -> tuple:

@@ -33,13 +33,16 @@ def require() -> str:
     return path
 
 
-def run(url: str, seconds: int, connections: int, threads: int) -> dict:
-    """Load ``url`` for ``seconds``; p50/p95/p99 in ms and requests/s."""
+def run(url: str, seconds: int, connections: int, threads: int,
+        headers: dict[str, str] | None = None) -> dict:
+    """Load ``url`` for ``seconds`` (sending ``headers``); p50/p95/p99 in ms and requests/s."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(_REPORT)
     try:
         completed = subprocess.run(
             [require(), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+             *(arg for name, value in (headers or {}).items()
+               for arg in ("-H", f"{name}: {value}")),
              "-s", script.name, url],
             capture_output=True, text=True, timeout=seconds + 60, check=True)
     finally:

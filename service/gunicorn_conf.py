@@ -2,6 +2,7 @@
 
 import multiprocessing
 import os
+import time
 
 bind = os.environ.get("BIND", "0.0.0.0:8000")
 # Threaded workers (gthread): requests are short and mostly wait on PostgreSQL.
@@ -18,3 +19,49 @@ max_requests_jitter = 2_000
 preload_app = False
 accesslog = None
 errorlog = "-"
+
+# Request lines: the longest search the spec allows (20 values of 200 characters for each
+# of several repeatable filters) is over gunicorn's default of 4,094 bytes. 0 lifts the
+# limit to gunicorn's own cap (1 MiB); in production nginx in front caps it lower and
+# answers a longer line with a problem+json 414 (deploy/nginx/events.conf.template).
+limit_request_line = int(os.environ.get("GUNICORN_LIMIT_REQUEST_LINE", 0))
+# One header line: as large as nginx lets one through (its large_client_header_buffers),
+# so a request nginx accepts is never one gunicorn refuses with a page of its own.
+limit_request_field_size = int(os.environ.get("GUNICORN_LIMIT_REQUEST_FIELD_SIZE", 32768))
+
+# gunicorn drains at most 64 KiB of a body the app did not read before it reuses the
+# connection; past that it closes it, after having answered `Connection: keep-alive`, and
+# the client's next request on it fails. An early answer (413, 415, 405, 404, 401) reads
+# nothing, so a request whose body may be longer than that is answered with
+# `Connection: close`: the client knows to open a new connection.
+UNREAD_BODY_DRAINED = 64 * 1024
+# Closing a socket with unread bytes in it resets the connection, and a client (or nginx)
+# still sending its body then loses the answer it was sent. So what remains of the body is
+# read and dropped first, for at most this long (nginx's "lingering close").
+LINGER_SECONDS = 2.0
+
+
+def pre_request(worker, req):
+    """Close, and say so, after a request whose body gunicorn may not drain."""
+    for name, value in req.headers:
+        if name == "TRANSFER-ENCODING" or (
+                name == "CONTENT-LENGTH" and value.isdigit()
+                and int(value) > UNREAD_BODY_DRAINED):
+            req.must_close = True
+            return
+
+
+def post_request(worker, req, environ, resp):
+    """Before closing such a connection, read what the client still sends of its body."""
+    if not req.must_close:
+        return
+    sock = environ.get("gunicorn.socket")
+    deadline = time.monotonic() + LINGER_SECONDS
+    try:
+        while (remaining := deadline - time.monotonic()) > 0:
+            if sock is not None:
+                sock.settimeout(remaining)
+            if not req.body.read(64 * 1024):
+                return
+    except Exception:  # a timeout, a reset, a bad chunk: the connection closes anyway
+        return

@@ -142,3 +142,32 @@ def ids(client):
 def runner(app):
     """Runs the app's management commands (``flask --app service …``) in-process."""
     return app.test_cli_runner()
+
+
+# Real servers on loopback ports, one of each for the run: gunicorn under the service's
+# own config, and nginx under the repo's template in front of it (the production stack).
+# Rate limits are lifted: these tests send many requests from one address.
+LIVE_ENV = {"RATE_LIMIT_WRITE": "1000000/minute", "RATE_LIMIT_READ": "1000000/minute",
+            "RATE_LIMIT_ANONYMOUS": "1000000/minute", "LOG_LEVEL": "WARNING"}
+
+
+@pytest.fixture(scope="session")
+def live_gunicorn(database_url, tmp_path_factory):
+    """gunicorn serving the app on the test database, as ``gunicorn_conf`` configures it."""
+    from bench.servers import Gunicorn
+
+    log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
+    with Gunicorn("service:create_app()", "/readyz", log,
+                  LIVE_ENV | {"DATABASE_URL": database_url}) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def live_nginx(live_gunicorn):
+    """nginx in front of ``live_gunicorn``; skipped where nginx is not installed."""
+    from bench.servers import NGINX_INSTALL_HINT, Nginx
+
+    if not Nginx.available():
+        pytest.skip(NGINX_INSTALL_HINT)
+    with Nginx(f"127.0.0.1:{live_gunicorn.port}") as server:
+        yield server

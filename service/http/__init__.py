@@ -4,6 +4,7 @@ from flask import Flask
 
 from service.http import (
     actors,
+    body_limit,
     bulk,
     changes,
     edge,
@@ -19,6 +20,7 @@ from service.http.api import create_api
 
 def init_app(app: Flask) -> None:
     """Create the Api and register every resource."""
+    body_limit.init_app(app)
     api = create_api(app)
     edge.init_app(app)
     rate_limits.init_app(app)
