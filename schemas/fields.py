@@ -170,7 +170,9 @@ class Amount(fields.Number):
 
     def _deserialize(self, value, attr, data, **kwargs):
         is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not is_number or not math.isfinite(value):
+        # Only a float can be infinite or NaN; math.isfinite on an int converts it to a
+        # float first, which overflows past 309 digits.
+        if not is_number or (isinstance(value, float) and not math.isfinite(value)):
             raise self.make_error("invalid")
         if value < 0:
             raise self.make_error("negative")
