@@ -14,7 +14,7 @@ from flask import Blueprint, Flask, Response, current_app
 from flask_smorest import Api
 from flask_smorest import Blueprint as SmorestBlueprint
 from flask_smorest.utils import prepare_response
-from marshmallow import RAISE
+from marshmallow import RAISE, ValidationError
 from webargs.flaskparser import FlaskParser
 
 from service import auth
@@ -71,10 +71,23 @@ BEARER_AUTH = {
 
 
 class QueryParser(FlaskParser):
-    """Query strings: unknown parameters are errors, and a bad parameter is a 400."""
+    """Query strings: unknown parameters are errors, a bad parameter is a 400, and so is a
+    parameter of one value given twice."""
 
     DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": RAISE}
     DEFAULT_VALIDATION_STATUS = 400
+
+    def load_querystring(self, req, schema):
+        values = super().load_querystring(req, schema)
+        # webargs would take the first of `limit=1&limit=2`; a cache or a proxy may take
+        # the last. Only the repeatable parameters (lists) mean "any of these values".
+        single = {field.data_key or name for name, field in schema.fields.items()
+                  } - values.multiple_keys
+        repeated = sorted(name for name in single if len(req.args.getlist(name)) > 1)
+        if repeated:
+            raise ValidationError({name: ["Give this parameter once: it takes one value."]
+                                   for name in repeated})
+        return values
 
 
 class ApiBlueprint(SmorestBlueprint):
