@@ -273,7 +273,12 @@ class EventStore:
                 change: Callable[[dict], dict], expected_versions: set[int] | None
                 ) -> StoredEvent:
         current = self._lock(conn, event_id, expected_versions)
-        event = change(client_view(current["body"]))
+        stored = client_view(current["body"])
+        event = change(stored)
+        if event == stored:
+            # Nothing changes: no version to add, to the revisions or to the change feed
+            # (as bulk's `unchanged`). Its links were checked when it was stored.
+            return StoredEvent(event_id, current["version"], current["text"])
         check_links(conn, event)
         version = current["version"] + 1
         now = dt.datetime.now(dt.UTC)
@@ -322,7 +327,8 @@ class EventStore:
     def _lock(conn: psycopg.Connection, event_id: uuid.UUID,
               expected_versions: set[int] | None) -> dict:
         row = conn.execute(
-            "SELECT version, body, deleted_at FROM events WHERE id = %s FOR UPDATE", (event_id,)
+            "SELECT version, body::text, deleted_at FROM events WHERE id = %s FOR UPDATE",
+            (event_id,),
         ).fetchone()
         if row is None:
             raise EventNotFound(event_id)
@@ -330,7 +336,7 @@ class EventStore:
             raise EventGone(event_id)
         if expected_versions is not None and row[0] not in expected_versions:
             raise VersionMismatch(row[0])
-        return {"version": row[0], "body": row[1]}
+        return {"version": row[0], "body": json.loads(row[1]), "text": row[1]}
 
     def _record(self, conn: psycopg.Connection, event_id: uuid.UUID, version: int,
                 operation: str, body: str, now: dt.datetime) -> None:
