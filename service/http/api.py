@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import http
 import json
@@ -133,6 +134,21 @@ class ApiBlueprint(SmorestBlueprint):
         return self.alt_response(503, response=problems.response_name(503))(view)
 
 
+class SchemaRulesPlugin(MarshmallowPlugin):
+    """apispec-oneofschema's plugin, adding each schema's ``json_schema_extra`` keywords.
+
+    Fields map to JSON Schema one by one; a rule across fields (at least one of value, min
+    and max; lat with lon) is stated by the schema itself (``schemas.common.StrictSchema``).
+    """
+
+    def schema_helper(self, name, definition, schema=None, **kwargs):
+        json_schema = super().schema_helper(name, definition, schema=schema, **kwargs)
+        extra = getattr(schema, "json_schema_extra", None)
+        if json_schema is not None and extra:
+            json_schema = {**json_schema, **copy.deepcopy(extra)}
+        return json_schema
+
+
 class EventsApi(Api):
     """flask-smorest's Api, answering and documenting errors as problem+json."""
 
@@ -215,7 +231,7 @@ def create_api(app: Flask) -> EventsApi:
     """The Api bound to ``app``, with the spec also served as YAML."""
     for name, value in SETTINGS.items():
         app.config.setdefault(name, value)
-    api = EventsApi(app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin()})
+    api = EventsApi(app, spec_kwargs={"marshmallow_plugin": SchemaRulesPlugin()})
     api.spec.components.security_scheme(SECURITY_SCHEME, BEARER_AUTH)
     app.extensions["events_api"] = api
     app.register_blueprint(_docs_assets())

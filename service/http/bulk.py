@@ -83,7 +83,11 @@ BULK_BODY = {
     "description": "Events, as a JSON array or as NDJSON (one event per line). A line that "
                    "is not JSON is that item's error, not the request's.",
     "content": {
-        JSON: {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}},
+        # Any item is taken: one that is not an event is that item's error (`invalid`).
+        JSON: {"schema": {"type": "array", "items": {
+            "anyOf": [{"$ref": "#/components/schemas/Event"},
+                      {"not": {"$ref": "#/components/schemas/Event"}}],
+            "description": "An event; anything else is reported as that item's error."}}},
         NDJSON: {"schema": {"type": "string"}},
     },
 }

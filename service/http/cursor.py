@@ -13,6 +13,9 @@ import json
 
 from flask import current_app
 
+# What a cursor is made of: unpadded URL-safe base64 (RFC 4648 §5).
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+
 
 class BadCursor(ValueError):
     """The cursor was not made by this service for this listing."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
 
 import marshmallow as ma
@@ -9,7 +10,8 @@ from flask import Response, url_for
 from flask.views import MethodView
 from marshmallow.validate import OneOf
 
-from schemas import Event
+from schemas import EVENT_KINDS, Event, EventEnvelope
+from schemas.common import StrictSchema
 from service import auth
 from service.db import get_db
 from service.http import conditional, idempotency, merge_patch, pagination, search
@@ -33,10 +35,53 @@ IF_NONE_MATCH = {"in": "header", "name": "If-None-Match", "required": False,
                  "description": "The ETag last read; 304 Not Modified if it is still current.",
                  "schema": {"type": "string"}}
 IF_MATCH = {"in": "header", "name": "If-Match", "required": False,
-            "description": "The ETag last read; the write fails with 412 if the event has "
-                           "changed since.",
-            "schema": {"type": "string"}}
+            "description": "The ETag last read (or `*`, or several); the write fails with 412 "
+                           "if the event has changed since. A weak tag (`W/\"v1\"`) never "
+                           "matches. Checked after the body: a bad body is a 400, 415 or 422 "
+                           "whatever If-Match says.",
+            "schema": {"type": "string", "pattern": conditional.IF_MATCH_PATTERN,
+                       "examples": ['"v1"']}}
 EVENT_BODY = {"required": True, "content": {JSON: {"schema": Event}}}
+
+
+def _optional(field: ma.fields.Field) -> ma.fields.Field:
+    """``field`` as a merge patch member: optional; ``null`` (remove) unless it is required."""
+    member = copy.copy(field)
+    member.required, member.allow_none = False, not field.required
+    return member
+
+
+# The PATCH body: the event's members, each optional. `details` merges into the stored
+# details of the event's kind, so any object may be part of a valid patch.
+EventPatch = type("EventPatch", (StrictSchema,), {
+    "__doc__": "A JSON Merge Patch (RFC 7396) of an event: members replace, `null` removes "
+               "(only members an event may lack), objects merge. The result is validated as "
+               "a whole, as a PUT body would be: whether a patch is valid depends also on the "
+               "stored event (its kind decides `details`; `end_date` is checked against its "
+               "`date`).",
+    **{name: _optional(field) for name, field in EventEnvelope._declared_fields.items()
+       if not field.dump_only},
+    "type": ma.fields.String(validate=OneOf(sorted(EVENT_KINDS)), metadata={
+        "description": "Another kind: `details` must then fit that kind."}),
+    "details": ma.fields.Dict(metadata={
+        "description": "Merged into the stored details, which the event's kind validates."}),
+})
+
+
+def _links(*operations: str, with_etag: bool = True) -> dict:
+    """OpenAPI links from an answer carrying an event (its id, and its ETag for If-Match)
+    to the operations on it: clients and tools (schemathesis's stateful tests) follow them.
+    """
+    links = {}
+    for operation_id in operations:
+        parameters = {"event_id": "$response.body#/id"}
+        if with_etag and operation_id in ("replaceEvent", "patchEvent", "deleteEvent"):
+            parameters["header.If-Match"] = "$response.header.ETag"
+        links[operation_id] = {"operationId": operation_id, "parameters": parameters}
+    return links
+
+
+_ON_AN_EVENT = ("getEvent", "listEventRevisions", "replaceEvent", "patchEvent", "deleteEvent")
 
 
 class EventPage(ma.Schema):
@@ -112,7 +157,8 @@ class Events(MethodView):
 
     @blp.requires_scope("write")
     @blp.idempotent
-    @blp.doc(operationId="createEvent", requestBody=EVENT_BODY)
+    @blp.doc(operationId="createEvent", requestBody=EVENT_BODY,
+             responses={201: {"links": _links(*_ON_AN_EVENT)}})
     @blp.response(201, Event, headers={
         "ETag": ETAG_HEADER,
         "Location": {"description": "URL of the new event.", "schema": {"type": "string"}},
@@ -139,7 +185,8 @@ class EventById(MethodView):
     """One event."""
 
     @blp.requires_scope("read")
-    @blp.doc(operationId="getEvent", parameters=[IF_NONE_MATCH])
+    @blp.doc(operationId="getEvent", parameters=[IF_NONE_MATCH],
+             responses={200: {"links": _links(*_ON_AN_EVENT[1:])}})
     @blp.arguments(AsOfArgs, location="query")
     @blp.response(200, Event, headers={"ETag": ETAG_HEADER})
     @blp.alt_response(304, response="NOT_MODIFIED")
@@ -165,7 +212,8 @@ class EventById(MethodView):
         return event_response(stored)
 
     @blp.requires_scope("write")
-    @blp.doc(operationId="replaceEvent", requestBody=EVENT_BODY, parameters=[IF_MATCH])
+    @blp.doc(operationId="replaceEvent", requestBody=EVENT_BODY, parameters=[IF_MATCH],
+             responses={200: {"links": _links(*_ON_AN_EVENT)}})
     @blp.response(200, Event, headers={"ETag": ETAG_HEADER})
     @_documents_update_errors
     @blp.uses_database
@@ -175,18 +223,17 @@ class EventById(MethodView):
         The body is a whole event, validated as on create; the previous version is kept
         in the event's revisions.
         """
-        versions = conditional.expected_versions()
         event = EVENT.load(json_body())
         stored = event_store(auth.caller_name()).update(event_id, lambda _current: event,
-                                                        versions)
+                                                        conditional.expected_versions())
         return event_response(stored)
 
     @blp.requires_scope("write")
-    @blp.doc(operationId="patchEvent", parameters=[IF_MATCH], requestBody={
+    @blp.doc(operationId="patchEvent", parameters=[IF_MATCH],
+             responses={200: {"links": _links(*_ON_AN_EVENT)}}, requestBody={
         "required": True,
         "description": "A JSON Merge Patch (RFC 7396): members replace, `null` removes.",
-        "content": {MERGE_PATCH_JSON: {"schema": {"type": "object"}},
-                    JSON: {"schema": {"type": "object"}}},
+        "content": {MERGE_PATCH_JSON: {"schema": EventPatch}, JSON: {"schema": EventPatch}},
     })
     @blp.response(200, Event, headers={"ETag": ETAG_HEADER})
     @_documents_update_errors
@@ -196,16 +243,16 @@ class EventById(MethodView):
 
         Merges the patch into the current event and validates the result as a whole.
         """
-        versions = conditional.expected_versions()
         patch = json_body(MERGE_PATCH_JSON, JSON)
         stored = event_store(auth.caller_name()).update(
-            event_id, lambda current: EVENT.load(merge_patch.apply(current, patch)), versions
-        )
+            event_id, lambda current: EVENT.load(merge_patch.apply(current, patch)),
+            conditional.expected_versions())
         return event_response(stored)
 
     @blp.requires_scope("write")
     @blp.doc(operationId="deleteEvent", parameters=[IF_MATCH])
     @blp.response(204)
+    @blp.alt_response(400, response="BAD_REQUEST")
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(410, response="GONE")
     @blp.alt_response(412, response="PRECONDITION_FAILED")
