@@ -84,10 +84,12 @@ RULES = (
          "a merge patch is validated merged into the stored event: its kind decides "
          "`details`, its other members complete the patch's",
          ("PATCH /v1/events/{event_id}",), 422, ".*", ""),
-    Rule("no NUL in a patch's details",
-         "a patch's `details` is any object (the stored kind decides it), so no pattern "
-         "of its members can say what every text member of the spec says: no NUL",
-         ("PATCH /v1/events/{event_id}",), 400, "", "contains a NUL character", detail=True),
+    Rule("no NUL in free-form JSON",
+         "a patch's `details` is any object (the stored kind decides it), a bulk item any "
+         "JSON (one that is not an event is that item's error): no pattern of their members "
+         "can say what every text member of the spec says, no NUL",
+         ("PATCH /v1/events/{event_id}", *BULK), 400, "", "contains a NUL character",
+         detail=True),
     Rule("an atomic bulk write refuses a bad item",
          "any item is taken, but with atomic=true (a query parameter) a bad one refuses "
          "the request", BULK, 422, r"items\.[0-9]+(?:\..*)?", ""),

@@ -30,7 +30,8 @@ EVENT = Event()
 class BulkArgs(ma.Schema):
     """Query parameters of a bulk write."""
 
-    atomic = ma.fields.Boolean(load_default=False, metadata={
+    # Only the spec's spellings: marshmallow would also take yes, on, 1, t …
+    atomic = ma.fields.Boolean(load_default=False, truthy={"true"}, falsy={"false"}, metadata={
         "description": "All or nothing: if any item cannot be written, answer 422 listing "
                        "every such item and write none."})
 
