@@ -244,6 +244,9 @@ class EventById(MethodView):
         Merges the patch into the current event and validates the result as a whole.
         """
         patch = json_body(MERGE_PATCH_JSON, JSON)
+        if not isinstance(patch, dict):
+            # RFC 7396 would replace the whole event with it: never an event, so say so now.
+            raise ma.ValidationError({"_schema": ["A patch of an event must be a JSON object."]})
         stored = event_store(auth.caller_name()).update(
             event_id, lambda current: EVENT.load(merge_patch.apply(current, patch)),
             conditional.expected_versions())
