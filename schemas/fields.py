@@ -92,10 +92,16 @@ class _TwoLetterCode(fields.String):
     default_error_messages = {"unknown": "Not an {what} code."}
 
     def __init__(self, **kwargs):
-        metadata = {"enum": self.codes(), "description": f"{self.what} code.",
-                    "examples": [self.example]}
+        # The codes are listed once, in a component of their own (see `json_schema`).
+        metadata = {"allOf": [{"$ref": f"#/components/schemas/{type(self).__name__}"}],
+                    "description": f"{self.what} code.", "examples": [self.example]}
         metadata.update(kwargs.pop("metadata", {}))
         super().__init__(metadata=metadata, **kwargs)
+
+    @classmethod
+    def json_schema(cls) -> dict:
+        """The spec's component of this kind of code (named as the class): every code."""
+        return {"type": "string", "enum": cls.codes(), "description": f"An {cls.what} code."}
 
     @classmethod
     def codes(cls) -> list[str]:

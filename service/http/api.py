@@ -18,6 +18,7 @@ from flask_smorest.utils import prepare_response
 from marshmallow import RAISE, ValidationError
 from webargs.flaskparser import FlaskParser
 
+from schemas.fields import CountryCode, LanguageCode
 from service import auth
 from service.http import idempotency, problems, rate_limits
 
@@ -233,6 +234,8 @@ def create_api(app: Flask) -> EventsApi:
         app.config.setdefault(name, value)
     api = EventsApi(app, spec_kwargs={"marshmallow_plugin": SchemaRulesPlugin()})
     api.spec.components.security_scheme(SECURITY_SCHEME, BEARER_AUTH)
+    for code in (CountryCode, LanguageCode):  # their fields refer to these by class name
+        api.spec.components.schema(code.__name__, code.json_schema())
     app.extensions["events_api"] = api
     app.register_blueprint(_docs_assets())
     app.add_url_rule(
