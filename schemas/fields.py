@@ -173,9 +173,13 @@ class BoundedString(fields.String):
         return text.strip()
 
 
-# An http or https URL: RFC 3986 characters only (others percent-encoded), a host part.
-WEB_URL_PATTERN = (r"^[Hh][Tt][Tt][Pp][Ss]?://(?:[A-Za-z0-9._~!$&'()*+,;=:@\[\]-]|%[0-9A-Fa-f]{2})"
-                   r"(?:[A-Za-z0-9._~!$&'()*+,;=:@\[\]/?#-]|%[0-9A-Fa-f]{2})*$")
+# An http or https URL as RFC 3986 spells one: a host, an optional port, a path, a query
+# and a fragment, each of the characters allowed there (others percent-encoded). No IP
+# literal hosts ([::1]).
+_URL_CHAR = r"(?:[A-Za-z0-9._~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})"
+WEB_URL_PATTERN = (rf"^[Hh][Tt][Tt][Pp][Ss]?://(?:(?:{_URL_CHAR}|:)*@)?{_URL_CHAR}+(?::[0-9]*)?"
+                   rf"(?:/(?:{_URL_CHAR}|[:@])*)*(?:\?(?:{_URL_CHAR}|[:@/?])*)?"
+                   rf"(?:#(?:{_URL_CHAR}|[:@/?])*)?$")
 _WEB_URL = re.compile(WEB_URL_PATTERN)
 
 
