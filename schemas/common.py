@@ -22,10 +22,13 @@ from schemas.fields import (
 def given(*names: str, **properties: dict) -> dict:
     """JSON Schema for "these members are present" (and, if given, match ``properties``).
 
-    Each member is also declared, as linters expect of every required name.
+    Only constrained members are repeated under ``properties``: an empty schema there
+    would read as "anything" to generators that merge alternatives into the object's own.
     """
-    return {"required": list(names),
-            "properties": {name: properties.get(name, {}) for name in names}}
+    schema: dict = {"required": list(names)}
+    if properties:
+        schema["properties"] = properties
+    return schema
 
 
 def any_given(names: tuple[str, ...]) -> dict:
