@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from contract_rules import ADDED_CHECKS, EXCLUDED_CHECKS, HEADERS
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.generation import GenerationMode
 
@@ -71,7 +71,10 @@ def test_links_lead_from_a_created_event_to_its_reads_and_writes(app):
             case.validate_response(response, headers=HEADERS, transport_kwargs=kwargs,
                                    **CHECKS)
 
-    Machine.run(settings=settings(HYPOTHESIS, max_examples=40, stateful_step_count=6))
+    # Generation only: what a scenario can do next depends on what the store answered,
+    # which differs between runs, so Hypothesis cannot replay or shrink it.
+    Machine.run(settings=settings(HYPOTHESIS, derandomize=False, phases=[Phase.generate],
+                                  max_examples=40, stateful_step_count=6))
     # The links reached a real event: its revisions, and a write with its ETag as If-Match.
     assert ("GET /v1/events/{event_id}/revisions", 200) in answered
     assert {("PATCH /v1/events/{event_id}", 200), ("PUT /v1/events/{event_id}", 200),
