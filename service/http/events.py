@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import marshmallow as ma
 from flask import Response, url_for
 from flask.views import MethodView
 from marshmallow.validate import OneOf
+from werkzeug.exceptions import PreconditionFailed
 
 from schemas import Event
 from service import auth
@@ -37,6 +39,8 @@ IF_MATCH = {"in": "header", "name": "If-Match", "required": False,
                            "changed since.",
             "schema": {"type": "string"}}
 EVENT_BODY = {"required": True, "content": {JSON: {"schema": Event}}}
+# The fields the service sets that a PUT may send back from a GET.
+READ_BACK_FIELDS = ("id", "version", "created_at", "updated_at")
 
 
 class EventPage(ma.Schema):
@@ -76,6 +80,33 @@ def _documents_update_errors(view):
     for status in (400, 404, 409, 410, 412, 413, 415, 422, 428):
         view = blp.alt_response(status, response=response_name(status))(view)
     return view
+
+
+def _read_back(body: dict, event_id: uuid.UUID, versions: set[int] | None
+               ) -> set[int] | None:
+    """Take the service's fields out of a PUT body that echoes a GET; the versions to expect.
+
+    They must be the stored event's: ``version`` as a precondition (412), the others as
+    data (422). The write is then pinned to the version they were checked against.
+    """
+    echoed = {name: body.pop(name) for name in READ_BACK_FIELDS if name in body}
+    if not echoed:
+        return versions
+    if "version" in echoed:
+        version = echoed["version"]
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ma.ValidationError({"version": ["Not a valid integer."]})
+        versions = {version} if versions is None else versions & {version}
+    stored = event_store().get(event_id)
+    if versions is not None and stored.version not in versions:
+        raise PreconditionFailed("The event has changed since the version sent; read it "
+                                 "again and re-apply the change.")
+    current = json.loads(stored.body)
+    wrong = {name: ["Read-only: must be the stored event's value, or left out."]
+             for name, value in echoed.items() if name != "version" and value != current[name]}
+    if wrong:
+        raise ma.ValidationError(wrong)
+    return {stored.version}
 
 
 def event_response(stored: StoredEvent, status: int = 200, headers: dict | None = None
@@ -174,9 +205,18 @@ class EventById(MethodView):
 
         The body is a whole event, validated as on create; the previous version is kept
         in the event's revisions.
+
+        What a GET answered may be sent back as it is: the fields the service sets (`id`,
+        `version`, `created_at`, `updated_at`) are ignored when they are the stored
+        event's. A `version` is a precondition like `If-Match` (412 when the event has
+        changed since); an `id`, `created_at` or `updated_at` that is not the stored
+        event's is a 422 naming it.
         """
         versions = conditional.expected_versions()
-        event = EVENT.load(json_body())
+        body = json_body()
+        if isinstance(body, dict):
+            versions = _read_back(body, event_id, versions)
+        event = EVENT.load(body)
         stored = event_store(auth.caller_name()).update(event_id, lambda _current: event,
                                                         versions)
         return event_response(stored)

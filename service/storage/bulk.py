@@ -28,6 +28,7 @@ from service.storage.events import (
     _search_columns,
     _serialise,
     client_view,
+    new_event_ids,
     search_vector_sql,
     timestamp,
 )
@@ -162,7 +163,9 @@ def _write_batch(conn: psycopg.Connection, events: Sequence[dict | None],
         raise BatchRefused(_errors(outcomes))
     writable = {index: event for index, event in enumerate(events) if index not in outcomes}
     stored = _lock_by_key(conn, {event["key"] for event in writable.values() if "key" in event})
-    rows = _plan(writable, stored, outcomes)
+    new_ids = new_event_ids(conn, {event["key"] for event in writable.values()
+                                   if "key" in event and event["key"] not in stored})
+    rows = _plan(writable, stored, new_ids, outcomes)
     if rows:
         _write(conn, rows, outcomes, atomic, written_by)
     return [outcomes[index] for index in range(len(events))]
@@ -180,7 +183,7 @@ def _refusals(conn: psycopg.Connection, events: Sequence[dict | None]
     return outcomes
 
 
-def _plan(writable: dict[int, dict], stored: dict[str, tuple],
+def _plan(writable: dict[int, dict], stored: dict[str, tuple], new_ids: dict[str, uuid.UUID],
           outcomes: dict[int, ItemOutcome]) -> list[tuple]:
     """The staged row of each item to create or update; every item's outcome into ``outcomes``."""
     now = dt.datetime.now(dt.UTC)
@@ -188,7 +191,8 @@ def _plan(writable: dict[int, dict], stored: dict[str, tuple],
     for index, event in writable.items():
         found = stored.get(event.get("key"))
         if found is None:
-            event_id, version, created_at = uuid.uuid4(), 1, timestamp(now)
+            event_id = new_ids[event["key"]] if "key" in event else uuid.uuid4()
+            version, created_at = 1, timestamp(now)
             operation, outcome = "create", "created"
         else:
             event_id, current_version, text, deleted = found

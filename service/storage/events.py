@@ -20,6 +20,26 @@ from service.storage.links import check_links
 # Fields the service sets; a client's copy of them is never stored.
 SERVICE_FIELDS = ("id", "version", "created_at", "updated_at", "deleted_at")
 
+# The id of an event created with a natural key is derived from the key, so a seed record
+# has the same id on every installation (the spec's examples point at seeded events).
+KEYED_EVENT_IDS = uuid.UUID("0b6c6d3e-5a0e-4f5e-9d7a-6f1c2b8e4a10")
+
+
+def new_event_ids(conn: psycopg.Connection, keys: set[str]) -> dict[str, uuid.UUID]:
+    """The id each new event with one of these keys gets.
+
+    Derived from the key, unless an event holds that id already: one created with this
+    key whose key was changed since. That one keeps its id, and the new one gets a random
+    id, as an event without a key does.
+    """
+    if not keys:
+        return {}
+    derived = {key: uuid.uuid5(KEYED_EVENT_IDS, key) for key in keys}
+    taken = {row[0] for row in conn.execute(
+        "SELECT id FROM events WHERE id = ANY(%s)", (list(derived.values()),))}
+    return {key: uuid.uuid4() if event_id in taken else event_id
+            for key, event_id in derived.items()}
+
 
 class EventNotFound(Exception):
     """No event has that id."""
@@ -212,12 +232,13 @@ class EventStore:
 
     def create(self, event: dict) -> StoredEvent:
         """Store a validated new event as version 1."""
-        event_id = uuid.uuid4()
         now = dt.datetime.now(dt.UTC)
-        body = _serialise(event_id, event, 1, timestamp(now), timestamp(now))
-        params = _search_columns(event) | {"id": event_id, "version": 1, "body": body,
-                                           "created_at": now, "updated_at": now}
         with self._connection() as conn, conn.transaction():
+            key = event.get("key")
+            event_id = new_event_ids(conn, {key})[key] if key is not None else uuid.uuid4()
+            body = _serialise(event_id, event, 1, timestamp(now), timestamp(now))
+            params = _search_columns(event) | {"id": event_id, "version": 1, "body": body,
+                                               "created_at": now, "updated_at": now}
             check_links(conn, event)
             try:
                 conn.execute(_INSERT, params)
