@@ -139,6 +139,7 @@ class EventsApi(Api):
             response = {"description": problems.status_title(status)}
             if status >= 400:
                 response["schema"] = self.ERROR_SCHEMA
+                response["example"] = problems.example(status)
             if status == http.HTTPStatus.SERVICE_UNAVAILABLE:
                 response["headers"] = {"Retry-After": {
                     "description": "Seconds to wait before trying again.",

@@ -14,7 +14,7 @@ from werkzeug.exceptions import PreconditionFailed
 from schemas import Event
 from service import auth
 from service.db import get_db
-from service.http import conditional, idempotency, merge_patch, pagination, search
+from service.http import conditional, examples, idempotency, merge_patch, pagination, search
 from service.http.api import ApiBlueprint
 from service.http.body import JSON, MERGE_PATCH_JSON, json_body
 from service.http.problems import response_name
@@ -38,7 +38,13 @@ IF_MATCH = {"in": "header", "name": "If-Match", "required": False,
             "description": "The ETag last read; the write fails with 412 if the event has "
                            "changed since.",
             "schema": {"type": "string"}}
-EVENT_BODY = {"required": True, "content": {JSON: {"schema": Event}}}
+CREATE_BODY = {"required": True, "content": {JSON: {
+    "schema": Event, "examples": examples.create_examples()}}}
+REPLACE_BODY = {"required": True, "content": {JSON: {
+    "schema": Event, "examples": examples.replace_example()}}}
+EVENT_ID = {"in": "path", "name": "event_id", "description": "The event's `id`.",
+            "example": examples.example_event_id()}
+STORED_EXAMPLE = examples.stored_example()
 # The fields the service sets that a PUT may send back from a GET.
 READ_BACK_FIELDS = ("id", "version", "created_at", "updated_at")
 
@@ -143,8 +149,8 @@ class Events(MethodView):
 
     @blp.requires_scope("write")
     @blp.idempotent
-    @blp.doc(operationId="createEvent", requestBody=EVENT_BODY)
-    @blp.response(201, Event, headers={
+    @blp.doc(operationId="createEvent", requestBody=CREATE_BODY)
+    @blp.response(201, Event, example=STORED_EXAMPLE, headers={
         "ETag": ETAG_HEADER,
         "Location": {"description": "URL of the new event.", "schema": {"type": "string"}},
         idempotency.REPLAYED_HEADER: idempotency.REPLAYED})
@@ -165,14 +171,14 @@ class Events(MethodView):
         return event_response(stored, 201, {"Location": location})
 
 
-@blp.route("/<uuid:event_id>")
+@blp.route("/<uuid:event_id>", parameters=[EVENT_ID])
 class EventById(MethodView):
     """One event."""
 
     @blp.requires_scope("read")
     @blp.doc(operationId="getEvent", parameters=[IF_NONE_MATCH])
     @blp.arguments(AsOfArgs, location="query")
-    @blp.response(200, Event, headers={"ETag": ETAG_HEADER})
+    @blp.response(200, Event, example=STORED_EXAMPLE, headers={"ETag": ETAG_HEADER})
     @blp.alt_response(304, response="NOT_MODIFIED")
     @blp.alt_response(400, response="BAD_REQUEST")
     @blp.alt_response(404, response="NOT_FOUND")
@@ -196,8 +202,8 @@ class EventById(MethodView):
         return event_response(stored)
 
     @blp.requires_scope("write")
-    @blp.doc(operationId="replaceEvent", requestBody=EVENT_BODY, parameters=[IF_MATCH])
-    @blp.response(200, Event, headers={"ETag": ETAG_HEADER})
+    @blp.doc(operationId="replaceEvent", requestBody=REPLACE_BODY, parameters=[IF_MATCH])
+    @blp.response(200, Event, example=STORED_EXAMPLE, headers={"ETag": ETAG_HEADER})
     @_documents_update_errors
     @blp.uses_database
     def put(self, event_id: uuid.UUID):
@@ -225,10 +231,11 @@ class EventById(MethodView):
     @blp.doc(operationId="patchEvent", parameters=[IF_MATCH], requestBody={
         "required": True,
         "description": "A JSON Merge Patch (RFC 7396): members replace, `null` removes.",
-        "content": {MERGE_PATCH_JSON: {"schema": {"type": "object"}},
-                    JSON: {"schema": {"type": "object"}}},
+        "content": {MERGE_PATCH_JSON: {"schema": {"type": "object"},
+                                       "examples": examples.patch_example()},
+                    JSON: {"schema": {"type": "object"}, "examples": examples.patch_example()}},
     })
-    @blp.response(200, Event, headers={"ETag": ETAG_HEADER})
+    @blp.response(200, Event, example=STORED_EXAMPLE, headers={"ETag": ETAG_HEADER})
     @_documents_update_errors
     @blp.uses_database
     def patch(self, event_id: uuid.UUID):
@@ -260,7 +267,7 @@ class EventById(MethodView):
         return empty_response(204)
 
 
-@blp.route("/<uuid:event_id>/revisions")
+@blp.route("/<uuid:event_id>/revisions", parameters=[EVENT_ID])
 class EventRevisions(MethodView):
     """The history of one event."""
 
