@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 
@@ -109,10 +110,22 @@ def _read_back(body: dict, event_id: uuid.UUID, versions: set[int] | None
                                  "again and re-apply the change.")
     current = json.loads(stored.body)
     wrong = {name: ["Read-only: must be the stored event's value, or left out."]
-             for name, value in echoed.items() if name != "version" and value != current[name]}
+             for name, value in echoed.items()
+             if name != "version" and not _same_value(name, value, current[name])}
     if wrong:
         raise ma.ValidationError(wrong)
     return {stored.version}
+
+
+def _same_value(name: str, sent: object, stored: str) -> bool:
+    """Whether a field sent back is the stored one: timestamps as instants, in any offset
+    or precision a client library writes them (`+00:00` for `Z`)."""
+    if name == "id" or not isinstance(sent, str):
+        return sent == stored
+    try:
+        return dt.datetime.fromisoformat(sent) == dt.datetime.fromisoformat(stored)
+    except ValueError:
+        return False
 
 
 def event_response(stored: StoredEvent, status: int = 200, headers: dict | None = None
