@@ -134,3 +134,9 @@ def test_a_write_whose_answer_the_client_would_refuse_is_406_and_writes_nothing(
     response = client.post("/v1/events", json=example(), headers={"Accept": "text/html"})
     assert response.status_code == 406
     assert client.get("/v1/events").json["items"] == []
+
+
+def test_a_delete_answers_whatever_the_accept_since_its_answer_has_no_body(client, created):
+    _, url = created(example())
+    response = client.delete(url, headers={"Accept": "application/problem+json"})
+    assert response.status_code == 204
