@@ -123,7 +123,15 @@ class ApiBlueprint(SmorestBlueprint):
 
 
 class EventsApi(Api):
-    """flask-smorest's Api, answering and documenting errors as problem+json."""
+    """flask-smorest's Api, answering and documenting errors as problem+json.
+
+    The methods whose names start with `_` override private hooks of flask-smorest 0.47
+    (pinned `==0.47.*` in pyproject for this reason): its error handler (HTML-free
+    problem+json instead of its JSON), its pagination header (pages here are cursors),
+    its response components (one per status, with problem examples) and its JSON spec
+    view (the same key order as the YAML). tests/test_openapi.py and tests/test_errors.py
+    fail if a release renames or stops calling them.
+    """
 
     ERROR_SCHEMA = problems.Problem
     _spec_dict: dict | None = None

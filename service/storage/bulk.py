@@ -21,18 +21,16 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from service.storage.events import (
+from service.storage.events import EventStore, WriteOrderConflict, new_event_ids
+from service.storage.links import link_errors
+from service.storage.rows import (
     INDEXED_COLUMNS,
-    EventStore,
-    WriteOrderConflict,
-    _search_columns,
-    _serialise,
     client_view,
-    new_event_ids,
+    event_body,
+    search_columns,
     search_vector_sql,
     timestamp,
 )
-from service.storage.links import link_errors
 
 # What happened to each item, and the HTTP status each answers in a bulk response.
 OUTCOME_STATUS = {
@@ -204,8 +202,8 @@ def _plan(writable: dict[int, dict], stored: dict[str, tuple], new_ids: dict[str
             version, created_at = current_version + 1, body["created_at"]
             operation, outcome = "update", "updated"
         outcomes[index] = ItemOutcome(outcome, event_id, version)
-        columns = _search_columns(event)
-        body_text = _serialise(event_id, event, version, created_at, timestamp(now))
+        columns = search_columns(event)
+        body_text = event_body(event_id, event, version, created_at, timestamp(now))
         rows.append((event_id, version, body_text, *(columns[n] for n in INDEXED_COLUMNS),
                      created_at, now, columns["title"], columns["text"], operation))
     return rows

@@ -16,7 +16,7 @@ from psycopg import sql
 
 from schemas import date_span
 from service.storage.distance import DISTANCE_KM, bounding_box
-from service.storage.events import actor_key
+from service.storage.rows import actor_key
 
 _TSQUERY = sql.SQL("websearch_to_tsquery('english', {})").format(sql.Placeholder("q"))
 
