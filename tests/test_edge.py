@@ -11,19 +11,14 @@ import re
 import pytest
 from examples import example
 
-from service import create_app
-
 LONG = example(summary="A summary long enough to be worth compressing. " * 40)
 PREFLIGHT = {"Origin": "https://analyst.example", "Access-Control-Request-Method": "POST",
              "Access-Control-Request-Headers": "Authorization, Idempotency-Key, Content-Type"}
 
 
 @pytest.fixture
-def cors_app(database_url):
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url,
-                      "CORS_ORIGINS": ["https://analyst.example"]})
-    yield app
-    app.extensions["events_db_pool"].close()
+def cors_app(make_app):
+    return make_app(CORS_ORIGINS=["https://analyst.example"])
 
 
 def test_every_answer_has_security_headers(client, created):
