@@ -15,15 +15,16 @@ from werkzeug.exceptions import PreconditionFailed
 from schemas import Event
 from service import auth
 from service.db import get_db
-from service.http import conditional, examples, idempotency, merge_patch, pagination, search
+from service.http import conditional, examples, idempotency, merge_patch, pagination
 from service.http.api import ApiBlueprint
+from service.http.as_of_args import AsOfArgs
 from service.http.body import JSON, MERGE_PATCH_JSON, json_body
 from service.http.problems import response_name
 from service.http.responses import empty_response, json_response
-from service.search.as_of import AsOfArgs
-from service.search.params import SearchArgs
-from service.storage import as_of, event_store
+from service.http.search_args import SearchArgs
+from service.storage import as_of, event_store, search_query
 from service.storage.events import StoredEvent
+from service.storage.search import search_store
 
 blp = ApiBlueprint("events", __name__, url_prefix="/v1/events",
                    description="Create, read, change and delete events.")
@@ -128,6 +129,30 @@ def _same_value(name: str, sent: object, stored: str) -> bool:
         return False
 
 
+def search_page(args: dict) -> Response:
+    """One page of a search: ``args`` as loaded by ``SearchArgs``."""
+    limit, token, sort = args.pop("limit"), args.pop("cursor", None), args["sort"]
+    scope = pagination.scope("events", args)
+    after = pagination.cursor_position(
+        scope, token, lambda value: search_query.position_from_json(sort, value))
+    rows = search_store().page(search_query.build(args), sort, limit + 1, after)
+    next_position = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        _, key_value, event_id, _ = rows[-1]
+        next_position = search_query.position_to_json(sort, key_value, event_id)
+    return pagination.page_response(
+        [_with_distance(body, distance) for body, _, _, distance in rows], scope, next_position)
+
+
+def _with_distance(body: str, distance_km: float | None) -> str:
+    """The stored JSON text, with ``distance_km`` added as its last member under ``near``."""
+    if distance_km is None:
+        return body
+    # The stored text is one JSON object: its last character is the closing brace.
+    return f'{body[:-1]},"distance_km":{round(distance_km, 3)}}}'
+
+
 def event_response(stored: StoredEvent, status: int = 200, headers: dict | None = None
                    ) -> Response:
     """One event, with its ETag."""
@@ -158,7 +183,7 @@ class Events(MethodView):
         deletes (`AS_OF_MAX_CHANGES`, 10,000 by default) may have been recorded since:
         more is a 400.
         """
-        return search.search_page(args)
+        return search_page(args)
 
     @blp.requires_scope("write")
     @blp.idempotent

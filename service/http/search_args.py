@@ -20,7 +20,7 @@ from schemas import (
     date_span,
 )
 from schemas.fields import BoundedString, CountryCode, PartialDate
-from service.search.as_of import AsOfArgs
+from service.http.as_of_args import AsOfArgs
 from service.storage.distance import LONGEST_KM
 
 # Bounds that keep one request's SQL small, whatever is sent.
