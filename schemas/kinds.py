@@ -213,7 +213,7 @@ class LogisticsMovementDetails(StrictSchema):
 
     origin_country = CountryCode()
     destination_country = CountryCode()
-    between = BoundedList(CountryCode(), max_items=2, validate=Length(min=2), metadata={
+    between = BoundedList(CountryCode(), max_items=2, validate=Length(min=2, max=2), metadata={
         "description": "The two countries the movement runs between, when the source gives "
                        "no direction (instead of origin_country and destination_country)."})
     both_directions = StrictBoolean()
