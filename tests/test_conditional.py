@@ -143,5 +143,7 @@ def test_a_missing_or_bad_body_is_reported_before_if_match(client, created, meth
     assert send(url, headers=stale).status_code == 415  # no body, no Content-Type
     assert send(url, headers=stale, data="", content_type="application/json").status_code == 400
     assert send(url, headers=stale, json=[]).status_code == 422
+    invalid = {"title": 5} if method == "patch" else example(title=5)
+    assert send(url, headers=stale, json=invalid).status_code == 422
     assert send(url, headers=stale, json={"title": "New"} if method == "patch"
                 else example()).status_code == 412
