@@ -20,6 +20,7 @@ RUN pip install .
 USER events
 EXPOSE 8000
 # Every setting comes from the environment (see README, "Configuration").
-ENV BIND=0.0.0.0:8000
+ENV BIND=0.0.0.0:8000 \
+    SEEDS_DIR=/app/seeds
 # Migrations take an advisory lock, so several replicas may start at once.
 CMD ["sh", "-c", "flask --app service migrate && exec gunicorn --config python:service.gunicorn_conf 'service:create_app()'"]

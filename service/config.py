@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 MIB = 1024 * 1024
+
+
+# The seeds/ folder beside the service package in a checkout (an editable install).
+PROJECT_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
 
 def _int(name: str, default: int) -> int:
@@ -56,9 +61,9 @@ def from_environment() -> dict:
         # at most this many (over: a 400 naming as_of), which bounds its time and memory.
         "AS_OF_MAX_CHANGES": _int("AS_OF_MAX_CHANGES", 10_000),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
-        # What `flask seed` loads when given no path: the repo's seeds/ (or /app/seeds in
-        # the image), relative to the working directory.
-        "SEEDS_DIR": os.environ.get("SEEDS_DIR", "seeds"),
+        # What `flask seed` loads when given no path: the project's seeds/, wherever the
+        # command runs from (the image, which installs the package, sets /app/seeds).
+        "SEEDS_DIR": os.environ.get("SEEDS_DIR", str(PROJECT_SEEDS)),
         # Signs pagination cursors; every instance behind one load balancer needs the same.
         "SECRET_KEY": os.environ.get("SECRET_KEY", "development only: set SECRET_KEY"),
     }

@@ -4,7 +4,8 @@ import multiprocessing
 import os
 import time
 
-bind = os.environ.get("BIND", "0.0.0.0:8000")
+# Loopback unless told otherwise; the image sets BIND=0.0.0.0:8000.
+bind = os.environ.get("BIND", "127.0.0.1:8000")
 # Threaded workers (gthread): requests are short and mostly wait on PostgreSQL.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
 threads = int(os.environ.get("GUNICORN_THREADS", 4))

@@ -20,10 +20,13 @@ from psycopg import conninfo, sql
 from werkzeug.datastructures import Headers
 
 from service import auth, create_app
-from service.embedded_postgres import quiet
+from service.embedded_postgres import quiet, wait_patiently
 from service.migrate import migrate
 
 quiet()
+# Embedded servers (the run's own without DATABASE_URL, and those tests stop and start)
+# may take more than pgserver's 10 s to start on a busy machine.
+wait_patiently()
 
 
 def _server_url():
