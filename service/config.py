@@ -30,6 +30,18 @@ def from_environment() -> dict:
         "DATABASE_POOL_TIMEOUT": float(os.environ.get("DATABASE_POOL_TIMEOUT", 5)),
         "DATABASE_CONNECT_TIMEOUT": _int("DATABASE_CONNECT_TIMEOUT", 5),
         "DATABASE_STATEMENT_TIMEOUT_MS": _int("DATABASE_STATEMENT_TIMEOUT_MS", 15_000),
+        # A streaming replica for search, facets, export, actors and the change feed
+        # (service/replica.py); unset: the primary serves them. Its pool has the same
+        # sizes; a replica that gives no connection within its timeout is skipped, reads
+        # going to the primary, for the retry interval.
+        "DATABASE_READ_URL": os.environ.get("DATABASE_READ_URL") or None,
+        "DATABASE_READ_POOL_TIMEOUT": float(os.environ.get("DATABASE_READ_POOL_TIMEOUT", 1)),
+        "DATABASE_READ_RETRY_SECONDS": float(os.environ.get("DATABASE_READ_RETRY_SECONDS", 5)),
+        # /metrics without a key (true), or for keys with the `admin` scope only (false).
+        "METRICS_PUBLIC": _bool("METRICS_PUBLIC", True),
+        # events_stored is recounted at a scrape when older than this (one GROUP BY).
+        "EVENTS_COUNT_INTERVAL_SECONDS": float(os.environ.get("EVENTS_COUNT_INTERVAL_SECONDS",
+                                                              30)),
         # HTTP
         "MAX_CONTENT_LENGTH": _int("MAX_BODY_BYTES", MIB),
         # POST /v1/events/bulk: most events in one request (more: 413), and its own body

@@ -38,25 +38,31 @@ def check_connection(conn: psycopg.Connection) -> None:
 
 
 class Database:
-    """Owns one ``ConnectionPool`` for an app and hands out connections from it."""
+    """Owns one ``ConnectionPool`` for an app and hands out connections from it.
 
-    def __init__(self, app: Flask):
+    ``url_setting`` and ``timeout_setting`` name the settings of the server it connects
+    to: the primary's by default, a read replica's for ``service.replica``.
+    """
+
+    def __init__(self, app: Flask, url_setting: str = "DATABASE_URL",
+                 timeout_setting: str = "DATABASE_POOL_TIMEOUT"):
         self.app = app
+        self.url_setting, self.timeout_setting = url_setting, timeout_setting
         self.pool: ConnectionPool | None = None
         self._lock = threading.Lock()
 
     def _create_pool(self) -> ConnectionPool:
         config = self.app.config
-        if not config["DATABASE_URL"]:
+        if not config[self.url_setting]:
             # Development only: the embedded server ships in the `dev` extra.
             from service import embedded_postgres
 
-            config["DATABASE_URL"] = embedded_postgres.start(self.app.instance_path)
+            config[self.url_setting] = embedded_postgres.start(self.app.instance_path)
         pool = ConnectionPool(
-            config["DATABASE_URL"],
+            config[self.url_setting],
             min_size=config["DATABASE_POOL_MIN_SIZE"],
             max_size=config["DATABASE_POOL_MAX_SIZE"],
-            timeout=config["DATABASE_POOL_TIMEOUT"],
+            timeout=config[self.timeout_setting],
             # A connection that died with a database restart is replaced, not handed out.
             check=check_connection,
             kwargs={

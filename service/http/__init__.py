@@ -12,6 +12,7 @@ from service.http import (
     events,
     export,
     health,
+    metrics,
     rate_limits,
     search,
 )
@@ -32,3 +33,4 @@ def init_app(app: Flask) -> None:
     api.register_blueprint(actors.blp)
     api.register_blueprint(event_types.blp)
     api.register_blueprint(health.blp)
+    api.register_blueprint(metrics.blp)
