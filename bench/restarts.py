@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import secrets
 import signal
 import statistics
 import sys
@@ -234,7 +235,7 @@ def signal_round(database_url: str, authorization: str, signum: int, log: Path,
     request; the summary, with the writes acknowledged but not stored, and the workers
     before and after."""
     env = UNLIMITED | {"DATABASE_URL": database_url, "WEB_CONCURRENCY": "2",
-                       "GUNICORN_THREADS": "4"}
+                       "GUNICORN_THREADS": "4", "SECRET_KEY": secrets.token_urlsafe(32)}
     with Gunicorn("service:create_app()", "/readyz", log, env) as server:
         ids = fill(server.base, authorization, events)
         before = {process.pid for process in server.workers()}

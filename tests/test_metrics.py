@@ -125,7 +125,8 @@ def test_metrics_need_an_admin_key_when_not_public(app, anonymous, client):
 def test_counts_are_summed_over_gunicorns_workers(database_url, tmp_path):
     metrics_dir = tmp_path / "metrics"
     env = LIVE_ENV | {"DATABASE_URL": database_url, "WEB_CONCURRENCY": "2",
-                      "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+                      "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+                      "SECRET_KEY": "metrics test"}
     with Gunicorn("service:create_app()", "/healthz", tmp_path / "gunicorn.log",
                   env) as server:
         def get(path: str) -> bytes:
