@@ -4,12 +4,15 @@ and a command that stops the embedded PostgreSQL."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from pathlib import Path
 
 import psutil
 import pytest
@@ -64,8 +67,20 @@ def test_serve_listens_on_loopback_only_and_seeds_from_any_folder(database_url, 
         serve.wait(timeout=30)
 
 
+@pytest.fixture
+def server_dir():
+    """A folder the embedded server's own user can reach: not under pytest's tmp_path,
+    whose /tmp/pytest-of-root another pytest run may close to others (mode 0700) while
+    this one runs."""
+    path = Path(tempfile.mkdtemp(prefix="events-embedded-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.mark.slow
-def test_db_stop_stops_the_embedded_postgresql(tmp_path, monkeypatch):
+def test_db_stop_stops_the_embedded_postgresql(server_dir, monkeypatch):
+    tmp_path = server_dir
     monkeypatch.setenv("EMBEDDED_POSTGRES_DIR", str(tmp_path / "postgres"))
     app = create_app({"TESTING": True, "DATABASE_URL": None})
     runner = app.test_cli_runner()
