@@ -54,7 +54,11 @@ class ReadDatabase:
 
     @contextmanager
     def connection(self):
-        """A connection in autocommit mode for a read that tolerates replication lag."""
+        """A connection in autocommit mode for a read that tolerates replication lag.
+
+        Inside a request's transaction (``Database.request_transaction``) it is that
+        transaction's connection, on the primary: a write's own reads see its writes.
+        """
         with ExitStack() as stack:
             conn = None
             if not self.replica_down():
