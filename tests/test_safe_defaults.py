@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import psutil
+import psycopg
 import pytest
 from pgserver.utils import PostmasterInfo
 
@@ -35,6 +36,9 @@ def _other_address() -> str | None:
 
 @pytest.mark.slow
 def test_serve_listens_on_loopback_only_and_seeds_from_any_folder(database_url, tmp_path):
+    # No events but those serve seeds (other tests leave theirs in the run's database).
+    with psycopg.connect(database_url) as conn:
+        conn.execute("TRUNCATE events, event_revisions, idempotency_keys CASCADE")
     port = free_port()
     env = os.environ | {"DATABASE_URL": database_url, "WEB_CONCURRENCY": "1",
                         "LOG_LEVEL": "WARNING"}
