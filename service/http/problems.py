@@ -17,6 +17,7 @@ from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from service.auth import InsufficientScope, Unauthenticated
+from service.db import DatabaseUnavailable
 from service.errors import flatten_errors
 from service.http.idempotency import BadIdempotencyKey, KeyReused
 from service.http.rate_limits import RateLimited
@@ -197,6 +198,7 @@ def register(app: Flask) -> None:
     app.register_error_handler(RateLimited, _rate_limited)
     app.register_error_handler(UnknownLinks, lambda e: validation_problem(e.errors))
     app.register_error_handler(PoolTimeout, _unavailable)
+    app.register_error_handler(DatabaseUnavailable, _unavailable)
     app.register_error_handler(psycopg.OperationalError, _unavailable)
     # Subclasses of OperationalError that say nothing of the database's health.
     app.register_error_handler(psycopg.errors.QueryCanceled, _query_cancelled)
