@@ -145,10 +145,17 @@ def _unavailable(error: Exception) -> Response:
     return _retry_later("The database is unavailable; try again shortly.")
 
 
-def _query_cancelled(error: Exception) -> Response:
+def _query_cancelled(error: psycopg.errors.QueryCanceled) -> Response:
     log.warning("statement cancelled on %s %s: %s", request.method, request.path, error)
-    return _retry_later("The database took too long to answer; try again, or narrow the "
-                        "request.")
+    if "statement timeout" not in (error.diag.message_primary or ""):
+        # Cancelled by an operator or a failover, not by its own cost: worth repeating.
+        return _retry_later("The database cancelled the query; try again.")
+    # The same request would run as long again: no Retry-After, which would invite that.
+    limit = current_app.config["DATABASE_STATEMENT_TIMEOUT_MS"]
+    return problem(503, f"The query was too expensive: it ran past the statement timeout "
+                        f"({limit} ms) and was cancelled. Repeating it will not help; narrow "
+                        "it (fewer or more selective filters, a shorter date range, a "
+                        "smaller limit).")
 
 
 def _transaction_rolled_back(error: Exception) -> Response:
