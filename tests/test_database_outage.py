@@ -11,11 +11,14 @@ request on a new connection (a client that retries or reuses sockets would hide 
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
+import shutil
 import signal
 import statistics
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -111,10 +114,9 @@ class PrivateServer:
         self.start()
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
             self.pg_ctl("-m", "immediate", "stop")
-        except Exception:  # already stopped
-            pass
+        shutil.rmtree(self.pgdata, ignore_errors=True)
 
 
 @dataclass
