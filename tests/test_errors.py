@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from examples import example
@@ -182,6 +183,34 @@ def test_connection_check_works_past_file_descriptor_1023(app):
         for descriptor in held:
             os.close(descriptor)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_query_cancelled_by_an_operator_is_a_503_worth_retrying(database_url):
+    import threading
+
+    import psycopg
+
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url})
+    client = app.test_client()
+    answers = []
+    with psycopg.connect(database_url, autocommit=True) as admin, \
+            psycopg.connect(database_url) as blocker:
+        blocker.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+        waiting = threading.Thread(target=lambda: answers.append(
+            client.get("/v1/events/00000000-0000-0000-0000-000000000000")))
+        waiting.start()
+        deadline = time.monotonic() + 10
+        while not admin.execute(
+                "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name"
+                " = 'events-service' AND wait_event_type = 'Lock'").fetchall():
+            assert time.monotonic() < deadline, "the request never waited for the lock"
+            time.sleep(0.01)
+        waiting.join(10)
+        blocker.rollback()
+    body = _assert_problem(answers[0], 503)
+    assert "cancelled" in body["detail"] and "too expensive" not in body["detail"]
+    assert answers[0].headers["Retry-After"] == "5"
+    app.extensions["events_db_pool"].close()
 
 
 def test_a_statement_timeout_is_a_503_that_names_the_query_as_too_expensive(database_url):
