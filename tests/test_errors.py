@@ -117,6 +117,25 @@ def test_an_unexpected_exception_is_a_500_problem_without_traceback(database_url
     assert any("unhandled error" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.parametrize("conflict", ["DeadlockDetected", "SerializationFailure",
+                                      "TransactionRollback"])
+def test_a_conflicting_transaction_is_a_503_worth_retrying(database_url, conflict):
+    import psycopg
+
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url})
+
+    @app.get("/conflict")
+    def conflicting():
+        # What PostgreSQL raises in one of two transactions that wait on each other, or
+        # that a serializable transaction cannot commit beside another.
+        raise getattr(psycopg.errors, conflict)("could not commit")
+
+    response = app.test_client().get("/conflict")
+    body = _assert_problem(response, 503)
+    assert "nothing was written" in body["detail"]
+    assert response.headers["Retry-After"] == "5"
+
+
 def test_an_unreachable_database_is_503_with_retry_after():
     # Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
     app = create_app({"TESTING": True, "DATABASE_POOL_TIMEOUT": 1,

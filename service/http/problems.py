@@ -209,6 +209,9 @@ def register(app: Flask) -> None:
     app.register_error_handler(psycopg.OperationalError, _unavailable)
     # Subclasses of OperationalError that say nothing of the database's health.
     app.register_error_handler(psycopg.errors.QueryCanceled, _query_cancelled)
-    app.register_error_handler(psycopg.errors.TransactionRollback, _transaction_rolled_back)
+    # SQLSTATE class 40; psycopg does not make the two common ones subclasses of the third.
+    for rolled_back in (psycopg.errors.TransactionRollback, psycopg.errors.DeadlockDetected,
+                        psycopg.errors.SerializationFailure):
+        app.register_error_handler(rolled_back, _transaction_rolled_back)
     app.register_error_handler(WriteOrderConflict, _transaction_rolled_back)
     app.register_error_handler(Exception, _unexpected)
