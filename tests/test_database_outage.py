@@ -15,8 +15,10 @@ import contextlib
 import http.client
 import json
 import os
+import random
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import threading
@@ -32,7 +34,7 @@ import pytest
 from conftest import LIVE_ENV, bearer, prepare_database
 from examples import example
 
-from bench.servers import Gunicorn, free_port
+from bench.servers import Gunicorn
 
 CLIENT_THREADS = 10
 # How long the load runs before an outage, and after the database answers again.
@@ -41,6 +43,24 @@ POOL_TIMEOUT = 5.0  # the service's default DATABASE_POOL_TIMEOUT, which a 503 m
 # What "fast" means for a 503 while the database is down: a probe refused at once, plus a
 # loaded 2-core machine's scheduling.
 FAST_503_P95, FAST_503_MAX = 0.5, 2.5
+
+
+def _port_outside_the_ephemeral_range() -> int:
+    """A free port that stays free while the server is stopped.
+
+    Ports the kernel hands out (to bind(0), to outgoing connections) come from
+    ip_local_port_range; during a 10 s stop, one of those could be taken by another
+    process and the server could not start again on it.
+    """
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for port in random.sample(range(max(1024, low - 12_000), low), 200):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 class PrivateServer:
@@ -53,7 +73,7 @@ class PrivateServer:
         server = pgserver.get_server(root / "pg", cleanup_mode=None)
         self.pgdata, self.user = server.pgdata, server.system_user
         self.pg_ctl("-m", "fast", "stop")
-        self.port = free_port()
+        self.port = _port_outside_the_ephemeral_range()
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
         self.start()
 
@@ -61,8 +81,13 @@ class PrivateServer:
         pgserver.pg_ctl(["-w", *args], pgdata=self.pgdata, user=self.user)
 
     def start(self) -> None:
-        self.pg_ctl("-o", f"-h 127.0.0.1 -p {self.port} -k ''", "-l", str(self.pgdata / "log"),
-                    "start")
+        log = self.pgdata / "log"
+        try:
+            self.pg_ctl("-o", f"-h 127.0.0.1 -p {self.port} -k ''", "-l", str(log), "start")
+        except subprocess.CalledProcessError as error:
+            tail = log.read_text(errors="replace").splitlines()[-10:]
+            raise RuntimeError("the private PostgreSQL did not start:\n" + "\n".join(tail)
+                               ) from error
 
     def postmaster(self) -> psutil.Process:
         return psutil.Process(int((self.pgdata / "postmaster.pid").read_text().split()[0]))
