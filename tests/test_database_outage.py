@@ -21,6 +21,7 @@ import signal
 import socket
 import statistics
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -264,11 +265,16 @@ def _p95(answers: list[Answer]) -> float:
 
 
 @pytest.fixture(scope="module")
-def private_server(tmp_path_factory):
-    server = PrivateServer(tmp_path_factory.mktemp("outage"))
+def private_server():
+    # Not under pytest's tmp_path: each pytest session that starts on the machine makes
+    # /tmp/pytest-of-<user> private again, and the server's own user (pgserver runs it as
+    # one under root) could then no longer reach its data directory to stop or start it.
+    root = Path(tempfile.mkdtemp(prefix="events-outage-"))
+    server = PrivateServer(root)
     prepare_database(server.url)
     yield server
     server.close()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
