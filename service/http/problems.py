@@ -148,7 +148,7 @@ def _unavailable(error: Exception) -> Response:
 def _query_cancelled(error: psycopg.errors.QueryCanceled) -> Response:
     log.warning("statement cancelled on %s %s: %s", request.method, request.path, error)
     if "statement timeout" not in (error.diag.message_primary or ""):
-        # Cancelled by an operator or a failover, not by its own cost: worth repeating.
+        # Cancelled by an operator (pg_cancel_backend), not by its own cost: worth repeating.
         return _retry_later("The database cancelled the query; try again.")
     # The same request would run as long again: no Retry-After, which would invite that.
     limit = current_app.config["DATABASE_STATEMENT_TIMEOUT_MS"]
