@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import load
 from service import create_app
 from service.storage import event_store
-from service.storage.events import timestamp
+from service.storage.rows import timestamp
 
 DATABASE = "events_as_of_bench"
 SEARCHES = ("/v1/events?limit=20", "/v1/events?type=attack&date_from=2025-03&date_to=2025-05",

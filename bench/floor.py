@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import marshmallow as ma
 import psycopg
 
-from service.search.params import FilterArgs, SearchArgs
+from service.http.search_args import FilterArgs, SearchArgs
 from service.storage import search_query
 from service.storage.events import EventStore
 from service.storage.search import SearchStore

@@ -1,6 +1,6 @@
 """A benchmark database: created on the server of DATABASE_URL, migrated, filled by COPY.
 
-Rows are made by the service's own code (``_serialise``, ``_search_columns``, the SQL of
+Rows are made by the service's own code (``event_body``, ``search_columns``, the SQL of
 the ``search`` vector), so they are what the service would have stored; the
 ``event_actors`` trigger fills its table as for any write.
 """
@@ -20,10 +20,10 @@ from psycopg import conninfo, sql
 
 from bench.generate import EventFactory
 from service.migrate import migrate
-from service.storage.events import (
+from service.storage.rows import (
     INDEXED_COLUMNS,
-    _search_columns,
-    _serialise,
+    event_body,
+    search_columns,
     search_vector_sql,
     timestamp,
 )
@@ -88,8 +88,8 @@ def scratch_database(server: str, name: str) -> Iterator[str]:
 def row(event: dict, created: dt.datetime) -> tuple:
     """The staged row of one new event: COLUMNS, then the title and text of its vector."""
     event_id = uuid.uuid4()
-    body = _serialise(event_id, event, 1, timestamp(created), timestamp(created))
-    columns = _search_columns(event)
+    body = event_body(event_id, event, 1, timestamp(created), timestamp(created))
+    columns = search_columns(event)
     return (event_id, 1, body, *(columns[name] for name in INDEXED_COLUMNS),
             created, created, columns["title"], columns["text"])
 

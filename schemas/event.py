@@ -161,6 +161,9 @@ class Event(OneOfSchema):
     type_field_remove = False
     type_schemas = EVENT_KINDS
 
+    # `_load` is OneOfSchema's private method, overridden for the speed and the messages
+    # below; pyproject pins marshmallow-oneofschema to 3.x, whose `load` calls it per item,
+    # and tests/test_validation.py fails if a release changes that.
     def _load(self, data, *, partial=None, unknown=None, **kwargs):
         if not isinstance(data, dict):
             raise ValidationError({"_schema": ["An event must be a JSON object."]})

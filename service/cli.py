@@ -10,6 +10,7 @@ from flask import Flask, current_app
 
 from service import auth
 from service.db import get_db
+from service.http.api import current_api
 from service.migrate import migrate
 from service.seeding import seed_command
 from service.storage.api_keys import ApiKey, KeyNameTaken, KeyStore
@@ -98,8 +99,34 @@ def revoke_key_command(name_or_prefix: str):
     click.echo(f"revoked key {key.name!r} ({key.prefix}) at {_when(key.revoked_at)}")
 
 
+@click.group("openapi")
+def openapi_command():
+    """The OpenAPI document, as the app serves it (replaces flask-smorest's group, whose
+    YAML sorts the keys)."""
+
+
+_FORMAT = click.option("-f", "--format", "form", type=click.Choice(["json", "yaml"]),
+                       default="json", show_default=True)
+
+
+@openapi_command.command("print")
+@_FORMAT
+def print_openapi_command(form: str):
+    """Print the spec."""
+    click.echo(current_api().spec_text(form), nl=False)
+
+
+@openapi_command.command("write")
+@_FORMAT
+@click.argument("output_file", type=click.File(mode="w", encoding="utf-8"))
+def write_openapi_command(form: str, output_file):
+    """Write the spec to a file (openapi.yaml: `--format=yaml openapi.yaml`)."""
+    output_file.write(current_api().spec_text(form))
+
+
 def init_app(app: Flask) -> None:
     """Register the commands on ``app``."""
+    app.cli.add_command(openapi_command)
     app.cli.add_command(keys_command)
     app.cli.add_command(migrate_command)
     app.cli.add_command(serve_command)

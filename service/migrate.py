@@ -1,10 +1,11 @@
 """Apply the SQL files in ``service/migrations`` in order, once each.
 
-A deliberately small runner (the design card allows one): it records applied files in
-``schema_migrations`` and holds a PostgreSQL advisory lock while it works, so two
-processes starting at once apply each file exactly once. Everything pending is applied
-in one transaction (each file in a savepoint with its bookkeeping row): if a file fails,
-none of this run's files stay applied, and the database is as it was.
+A deliberately small runner, not a migration tool (plain SQL files need no more): it
+records applied files in ``schema_migrations`` and holds a PostgreSQL advisory lock while
+it works, so two processes starting at once apply each file exactly once. Everything
+pending is applied in one transaction (each file in a savepoint with its bookkeeping
+row): if a file fails, none of this run's files stay applied, and the database is as it
+was.
 """
 
 from __future__ import annotations

@@ -117,6 +117,23 @@ def app(database_url):
 
 
 @pytest.fixture
+def make_app(database_url, app):  # `app` empties the database
+    """Apps with settings of their own, on the test database; ``make_app(**config)``.
+
+    Each one's pool is closed after the test, whether it passed or not.
+    """
+    made = []
+
+    def make(**config):
+        made.append(create_app({"TESTING": True, "DATABASE_URL": database_url, **config}))
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.extensions["events_db_pool"].close()
+
+
+@pytest.fixture
 def anonymous(app):
     """A test client that sends no API key."""
     return FlaskClient(app, app.response_class, use_cookies=True)

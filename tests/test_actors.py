@@ -78,15 +78,6 @@ def test_actors_page_by_cursor_in_name_order(client, ids):
     assert seen == names(client)
 
 
-@pytest.mark.parametrize(("query", "name"), [
-    ("limit=0", "limit"), ("limit=101", "limit"), ("cursor=xyz", "cursor"), ("q=", "q"),
-    ("q=%00", "q"), ("type=person", "type"),
-])
-def test_actors_reject_bad_parameters_by_name(client, query, name):
-    response = client.get(f"/v1/actors?{query}")
-    assert response.status_code == 400
-    assert name in response.get_json()["errors"]
-
 
 def test_actors_cursor_of_another_search_is_400(client, ids):
     cursor = client.get("/v1/actors?limit=1").get_json()["next_cursor"]
@@ -96,9 +87,3 @@ def test_actors_cursor_of_another_search_is_400(client, ids):
     assert client.get(f"/v1/events?cursor={cursor}").status_code == 400
 
 
-@pytest.mark.parametrize("value", ["'; DROP TABLE event_actors; --", "' OR 1=1 --",
-                                   "\\", "%' OR '%'='", "<% ''"])
-def test_actor_search_treats_injection_strings_as_data(client, ids, value):
-    response = client.get("/v1/actors", query_string={"q": value})
-    assert response.status_code == 200
-    assert response.get_json()["items"] == []

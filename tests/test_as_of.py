@@ -11,7 +11,7 @@ import pytest
 from examples import example
 from search_data import EVENTS
 
-from service.storage.events import timestamp
+from service.storage.rows import timestamp
 
 MICROSECOND = dt.timedelta(microseconds=1)
 

@@ -10,8 +10,6 @@ import pytest
 from conftest import TEST_KEYS, bearer
 from examples import example
 
-from service import create_app
-
 WRITE_REQUESTS = [("post", "/v1/events"), ("put", "/v1/events/{id}"),
                   ("patch", "/v1/events/{id}"), ("delete", "/v1/events/{id}")]
 
@@ -115,23 +113,19 @@ def test_reads_are_open_by_default_but_a_bad_key_on_them_is_401(anonymous, event
     assert response.status_code == 401
 
 
-def test_require_read_key_makes_every_read_need_the_read_scope(database_url, event_id):
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "REQUIRE_READ_KEY": True})
-    client = app.test_client()
+def test_require_read_key_makes_every_read_need_the_read_scope(make_app, event_id):
+    client = make_app(REQUIRE_READ_KEY=True).test_client()
     reads = _operations(client, "read")
     assert len(reads) >= 8
-    try:
-        for method, path in reads:
-            with _call(client, method, path, event_id, headers={"Authorization": ""}) as nokey:
-                assert nokey.status_code == 401, f"{method} {path}"
-            for key in ("test-reader", "test-writer", "test-admin"):
-                with _call(client, method, path, event_id, headers=bearer(key)) as response:
-                    assert response.status_code == 200, f"{method} {path} as {key}"
-        # The spec, the docs and the probes stay open: they are how one finds out.
-        for url in ("/openapi.json", "/docs", "/healthz", "/readyz"):
-            assert client.get(url, headers={"Authorization": ""}).status_code == 200
-    finally:
-        app.extensions["events_db_pool"].close()
+    for method, path in reads:
+        with _call(client, method, path, event_id, headers={"Authorization": ""}) as nokey:
+            assert nokey.status_code == 401, f"{method} {path}"
+        for key in ("test-reader", "test-writer", "test-admin"):
+            with _call(client, method, path, event_id, headers=bearer(key)) as response:
+                assert response.status_code == 200, f"{method} {path} as {key}"
+    # The spec, the docs and the probes stay open: they are how one finds out.
+    for url in ("/openapi.json", "/docs", "/healthz", "/readyz"):
+        assert client.get(url, headers={"Authorization": ""}).status_code == 200
 
 
 def test_each_revision_records_the_name_of_the_key_that_wrote_it(client, created):

@@ -7,8 +7,6 @@ import threading
 import pytest
 from examples import example
 
-from service import create_app
-
 
 def test_if_none_match_with_current_etag_is_304(client, created):
     response, url = created(example())
@@ -62,16 +60,14 @@ def test_weak_etag_never_satisfies_if_match(client, created):
     assert response.status_code == 412
 
 
-def test_if_match_can_be_made_mandatory(database_url):
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "REQUIRE_IF_MATCH": True})
-    client = app.test_client()
+def test_if_match_can_be_made_mandatory(make_app):
+    client = make_app(REQUIRE_IF_MATCH=True).test_client()
     url = client.post("/v1/events", json=example()).headers["Location"]
     response = client.patch(url, json={"title": "New"})
     assert response.status_code == 428
     assert response.mimetype == "application/problem+json"
     assert client.patch(url, json={"title": "New"},
                         headers={"If-Match": '"v1"'}).status_code == 200
-    app.extensions["events_db_pool"].close()
 
 
 def test_concurrent_writers_with_the_same_if_match_only_one_wins(app, created):

@@ -11,19 +11,14 @@ import re
 import pytest
 from examples import example
 
-from service import create_app
-
 LONG = example(summary="A summary long enough to be worth compressing. " * 40)
 PREFLIGHT = {"Origin": "https://analyst.example", "Access-Control-Request-Method": "POST",
              "Access-Control-Request-Headers": "Authorization, Idempotency-Key, Content-Type"}
 
 
 @pytest.fixture
-def cors_app(database_url):
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url,
-                      "CORS_ORIGINS": ["https://analyst.example"]})
-    yield app
-    app.extensions["events_db_pool"].close()
+def cors_app(make_app):
+    return make_app(CORS_ORIGINS=["https://analyst.example"])
 
 
 def test_every_answer_has_security_headers(client, created):
@@ -134,3 +129,9 @@ def test_a_write_whose_answer_the_client_would_refuse_is_406_and_writes_nothing(
     response = client.post("/v1/events", json=example(), headers={"Accept": "text/html"})
     assert response.status_code == 406
     assert client.get("/v1/events").json["items"] == []
+
+
+def test_a_delete_answers_whatever_the_accept_since_its_answer_has_no_body(client, created):
+    _, url = created(example())
+    response = client.delete(url, headers={"Accept": "application/problem+json"})
+    assert response.status_code == 204

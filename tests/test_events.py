@@ -7,6 +7,8 @@ import uuid
 import pytest
 from examples import EXAMPLES, example
 
+from service.storage.events import KEYED_EVENT_IDS
+
 SERVICE_FIELDS = {"id", "version", "created_at", "updated_at"}
 
 
@@ -61,6 +63,76 @@ def test_put_can_change_the_type(client, created):
     response = client.put(url, json=example("visit"))
     assert response.status_code == 200
     assert response.get_json()["type"] == "visit"
+
+
+def test_put_accepts_what_get_returned_with_the_service_fields(client, created):
+    _, url = created(example("meeting"))
+    event = client.get(url).get_json()
+    event["title"] = "Edited after a GET"
+    response = client.put(url, json=event)
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["title"] == "Edited after a GET"
+    assert body["version"] == 2 and body["id"] == event["id"]
+    assert body["created_at"] == event["created_at"]
+
+
+def test_put_with_the_version_of_an_older_read_is_412(client, created):
+    _, url = created(example("meeting"))
+    stale = client.get(url).get_json()
+    assert client.put(url, json={**stale, "title": "First"}).status_code == 200
+    response = client.put(url, json={**stale, "title": "Second"})
+    assert response.status_code == 412
+    assert response.mimetype == "application/problem+json"
+    assert client.get(url).get_json()["title"] == "First"
+
+
+def test_put_with_a_version_and_an_if_match_that_disagree_is_412(client, created):
+    _, url = created(example("meeting"))
+    event = client.get(url).get_json()
+    response = client.put(url, json=event, headers={"If-Match": '"v7"'})
+    assert response.status_code == 412
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("id", str(uuid.uuid4())),
+    ("created_at", "2020-01-01T00:00:00Z"),
+    ("updated_at", "2020-01-01T00:00:00Z"),
+])
+def test_put_with_a_service_field_that_is_not_the_stored_one_is_422(client, created, field,
+                                                                      value):
+    _, url = created(example("meeting"))
+    event = client.get(url).get_json()
+    response = client.put(url, json={**event, field: value, "title": "Not written"})
+    assert response.status_code == 422
+    assert field in response.get_json()["errors"]
+    assert client.get(url).get_json()["version"] == 1
+
+
+def test_put_with_a_version_that_is_not_a_number_is_422(client, created):
+    _, url = created(example("meeting"))
+    event = client.get(url).get_json()
+    response = client.put(url, json={**event, "version": "1"})
+    assert response.status_code == 422
+    assert "version" in response.get_json()["errors"]
+
+
+def test_an_event_with_a_key_has_the_same_id_wherever_it_is_created(client, created):
+    response, _ = created(example("meeting", key="same-key-same-id"))
+    assert response.get_json()["id"] == str(uuid.uuid5(KEYED_EVENT_IDS, "same-key-same-id"))
+
+
+def test_a_key_given_up_by_its_event_can_be_used_again(client, created):
+    first, url = created(example("meeting", key="handed-on"))
+    assert client.put(url, json=example("meeting", key="moved-on")).status_code == 200
+    again, _ = created(example("meeting", key="handed-on"))
+    assert again.get_json()["id"] != first.get_json()["id"]
+    bulk = client.post("/v1/events/bulk", json=[example("visit", key="moved-away-too")])
+    assert bulk.status_code == 200, bulk.get_json()
+    bulk_url = f"/v1/events/{bulk.get_json()['items'][0]['id']}"
+    assert client.put(bulk_url, json=example("visit", key="elsewhere")).status_code == 200
+    reused = client.post("/v1/events/bulk", json=[example("visit", key="moved-away-too")])
+    assert reused.get_json()["items"][0]["outcome"] == "created"
 
 
 def test_patch_merges_objects_and_null_removes(client, created):

@@ -6,11 +6,8 @@ import threading
 import uuid
 
 import psycopg
-import pytest
 from conftest import bearer
 from examples import example
-
-from service import create_app
 
 
 def _count_events(database_url: str) -> int:
@@ -75,10 +72,8 @@ def test_a_request_while_the_first_is_running_is_409(client, database_url):
                        headers={"Idempotency-Key": key}).status_code == 201
 
 
-@pytest.mark.usefixtures("app")  # an emptied database
-def test_fifty_concurrent_requests_with_one_key_create_one_event(database_url):
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url,
-                      "DATABASE_POOL_MAX_SIZE": 10})
+def test_fifty_concurrent_requests_with_one_key_create_one_event(make_app, database_url):
+    app = make_app(DATABASE_POOL_MAX_SIZE=10)
     key = {"Idempotency-Key": str(uuid.uuid4())}
     barrier = threading.Barrier(50)
     responses = []
@@ -89,13 +84,10 @@ def test_fifty_concurrent_requests_with_one_key_create_one_event(database_url):
         responses.append(client.post("/v1/events", json=example(), headers=key))
 
     threads = [threading.Thread(target=post) for _ in range(50)]
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        app.extensions["events_db_pool"].close()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     statuses = sorted(r.status_code for r in responses)
     assert set(statuses) <= {201, 409}, statuses
     assert len(responses) == 50
@@ -104,29 +96,23 @@ def test_fifty_concurrent_requests_with_one_key_create_one_event(database_url):
     assert len(locations) == 1
 
 
-@pytest.mark.usefixtures("app")
-def test_an_expired_key_is_swept_and_may_be_used_again(database_url):
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url,
-                      "IDEMPOTENCY_TTL_SECONDS": 0})
-    client = app.test_client()
-    try:
-        with psycopg.connect(database_url) as conn:
-            conn.execute(
-                "INSERT INTO idempotency_keys (api_key_id, key, request_hash, status, headers,"
-                " body, expires_at) SELECT id, 'old-' || n, '', 201, '{}', '',"
-                " now() - interval '1 day'"
-                " FROM api_keys, generate_series(1, 5) n WHERE name = 'test-writer'")
-        key = {"Idempotency-Key": "short-lived"}
-        assert client.post("/v1/events", json=example(), headers=key).status_code == 201
-        again = client.post("/v1/events", json=example(), headers=key)
-        assert again.status_code == 201 and "Idempotent-Replayed" not in again.headers
-        with psycopg.connect(database_url) as conn:
-            left = conn.execute("SELECT count(*) FROM idempotency_keys WHERE key LIKE 'old-%'"
-                                ).fetchone()[0]
-        assert left == 0
-        assert _count_events(database_url) == 2
-    finally:
-        app.extensions["events_db_pool"].close()
+def test_an_expired_key_is_swept_and_may_be_used_again(make_app, database_url):
+    client = make_app(IDEMPOTENCY_TTL_SECONDS=0).test_client()
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO idempotency_keys (api_key_id, key, request_hash, status, headers,"
+            " body, expires_at) SELECT id, 'old-' || n, '', 201, '{}', '',"
+            " now() - interval '1 day'"
+            " FROM api_keys, generate_series(1, 5) n WHERE name = 'test-writer'")
+    key = {"Idempotency-Key": "short-lived"}
+    assert client.post("/v1/events", json=example(), headers=key).status_code == 201
+    again = client.post("/v1/events", json=example(), headers=key)
+    assert again.status_code == 201 and "Idempotent-Replayed" not in again.headers
+    with psycopg.connect(database_url) as conn:
+        left = conn.execute("SELECT count(*) FROM idempotency_keys WHERE key LIKE 'old-%'"
+                            ).fetchone()[0]
+    assert left == 0
+    assert _count_events(database_url) == 2
 
 
 def test_a_key_that_is_not_one_is_400(client, database_url):

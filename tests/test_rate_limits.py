@@ -11,8 +11,6 @@ from conftest import bearer
 from examples import example
 from flask.testing import FlaskClient
 
-from service import create_app
-
 REDIS = ("127.0.0.1", 6379)
 
 
@@ -26,19 +24,6 @@ def _redis_is_up() -> bool:
 
 needs_redis = pytest.mark.skipif(not _redis_is_up(), reason="no Redis at 127.0.0.1:6379 "
                                  "(CI has one; `apt-get install redis-server` runs one)")
-
-
-@pytest.fixture
-def make_app(database_url, app):  # `app` empties the database
-    made = []
-
-    def make(**config):
-        made.append(create_app({"TESTING": True, "DATABASE_URL": database_url, **config}))
-        return made[-1]
-
-    yield make
-    for each in made:
-        each.extensions["events_db_pool"].close()
 
 
 @pytest.fixture

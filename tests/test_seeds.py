@@ -12,7 +12,7 @@ import yaml
 from schemas import Event
 from service.seeding import read_seed_file, seed_files
 from service.storage import event_store
-from service.storage.events import client_view
+from service.storage.rows import client_view
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 SEEDS = REPOSITORY / "seeds"

@@ -11,9 +11,9 @@ from service.http import (
     event_types,
     events,
     export,
+    facets,
     health,
     rate_limits,
-    search,
 )
 from service.http.api import create_api
 
@@ -26,7 +26,7 @@ def init_app(app: Flask) -> None:
     rate_limits.init_app(app)
     api.register_blueprint(events.blp)
     api.register_blueprint(bulk.blp)
-    api.register_blueprint(search.blp)
+    api.register_blueprint(facets.blp)
     api.register_blueprint(export.blp)
     api.register_blueprint(changes.blp)
     api.register_blueprint(actors.blp)

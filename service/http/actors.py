@@ -8,11 +8,11 @@ import marshmallow as ma
 from flask.views import MethodView
 
 from schemas.common import ACTOR_KINDS
+from service.http import pagination
 from service.http.api import ApiBlueprint
 from service.http.pagination import LINK_HEADER, cursor_position, page_response
-from service.search.params import ActorArgs
+from service.http.search_args import ActorArgs
 from service.storage.actors import actor_store
-from service.storage.search_query import fingerprint
 
 blp = ApiBlueprint("actors", __name__, url_prefix="/v1/actors",
                    description="Actors seen in events, with counts.")
@@ -58,7 +58,7 @@ class Actors(MethodView):
         part in. `q` matches part of the name, ignoring case, or a name within a small typo.
         """
         limit, text = args["limit"], args.get("q")
-        scope = f"actors:{fingerprint({'q': text})}"
+        scope = pagination.scope("actors", {"q": text})
         after = cursor_position(scope, args.get("cursor"), _name_key)
         rows = actor_store().page(limit + 1, text, after)
         next_position = [rows[limit - 1][0]] if len(rows) > limit else None

@@ -10,7 +10,7 @@ from pathlib import Path
 import flask_swagger_ui
 import yaml
 from apispec_oneofschema import MarshmallowPlugin
-from flask import Blueprint, Flask, Response, current_app
+from flask import Blueprint, Flask, Response, current_app, redirect
 from flask_smorest import Api
 from flask_smorest import Blueprint as SmorestBlueprint
 from flask_smorest.utils import prepare_response
@@ -47,7 +47,9 @@ SETTINGS = {
     "OPENAPI_SWAGGER_UI_PATH": "/docs",
     "OPENAPI_SWAGGER_UI_URL": "/docs/assets/",
     # Swagger UI would otherwise send the spec to validator.swagger.io for a badge.
-    "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": None},
+    # deepLinking: /docs#/events/listEvents opens that operation, and the address follows
+    # what the reader opens, so it can be shared.
+    "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": None, "deepLinking": True},
     "API_SPEC_OPTIONS": {
         "info": {
             "description": API_DESCRIPTION,
@@ -121,7 +123,15 @@ class ApiBlueprint(SmorestBlueprint):
 
 
 class EventsApi(Api):
-    """flask-smorest's Api, answering and documenting errors as problem+json."""
+    """flask-smorest's Api, answering and documenting errors as problem+json.
+
+    The methods whose names start with `_` override private hooks of flask-smorest 0.47
+    (pinned `==0.47.*` in pyproject for this reason): its error handler (HTML-free
+    problem+json instead of its JSON), its pagination header (pages here are cursors),
+    its response components (one per status, with problem examples) and its JSON spec
+    view (the same key order as the YAML). tests/test_openapi.py and tests/test_errors.py
+    fail if a release renames or stops calling them.
+    """
 
     ERROR_SCHEMA = problems.Problem
     _spec_dict: dict | None = None
@@ -137,6 +147,7 @@ class EventsApi(Api):
             response = {"description": problems.status_title(status)}
             if status >= 400:
                 response["schema"] = self.ERROR_SCHEMA
+                response["example"] = problems.example(status)
             if status == http.HTTPStatus.SERVICE_UNAVAILABLE:
                 response["headers"] = {"Retry-After": {
                     "description": "Seconds to wait before trying again. Absent when the "
@@ -154,10 +165,20 @@ class EventsApi(Api):
         self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
 
     def spec_dict(self) -> dict:
-        """The spec as a dict, built once: it changes only when the code does."""
+        """The spec as a dict, built once: it changes only when the code does.
+
+        Its top-level members in the order readers expect (apispec puts `paths` first and
+        `openapi` last); below them, the order the code declares.
+        """
         if self._spec_dict is None:
-            self._spec_dict = self.spec.to_dict()
+            spec = self.spec.to_dict()
+            self._spec_dict = {key: spec.pop(key) for key in _TOP_LEVEL_ORDER if key in spec}
+            self._spec_dict.update(spec)
         return self._spec_dict
+
+    def _openapi_json(self):
+        """/openapi.json: the same document, in the same order, as /openapi.yaml."""
+        return Response(self.spec_text("json"), mimetype="application/json")
 
     def json_schema(self, component: str) -> dict:
         """A component of the spec as a standalone JSON Schema, its references in ``$defs``."""
@@ -183,9 +204,39 @@ class EventsApi(Api):
             document["$defs"] = dict(sorted(needed.items()))
         return json.loads(json.dumps(document).replace(f'"{prefix}', '"#/$defs/'))
 
-    def spec_yaml(self) -> str:
-        """The spec as YAML, byte for byte as `flask openapi write --format=yaml` writes it."""
-        return yaml.dump(self.spec_dict())
+    def spec_text(self, form: str = "yaml") -> str:
+        """The spec as YAML or JSON, its keys in the order the code declares them.
+
+        One order everywhere (the committed openapi.yaml, /openapi.yaml, /openapi.json):
+        generators take the first content type of a response as its main one, so a sorted
+        YAML (PyYAML's default, and flask-smorest's `openapi write`) made clients that
+        parse a CSV export as JSON.
+        """
+        if form == "json":
+            return json.dumps(self.spec_dict(), indent=2, ensure_ascii=False) + "\n"
+        return yaml.dump(self.spec_dict(), Dumper=_SpecDumper, sort_keys=False,
+                         allow_unicode=True, width=100)
+
+
+_TOP_LEVEL_ORDER = ("openapi", "info", "jsonSchemaDialect", "servers", "security", "tags",
+                    "paths", "webhooks", "components", "externalDocs")
+
+
+class _SpecDumper(yaml.SafeDumper):
+    """Multi-line descriptions as YAML block scalars, as a person would write them; no
+    anchors and aliases (`&id001`) where the spec shares an object between places."""
+
+    def ignore_aliases(self, data):
+        return True
+
+
+def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    # PyYAML falls back to a quoted style where a block scalar cannot hold the text.
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text,
+                                   style="|" if "\n" in text else None)
+
+
+_SpecDumper.add_representer(str, _represent_text)
 
 
 def _docs_assets() -> Blueprint:
@@ -208,8 +259,10 @@ def create_api(app: Flask) -> EventsApi:
     api.spec.components.security_scheme(SECURITY_SCHEME, BEARER_AUTH)
     app.extensions["events_api"] = api
     app.register_blueprint(_docs_assets())
+    # The server's root is where a person lands first: the docs page, which links the spec.
+    app.add_url_rule("/", "root", lambda: redirect(app.config["OPENAPI_SWAGGER_UI_PATH"]))
     app.add_url_rule(
         "/openapi.yaml", "openapi_yaml",
-        lambda: Response(api.spec_yaml(), mimetype="application/yaml"),
+        lambda: Response(api.spec_text("yaml"), mimetype="application/yaml"),
     )
     return api

@@ -80,8 +80,12 @@ def _cache_control(response: Response) -> None:
 
 
 def _writes_answer_json() -> None:
-    """406 before a write runs, when the client accepts no JSON answer."""
-    if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.accept_mimetypes and \
+    """406 before a write runs, when the client accepts no JSON answer.
+
+    Not for DELETE: its answer is a 204 with no body, so no Accept can refuse it (the docs
+    page sends `Accept: application/problem+json` there, the only type its errors have).
+    """
+    if request.method in ("POST", "PUT", "PATCH") and request.accept_mimetypes and \
             not request.accept_mimetypes.best_match([JSON]):
         raise NotAcceptable(f"Writes answer {JSON}; the request's Accept allows none of it.")
 

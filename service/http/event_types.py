@@ -52,7 +52,9 @@ class EventTypes(MethodView):
         ]}
 
 
-@blp.route("/<string:kind>")
+@blp.route("/<string:kind>", parameters=[{
+    "in": "path", "name": "kind", "description": "A kind of event, as `type` names it.",
+    "schema": {"type": "string", "enum": sorted(EVENT_KINDS)}, "example": "meeting"}])
 class EventTypeSchema(MethodView):
     """One kind's schema."""
 

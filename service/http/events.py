@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import uuid
 
 import marshmallow as ma
 from flask import Response, url_for
 from flask.views import MethodView
 from marshmallow.validate import OneOf
+from werkzeug.exceptions import PreconditionFailed
 
 from schemas import Event
 from service import auth
 from service.db import get_db
-from service.http import conditional, idempotency, merge_patch, pagination, search
+from service.http import conditional, examples, idempotency, merge_patch, pagination
 from service.http.api import ApiBlueprint
+from service.http.as_of_args import AsOfArgs
 from service.http.body import JSON, MERGE_PATCH_JSON, json_body
 from service.http.problems import response_name
 from service.http.responses import empty_response, json_response
-from service.search.as_of import AsOfArgs
-from service.search.params import SearchArgs
-from service.storage import as_of, event_store
+from service.http.search_args import SearchArgs
+from service.storage import as_of, event_store, search_query
 from service.storage.events import StoredEvent
+from service.storage.search import search_store
 
 blp = ApiBlueprint("events", __name__, url_prefix="/v1/events",
                    description="Create, read, change and delete events.")
@@ -36,7 +40,15 @@ IF_MATCH = {"in": "header", "name": "If-Match", "required": False,
             "description": "The ETag last read; the write fails with 412 if the event has "
                            "changed since.",
             "schema": {"type": "string"}}
-EVENT_BODY = {"required": True, "content": {JSON: {"schema": Event}}}
+CREATE_BODY = {"required": True, "content": {JSON: {
+    "schema": Event, "examples": examples.create_examples()}}}
+REPLACE_BODY = {"required": True, "content": {JSON: {
+    "schema": Event, "examples": examples.replace_example()}}}
+EVENT_ID = {"in": "path", "name": "event_id", "description": "The event's `id`.",
+            "example": examples.example_event_id()}
+STORED_EXAMPLE = examples.stored_example()
+# The fields the service sets that a PUT may send back from a GET.
+READ_BACK_FIELDS = ("id", "version", "created_at", "updated_at")
 
 
 class EventPage(ma.Schema):
@@ -78,6 +90,69 @@ def _documents_update_errors(view):
     return view
 
 
+def _read_back(body: dict, event_id: uuid.UUID, versions: set[int] | None
+               ) -> set[int] | None:
+    """Take the service's fields out of a PUT body that echoes a GET; the versions to expect.
+
+    They must be the stored event's: ``version`` as a precondition (412), the others as
+    data (422). The write is then pinned to the version they were checked against.
+    """
+    echoed = {name: body.pop(name) for name in READ_BACK_FIELDS if name in body}
+    if not echoed:
+        return versions
+    if "version" in echoed:
+        version = echoed["version"]
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ma.ValidationError({"version": ["Not a valid integer."]})
+        versions = {version} if versions is None else versions & {version}
+    stored = event_store().get(event_id)
+    if versions is not None and stored.version not in versions:
+        raise PreconditionFailed("The event has changed since the version sent; read it "
+                                 "again and re-apply the change.")
+    current = json.loads(stored.body)
+    wrong = {name: ["Read-only: must be the stored event's value, or left out."]
+             for name, value in echoed.items()
+             if name != "version" and not _same_value(name, value, current[name])}
+    if wrong:
+        raise ma.ValidationError(wrong)
+    return {stored.version}
+
+
+def _same_value(name: str, sent: object, stored: str) -> bool:
+    """Whether a field sent back is the stored one: timestamps as instants, in any offset
+    or precision a client library writes them (`+00:00` for `Z`)."""
+    if name == "id" or not isinstance(sent, str):
+        return sent == stored
+    try:
+        return dt.datetime.fromisoformat(sent) == dt.datetime.fromisoformat(stored)
+    except ValueError:
+        return False
+
+
+def search_page(args: dict) -> Response:
+    """One page of a search: ``args`` as loaded by ``SearchArgs``."""
+    limit, token, sort = args.pop("limit"), args.pop("cursor", None), args["sort"]
+    scope = pagination.scope("events", args)
+    after = pagination.cursor_position(
+        scope, token, lambda value: search_query.position_from_json(sort, value))
+    rows = search_store().page(search_query.build(args), sort, limit + 1, after)
+    next_position = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        _, key_value, event_id, _ = rows[-1]
+        next_position = search_query.position_to_json(sort, key_value, event_id)
+    return pagination.page_response(
+        [_with_distance(body, distance) for body, _, _, distance in rows], scope, next_position)
+
+
+def _with_distance(body: str, distance_km: float | None) -> str:
+    """The stored JSON text, with ``distance_km`` added as its last member under ``near``."""
+    if distance_km is None:
+        return body
+    # The stored text is one JSON object: its last character is the closing brace.
+    return f'{body[:-1]},"distance_km":{round(distance_km, 3)}}}'
+
+
 def event_response(stored: StoredEvent, status: int = 200, headers: dict | None = None
                    ) -> Response:
     """One event, with its ETag."""
@@ -108,12 +183,12 @@ class Events(MethodView):
         deletes (`AS_OF_MAX_CHANGES`, 10,000 by default) may have been recorded since:
         more is a 400.
         """
-        return search.search_page(args)
+        return search_page(args)
 
     @blp.requires_scope("write")
     @blp.idempotent
-    @blp.doc(operationId="createEvent", requestBody=EVENT_BODY)
-    @blp.response(201, Event, headers={
+    @blp.doc(operationId="createEvent", requestBody=CREATE_BODY)
+    @blp.response(201, Event, example=STORED_EXAMPLE, headers={
         "ETag": ETAG_HEADER,
         "Location": {"description": "URL of the new event.", "schema": {"type": "string"}},
         idempotency.REPLAYED_HEADER: idempotency.REPLAYED})
@@ -134,14 +209,14 @@ class Events(MethodView):
         return event_response(stored, 201, {"Location": location})
 
 
-@blp.route("/<uuid:event_id>")
+@blp.route("/<uuid:event_id>", parameters=[EVENT_ID])
 class EventById(MethodView):
     """One event."""
 
     @blp.requires_scope("read")
     @blp.doc(operationId="getEvent", parameters=[IF_NONE_MATCH])
     @blp.arguments(AsOfArgs, location="query")
-    @blp.response(200, Event, headers={"ETag": ETAG_HEADER})
+    @blp.response(200, Event, example=STORED_EXAMPLE, headers={"ETag": ETAG_HEADER})
     @blp.alt_response(304, response="NOT_MODIFIED")
     @blp.alt_response(400, response="BAD_REQUEST")
     @blp.alt_response(404, response="NOT_FOUND")
@@ -165,8 +240,8 @@ class EventById(MethodView):
         return event_response(stored)
 
     @blp.requires_scope("write")
-    @blp.doc(operationId="replaceEvent", requestBody=EVENT_BODY, parameters=[IF_MATCH])
-    @blp.response(200, Event, headers={"ETag": ETAG_HEADER})
+    @blp.doc(operationId="replaceEvent", requestBody=REPLACE_BODY, parameters=[IF_MATCH])
+    @blp.response(200, Event, example=STORED_EXAMPLE, headers={"ETag": ETAG_HEADER})
     @_documents_update_errors
     @blp.uses_database
     def put(self, event_id: uuid.UUID):
@@ -174,9 +249,18 @@ class EventById(MethodView):
 
         The body is a whole event, validated as on create; the previous version is kept
         in the event's revisions.
+
+        What a GET answered may be sent back as it is: the fields the service sets (`id`,
+        `version`, `created_at`, `updated_at`) are ignored when they are the stored
+        event's. A `version` is a precondition like `If-Match` (412 when the event has
+        changed since); an `id`, `created_at` or `updated_at` that is not the stored
+        event's is a 422 naming it.
         """
         versions = conditional.expected_versions()
-        event = EVENT.load(json_body())
+        body = json_body()
+        if isinstance(body, dict):
+            versions = _read_back(body, event_id, versions)
+        event = EVENT.load(body)
         stored = event_store(auth.caller_name()).update(event_id, lambda _current: event,
                                                         versions)
         return event_response(stored)
@@ -185,10 +269,11 @@ class EventById(MethodView):
     @blp.doc(operationId="patchEvent", parameters=[IF_MATCH], requestBody={
         "required": True,
         "description": "A JSON Merge Patch (RFC 7396): members replace, `null` removes.",
-        "content": {MERGE_PATCH_JSON: {"schema": {"type": "object"}},
-                    JSON: {"schema": {"type": "object"}}},
+        "content": {MERGE_PATCH_JSON: {"schema": {"type": "object"},
+                                       "examples": examples.patch_example()},
+                    JSON: {"schema": {"type": "object"}, "examples": examples.patch_example()}},
     })
-    @blp.response(200, Event, headers={"ETag": ETAG_HEADER})
+    @blp.response(200, Event, example=STORED_EXAMPLE, headers={"ETag": ETAG_HEADER})
     @_documents_update_errors
     @blp.uses_database
     def patch(self, event_id: uuid.UUID):
@@ -220,7 +305,7 @@ class EventById(MethodView):
         return empty_response(204)
 
 
-@blp.route("/<uuid:event_id>/revisions")
+@blp.route("/<uuid:event_id>/revisions", parameters=[EVENT_ID])
 class EventRevisions(MethodView):
     """The history of one event."""
 

@@ -13,7 +13,7 @@ from flask.views import MethodView
 
 from schemas import source_kinds
 from service.http.api import ApiBlueprint
-from service.search.params import ExportArgs
+from service.http.search_args import ExportArgs
 from service.storage import search_query
 from service.storage.search import search_store
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from flask import Response, request, url_for
@@ -12,6 +13,17 @@ from service.http.responses import json_response
 
 LINK_HEADER = {"description": 'RFC 8288 link to the next page, rel="next".',
                "schema": {"type": "string"}}
+
+
+def scope(listing: str, args: dict) -> str:
+    """What a cursor of ``listing`` serves: that listing with these filters and this order.
+
+    A short digest of them, so a cursor made by one search is refused by any other.
+    """
+    canonical = {name: sorted(value) if isinstance(value, list) else value
+                 for name, value in args.items() if name not in ("limit", "cursor", "format")}
+    digest = hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode())
+    return f"{listing}:{digest.hexdigest()[:16]}"
 
 
 def cursor_position(scope: str, token: str | None, load):

@@ -71,6 +71,39 @@ class Problem(ma.Schema):
     )
 
 
+# What the spec shows for each status an operation may answer: the detail of a typical
+# case, worded as the service words it. Others show the status's standard description.
+_EXAMPLE_DETAILS = {
+    400: ("Invalid field(s): limit.", {"limit": ["Must be greater than or equal to 1 and "
+                                                 "less than or equal to 100."]}),
+    401: ("Send an API key: Authorization: Bearer <key>.", None),
+    403: ("This API key lacks the write scope.", None),
+    404: ("No event has this id.", None),
+    406: ("This answer is application/json; the request's Accept allows none of it.", None),
+    409: ("Another event already has key '2025-07-12-lavrov-meets-kim-jong-un'.", None),
+    410: ("This event was deleted.", None),
+    412: ("The event has changed: its current version is 2. Fetch it again and retry.", None),
+    413: ("The body is over the limit of 1048576 bytes.", None),
+    415: ("Send the body as application/json (got text/plain).", None),
+    422: ("Invalid field(s): details.personnel.min.",
+          {"details.personnel.min": ["Must not be greater than max."]}),
+    428: ("Send If-Match with the ETag you last read.", None),
+    429: ("Too many requests: 120 a minute for this API key. Try again in 12 s.", None),
+    503: ("The database is not answering; try again shortly.", None),
+}
+
+
+def example(status: int) -> dict:
+    """An example problem of ``status``, for the spec."""
+    status = int(status)
+    detail, errors = _EXAMPLE_DETAILS.get(status, (http.HTTPStatus(status).description, None))
+    body = {"type": "about:blank", "title": status_title(status), "status": status,
+            "detail": detail, "instance": "/v1/events"}
+    if errors:
+        body["errors"] = errors
+    return body
+
+
 class ParameterError(ma.ValidationError):
     """A bad query parameter: a 400 naming it, where a bad body field is a 422."""
 

@@ -19,13 +19,8 @@ import psycopg
 from psycopg import sql
 
 from service.db import Database
-from service.storage.events import (
-    EventGone,
-    EventNotFound,
-    StoredEvent,
-    _search_columns,
-    insert_statement,
-)
+from service.storage.events import EventGone, EventNotFound, StoredEvent
+from service.storage.rows import insert_statement, search_columns
 
 # Session-local, dropped at the end of the transaction that made it.
 CHANGED_TABLE = "events_as_of"
@@ -95,7 +90,7 @@ def _changed_rows(conn: psycopg.Connection, moment: dt.datetime, max_changes: in
     ids = list({event_id for event_id, in changes})
     for event_id, version, body, created_at, recorded_at in conn.execute(
             _VERSIONS_AT, {"moment": moment, "ids": ids}):
-        yield _search_columns(json.loads(body)) | {
+        yield search_columns(json.loads(body)) | {
             "id": event_id, "version": version, "body": body,
             "created_at": created_at, "updated_at": recorded_at}
 

@@ -21,17 +21,16 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from service.storage.events import (
+from service.storage.events import EventStore, WriteOrderConflict, new_event_ids
+from service.storage.links import link_errors
+from service.storage.rows import (
     INDEXED_COLUMNS,
-    EventStore,
-    WriteOrderConflict,
-    _search_columns,
-    _serialise,
     client_view,
+    event_body,
+    search_columns,
     search_vector_sql,
     timestamp,
 )
-from service.storage.links import link_errors
 
 # What happened to each item, and the HTTP status each answers in a bulk response.
 OUTCOME_STATUS = {
@@ -162,7 +161,9 @@ def _write_batch(conn: psycopg.Connection, events: Sequence[dict | None],
         raise BatchRefused(_errors(outcomes))
     writable = {index: event for index, event in enumerate(events) if index not in outcomes}
     stored = _lock_by_key(conn, {event["key"] for event in writable.values() if "key" in event})
-    rows = _plan(writable, stored, outcomes)
+    new_ids = new_event_ids(conn, {event["key"] for event in writable.values()
+                                   if "key" in event and event["key"] not in stored})
+    rows = _plan(writable, stored, new_ids, outcomes)
     if rows:
         _write(conn, rows, outcomes, atomic, written_by)
     return [outcomes[index] for index in range(len(events))]
@@ -180,7 +181,7 @@ def _refusals(conn: psycopg.Connection, events: Sequence[dict | None]
     return outcomes
 
 
-def _plan(writable: dict[int, dict], stored: dict[str, tuple],
+def _plan(writable: dict[int, dict], stored: dict[str, tuple], new_ids: dict[str, uuid.UUID],
           outcomes: dict[int, ItemOutcome]) -> list[tuple]:
     """The staged row of each item to create or update; every item's outcome into ``outcomes``."""
     now = dt.datetime.now(dt.UTC)
@@ -188,7 +189,8 @@ def _plan(writable: dict[int, dict], stored: dict[str, tuple],
     for index, event in writable.items():
         found = stored.get(event.get("key"))
         if found is None:
-            event_id, version, created_at = uuid.uuid4(), 1, timestamp(now)
+            event_id = new_ids[event["key"]] if "key" in event else uuid.uuid4()
+            version, created_at = 1, timestamp(now)
             operation, outcome = "create", "created"
         else:
             event_id, current_version, text, deleted = found
@@ -200,8 +202,8 @@ def _plan(writable: dict[int, dict], stored: dict[str, tuple],
             version, created_at = current_version + 1, body["created_at"]
             operation, outcome = "update", "updated"
         outcomes[index] = ItemOutcome(outcome, event_id, version)
-        columns = _search_columns(event)
-        body_text = _serialise(event_id, event, version, created_at, timestamp(now))
+        columns = search_columns(event)
+        body_text = event_body(event_id, event, version, created_at, timestamp(now))
         rows.append((event_id, version, body_text, *(columns[n] for n in INDEXED_COLUMNS),
                      created_at, now, columns["title"], columns["text"], operation))
     return rows

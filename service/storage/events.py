@@ -11,14 +11,38 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
-from psycopg.types.range import Range
 
-from schemas import date_precision, event_span, source_kinds
 from service.db import Database
 from service.storage.links import check_links
+from service.storage.rows import (
+    INDEXED_COLUMNS,
+    SEARCH_VECTOR,
+    client_view,
+    event_body,
+    insert_statement,
+    search_columns,
+    timestamp,
+)
 
-# Fields the service sets; a client's copy of them is never stored.
-SERVICE_FIELDS = ("id", "version", "created_at", "updated_at", "deleted_at")
+# The id of an event created with a natural key is derived from the key, so a seed record
+# has the same id on every installation (the spec's examples point at seeded events).
+KEYED_EVENT_IDS = uuid.UUID("0b6c6d3e-5a0e-4f5e-9d7a-6f1c2b8e4a10")
+
+
+def new_event_ids(conn: psycopg.Connection, keys: set[str]) -> dict[str, uuid.UUID]:
+    """The id each new event with one of these keys gets.
+
+    Derived from the key, unless an event holds that id already: one created with this
+    key whose key was changed since. That one keeps its id, and the new one gets a random
+    id, as an event without a key does.
+    """
+    if not keys:
+        return {}
+    derived = {key: uuid.uuid5(KEYED_EVENT_IDS, key) for key in keys}
+    taken = {row[0] for row in conn.execute(
+        "SELECT id FROM events WHERE id = ANY(%s)", (list(derived.values()),))}
+    return {key: uuid.uuid4() if event_id in taken else event_id
+            for key, event_id in derived.items()}
 
 
 class EventNotFound(Exception):
@@ -62,11 +86,6 @@ class StoredEvent:
     body: str
 
 
-def timestamp(moment: dt.datetime) -> str:
-    """RFC 3339 in UTC with a Z, as every timestamp of the API is written."""
-    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
 # The revision columns every reader of history selects, in the order `revision_json` reads.
 REVISION_COLUMNS = "event_id, version, operation, recorded_at, written_by, body::text"
 
@@ -83,104 +102,13 @@ def revision_json(row: tuple) -> str:
     return f'{head[:-1]},"event":{body}}}'
 
 
-def client_view(body: dict) -> dict:
-    """An event's stored body without the fields the service sets."""
-    return {name: value for name, value in body.items() if name not in SERVICE_FIELDS}
-
-
-def _serialise(event_id: uuid.UUID, event: dict, version: int, created_at: str,
-               updated_at: str, deleted_at: str | None = None) -> str:
-    body = {"id": str(event_id), "type": event["type"]}
-    body.update((name, value) for name, value in event.items() if name != "type")
-    body.update(version=version, created_at=created_at, updated_at=updated_at)
-    if deleted_at is not None:
-        body["deleted_at"] = deleted_at
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-
-
-def actor_key(name: str) -> str:
-    """How an actor name is matched: case-insensitively (stored, and asked for, this way)."""
-    return name.lower()
-
-
-def _search_columns(event: dict) -> dict:
-    """The columns search filters on, derived from a validated event."""
-    start, end = event_span(event)
-    location = event.get("location") or {}
-    actors = event.get("actors", [])
-    countries = {location.get("country")} | {actor.get("country") for actor in actors}
-    details = event.get("details", {})
-    weighted_text = " ".join(
-        part for part in (
-            event.get("summary"),
-            " ".join(actor["name"] for actor in actors),
-            location.get("name"),
-            location.get("region"),
-            details.get("quote"),
-            details.get("gist"),
-            " ".join(event.get("tags", [])),
-        ) if part
-    )
-    return {
-        "type": event["type"],
-        "key": event.get("key"),
-        "date_span": Range(start, end, "[]"),
-        "date_precision": date_precision(event["date"]),
-        "date_basis": event.get("date_basis", "on"),
-        "certainty": event["certainty"],
-        "countries": sorted(c for c in countries if c),
-        "actor_names": [actor["name"] for actor in actors],
-        "actor_keys": [actor_key(actor["name"]) for actor in actors],
-        "tags": event.get("tags", []),
-        "publishers": [source["publisher"] for source in event["sources"]],
-        "source_kinds": source_kinds(event["sources"]),
-        "place": location.get("name"),
-        "lat": location.get("lat"),
-        "lon": location.get("lon"),
-        "location_precision": location.get("precision"),
-        "title": event["title"],
-        "text": weighted_text,
-    }
-
-
-def search_vector_sql(title: str, text: str) -> str:
-    """The SQL of the stored ``search`` tsvector, from SQL expressions of title and text."""
-    return (f"setweight(to_tsvector('english', {title}), 'A')"
-            f" || setweight(to_tsvector('english', {text}), 'B')")
-
-
-# The columns `_search_columns` derives from an event, named once: the INSERT and the
-# UPDATE below are composed from this list, and so is the benchmark's COPY.
-INDEXED_COLUMNS = ("key", "type", "date_span", "date_precision", "date_basis", "certainty",
-                   "countries", "actor_names", "actor_keys", "tags", "publishers",
-                   "source_kinds", "place", "lat", "lon", "location_precision")
-_SEARCH_VECTOR = sql.SQL(search_vector_sql("%(title)s", "%(text)s"))
-
-
-def insert_statement(table: str) -> sql.Composed:
-    """INSERT of one live event row into ``table`` (``events``, or a table like it).
-
-    Its parameters: ``_search_columns(event)`` and id, version, body, created_at and
-    updated_at. As-of search fills its temporary table with the same statement, so a
-    column added here is rebuilt there too.
-    """
-    return sql.SQL(
-        "INSERT INTO {table} (id, version, body, {columns}, search, created_at, updated_at)"
-        " VALUES (%(id)s, %(version)s, %(body)s, {values}, {vector}, %(created_at)s,"
-        " %(updated_at)s)"
-    ).format(table=sql.Identifier(table),
-             columns=sql.SQL(", ").join(map(sql.Identifier, INDEXED_COLUMNS)),
-             values=sql.SQL(", ").join(map(sql.Placeholder, INDEXED_COLUMNS)),
-             vector=_SEARCH_VECTOR)
-
-
 _INSERT = insert_statement("events")
 _UPDATE = sql.SQL(
     "UPDATE events SET version = %(version)s, body = %(body)s, updated_at = %(now)s,"
     " {assignments}, search = {vector} WHERE id = %(id)s"
 ).format(assignments=sql.SQL(", ").join(
     sql.SQL("{} = {}").format(sql.Identifier(name), sql.Placeholder(name))
-    for name in INDEXED_COLUMNS), vector=_SEARCH_VECTOR)
+    for name in INDEXED_COLUMNS), vector=SEARCH_VECTOR)
 
 
 # A write that meets WriteOrderConflict is retried this many times in all; it takes two
@@ -212,12 +140,13 @@ class EventStore:
 
     def create(self, event: dict) -> StoredEvent:
         """Store a validated new event as version 1."""
-        event_id = uuid.uuid4()
         now = dt.datetime.now(dt.UTC)
-        body = _serialise(event_id, event, 1, timestamp(now), timestamp(now))
-        params = _search_columns(event) | {"id": event_id, "version": 1, "body": body,
-                                           "created_at": now, "updated_at": now}
         with self._connection() as conn, conn.transaction():
+            key = event.get("key")
+            event_id = new_event_ids(conn, {key})[key] if key is not None else uuid.uuid4()
+            body = event_body(event_id, event, 1, timestamp(now), timestamp(now))
+            params = search_columns(event) | {"id": event_id, "version": 1, "body": body,
+                                               "created_at": now, "updated_at": now}
             check_links(conn, event)
             try:
                 conn.execute(_INSERT, params)
@@ -277,9 +206,9 @@ class EventStore:
         check_links(conn, event)
         version = current["version"] + 1
         now = dt.datetime.now(dt.UTC)
-        body = _serialise(event_id, event, version, current["body"]["created_at"],
+        body = event_body(event_id, event, version, current["body"]["created_at"],
                           timestamp(now))
-        params = _search_columns(event) | {"id": event_id, "body": body,
+        params = search_columns(event) | {"id": event_id, "body": body,
                                            "version": version, "now": now}
         try:
             conn.execute(_UPDATE, params)
@@ -297,7 +226,7 @@ class EventStore:
         current = self._lock(conn, event_id, expected_versions)
         version = current["version"] + 1
         now = dt.datetime.now(dt.UTC)
-        body = _serialise(event_id, client_view(current["body"]), version,
+        body = event_body(event_id, client_view(current["body"]), version,
                           current["body"]["created_at"], timestamp(now), timestamp(now))
         conn.execute(
             "UPDATE events SET version = %s, body = %s, updated_at = %s, deleted_at = %s"

@@ -7,8 +7,6 @@ with ``psycopg.sql``, so no parameter can change the statement.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import uuid
 from dataclasses import dataclass, field
 
@@ -16,7 +14,7 @@ from psycopg import sql
 
 from schemas import date_span
 from service.storage.distance import DISTANCE_KM, bounding_box
-from service.storage.events import actor_key
+from service.storage.rows import actor_key
 
 _TSQUERY = sql.SQL("websearch_to_tsquery('english', {})").format(sql.Placeholder("q"))
 
@@ -202,11 +200,3 @@ def position_from_json(sort: str, value) -> tuple:
     if not isinstance(value, list) or len(value) != 2:
         raise ValueError("not a position")
     return SORT_KEYS[sort].load(value[0]), uuid.UUID(value[1])
-
-
-def fingerprint(args: dict) -> str:
-    """A short digest of the filters and order, so a cursor serves only its own search."""
-    canonical = {name: sorted(value) if isinstance(value, list) else value
-                 for name, value in args.items() if name not in ("limit", "cursor", "format")}
-    digest = hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode())
-    return digest.hexdigest()[:16]

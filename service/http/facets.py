@@ -1,44 +1,17 @@
-"""Search over events: the keyset-paged search behind ``GET /v1/events``, and its facets."""
+"""``GET /v1/events/facets``: counts over the events a search matches."""
 
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import Response
 from flask.views import MethodView
 
 from service.http.api import ApiBlueprint
-from service.http.pagination import cursor_position, page_response
-from service.search.params import FilterArgs
+from service.http.search_args import FilterArgs
 from service.storage import search_query
 from service.storage.search import search_store
 
 blp = ApiBlueprint("search", __name__, url_prefix="/v1/events",
                    description="Search events: facet counts.")
-
-def search_page(args: dict) -> Response:
-    """One page of a search: ``args`` as loaded by ``SearchArgs``."""
-    limit, token, sort = args.pop("limit"), args.pop("cursor", None), args["sort"]
-    scope = f"events:{search_query.fingerprint(args)}"
-    after = cursor_position(scope, token,
-                            lambda value: search_query.position_from_json(sort, value))
-    rows = search_store().page(search_query.build(args), sort, limit + 1, after)
-    next_position = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        _, key_value, event_id, _ = rows[-1]
-        next_position = search_query.position_to_json(sort, key_value, event_id)
-    return page_response([_with_distance(body, distance) for body, _, _, distance in rows],
-                         scope, next_position)
-
-
-def _with_distance(body: str, distance_km: float | None) -> str:
-    """The stored JSON text, with ``distance_km`` added as its last member under ``near``."""
-    if distance_km is None:
-        return body
-    # The stored text is one JSON object: its last character is the closing brace.
-    return f'{body[:-1]},"distance_km":{round(distance_km, 3)}}}'
-
-
 
 class Facets(ma.Schema):
     """How many events match, and how they divide."""

@@ -20,14 +20,19 @@ from schemas import (
     date_span,
 )
 from schemas.fields import BoundedString, CountryCode, PartialDate
-from service.search.as_of import AsOfArgs
+from service.http.as_of_args import AsOfArgs
 from service.storage.distance import LONGEST_KM
 
 # Bounds that keep one request's SQL small, whatever is sent.
 MAX_VALUES = 20
 MAX_TEXT = 200
 MAX_QUERY = 500
-SORTS = ("date", "-date", "created_at", "-created_at", "relevance", "distance")
+# Each order, and the identifier a client generator gives it (`x-enum-varnames`): by
+# itself a generator turns `-date` into something like `VALUE_1`.
+SORT_NAMES = {"date": "DATE", "-date": "DATE_DESC", "created_at": "CREATED_AT",
+              "-created_at": "CREATED_AT_DESC", "relevance": "RELEVANCE",
+              "distance": "DISTANCE"}
+SORTS = tuple(SORT_NAMES)
 
 
 def _text(max_length: int = MAX_TEXT, **kwargs) -> BoundedString:
@@ -177,6 +182,7 @@ class SortedArgs(FilterArgs):
     """Filters and an order."""
 
     sort = ma.fields.String(validate=OneOf(SORTS), metadata={
+        "x-enum-varnames": list(SORT_NAMES.values()),
         "description": "`date`/`-date`: by the start of the date span (ties by id; "
                        "`on_or_before` events, whose span opens at the earliest date, come "
                        "first); `created_at`/`-created_at`: by when stored; `relevance` "

@@ -1,0 +1,96 @@
+"""Whole request and response examples for the spec, taken from the seed records.
+
+The docs page pre-fills "Try it out" with these, so every operation works with its
+defaults against a server that loaded the seeds (`flask --app service serve` does):
+- a create sends a seed record of the chosen kind without its `key` (a key would make a
+  second try a 409) and without its links (they name other seeded events);
+- a read, replace, patch, delete or revisions names the seeded meeting by its id, which is
+  the same on every installation (an event with a key has an id derived from it);
+- a replace sends that meeting back as a read answers it, as a client would.
+
+Built from the project's own seed files, so a kind added to the seeds gets its example; a
+kind with no seed record gets none (tests/test_openapi.py names it).
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from pathlib import Path
+
+from service.seeding import read_seed_file, seed_files
+from service.storage.events import KEYED_EVENT_IDS
+
+SEEDS_DIR = Path(__file__).resolve().parents[2] / "seeds"
+# The event that reads, writes and responses show: the article's central meeting.
+EXAMPLE_KEY = "2025-07-12-lavrov-meets-kim-jong-un"
+# When the examples claim the seeds were loaded; any fixed moment would do.
+SEEDED_AT = "2025-07-13T12:00:00.000000Z"
+_NOT_SENT_ON_CREATE = ("key", "related")
+
+
+@functools.cache
+def seed_records() -> tuple[dict, ...]:
+    """The project's seed records, validated; none where the seeds are not installed."""
+    if not SEEDS_DIR.is_dir():
+        return ()
+    return tuple(event for path in seed_files([SEEDS_DIR]) for event in read_seed_file(path))
+
+
+def event_id(key: str) -> str:
+    """The id a seeded event gets (see ``service.storage.events.new_event_ids``)."""
+    return str(uuid.uuid5(KEYED_EVENT_IDS, key))
+
+
+def _example_record() -> dict | None:
+    return next((record for record in seed_records() if record["key"] == EXAMPLE_KEY), None)
+
+
+def _as_stored(record: dict) -> dict:
+    """A seed record as a read answers it once loaded: the service's fields around it."""
+    return {"id": event_id(record["key"]), "type": record["type"],
+            **{name: value for name, value in record.items() if name != "type"},
+            "version": 1, "created_at": SEEDED_AT, "updated_at": SEEDED_AT}
+
+
+def create_examples() -> dict[str, dict]:
+    """One request example per kind of event in the seeds, named by the kind."""
+    first_of_kind: dict[str, dict] = {}
+    # The example event first: "Try it out" starts from the first example.
+    for record in sorted(seed_records(), key=lambda record: record["key"] != EXAMPLE_KEY):
+        first_of_kind.setdefault(record["type"], record)
+    return {kind: {"summary": f"A {kind.replace('_', ' ')} (from the seed data)",
+                   "value": {name: value for name, value in record.items()
+                             if name not in _NOT_SENT_ON_CREATE}}
+            for kind, record in first_of_kind.items()}
+
+
+def replace_example() -> dict:
+    """The example event as a read answers it, less the version: a replace sends it back."""
+    record = _example_record()
+    if record is None:
+        return {}
+    stored = _as_stored(record)
+    for name in ("version", "created_at", "updated_at"):
+        del stored[name]
+    return {"seeded": {"summary": "The seeded meeting, sent back as read", "value": stored}}
+
+
+def patch_example() -> dict:
+    """A merge patch of the example event: one member changed."""
+    record = _example_record()
+    if record is None:
+        return {}
+    return {"tags": {"summary": "Add a tag (a list is replaced whole)",
+                     "value": {"tags": [*record.get("tags", []), "reviewed"]}}}
+
+
+def stored_example() -> dict | None:
+    """The example event as a read answers it."""
+    record = _example_record()
+    return None if record is None else _as_stored(record)
+
+
+def example_event_id() -> str | None:
+    """The example event's id, for the `event_id` path parameter."""
+    return None if _example_record() is None else event_id(EXAMPLE_KEY)

@@ -1,1 +1,0 @@
-"""Search over events: the query parameters, and the SQL they compose into."""

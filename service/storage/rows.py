@@ -1,0 +1,116 @@
+"""How an event becomes a row: its stored JSON body and the columns search filters on.
+
+Every writer builds rows here: the event store, bulk ingest, as-of search's temporary table
+and the benchmark's loader, so a column added here reaches all of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+
+from psycopg import sql
+from psycopg.types.range import Range
+
+from schemas import date_precision, event_span, source_kinds
+
+# Fields the service sets; a client's copy of them is never stored.
+SERVICE_FIELDS = ("id", "version", "created_at", "updated_at", "deleted_at")
+
+def timestamp(moment: dt.datetime) -> str:
+    """RFC 3339 in UTC with a Z, as every timestamp of the API is written."""
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+
+def client_view(body: dict) -> dict:
+    """An event's stored body without the fields the service sets."""
+    return {name: value for name, value in body.items() if name not in SERVICE_FIELDS}
+
+
+def event_body(event_id: uuid.UUID, event: dict, version: int, created_at: str,
+               updated_at: str, deleted_at: str | None = None) -> str:
+    """An event's JSON text as stored and served: the service's fields around the client's."""
+    body = {"id": str(event_id), "type": event["type"]}
+    body.update((name, value) for name, value in event.items() if name != "type")
+    body.update(version=version, created_at=created_at, updated_at=updated_at)
+    if deleted_at is not None:
+        body["deleted_at"] = deleted_at
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def actor_key(name: str) -> str:
+    """How an actor name is matched: case-insensitively (stored, and asked for, this way)."""
+    return name.lower()
+
+
+def search_columns(event: dict) -> dict:
+    """The columns search filters on, derived from a validated event."""
+    start, end = event_span(event)
+    location = event.get("location") or {}
+    actors = event.get("actors", [])
+    countries = {location.get("country")} | {actor.get("country") for actor in actors}
+    details = event.get("details", {})
+    weighted_text = " ".join(
+        part for part in (
+            event.get("summary"),
+            " ".join(actor["name"] for actor in actors),
+            location.get("name"),
+            location.get("region"),
+            details.get("quote"),
+            details.get("gist"),
+            " ".join(event.get("tags", [])),
+        ) if part
+    )
+    return {
+        "type": event["type"],
+        "key": event.get("key"),
+        "date_span": Range(start, end, "[]"),
+        "date_precision": date_precision(event["date"]),
+        "date_basis": event.get("date_basis", "on"),
+        "certainty": event["certainty"],
+        "countries": sorted(c for c in countries if c),
+        "actor_names": [actor["name"] for actor in actors],
+        "actor_keys": [actor_key(actor["name"]) for actor in actors],
+        "tags": event.get("tags", []),
+        "publishers": [source["publisher"] for source in event["sources"]],
+        "source_kinds": source_kinds(event["sources"]),
+        "place": location.get("name"),
+        "lat": location.get("lat"),
+        "lon": location.get("lon"),
+        "location_precision": location.get("precision"),
+        "title": event["title"],
+        "text": weighted_text,
+    }
+
+
+def search_vector_sql(title: str, text: str) -> str:
+    """The SQL of the stored ``search`` tsvector, from SQL expressions of title and text."""
+    return (f"setweight(to_tsvector('english', {title}), 'A')"
+            f" || setweight(to_tsvector('english', {text}), 'B')")
+
+
+# The columns `search_columns` derives from an event, named once: the INSERT and the
+# UPDATE below are composed from this list, and so is the benchmark's COPY.
+INDEXED_COLUMNS = ("key", "type", "date_span", "date_precision", "date_basis", "certainty",
+                   "countries", "actor_names", "actor_keys", "tags", "publishers",
+                   "source_kinds", "place", "lat", "lon", "location_precision")
+SEARCH_VECTOR = sql.SQL(search_vector_sql("%(title)s", "%(text)s"))
+
+
+def insert_statement(table: str) -> sql.Composed:
+    """INSERT of one live event row into ``table`` (``events``, or a table like it).
+
+    Its parameters: ``search_columns(event)`` and id, version, body, created_at and
+    updated_at. As-of search fills its temporary table with the same statement, so a
+    column added here is rebuilt there too.
+    """
+    return sql.SQL(
+        "INSERT INTO {table} (id, version, body, {columns}, search, created_at, updated_at)"
+        " VALUES (%(id)s, %(version)s, %(body)s, {values}, {vector}, %(created_at)s,"
+        " %(updated_at)s)"
+    ).format(table=sql.Identifier(table),
+             columns=sql.SQL(", ").join(map(sql.Identifier, INDEXED_COLUMNS)),
+             values=sql.SQL(", ").join(map(sql.Placeholder, INDEXED_COLUMNS)),
+             vector=SEARCH_VECTOR)
