@@ -9,6 +9,7 @@ PostgreSQL is started in a temporary directory.
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 import uuid
 
@@ -24,6 +25,9 @@ from service.embedded_postgres import quiet
 from service.migrate import migrate
 
 quiet()
+# The service refuses the public default SECRET_KEY with a DATABASE_URL: the apps the tests
+# make, and the servers they start (which inherit the environment), sign with this run's.
+os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(32))
 
 
 def _server_url():
