@@ -4,6 +4,7 @@ it, each started on a loopback port and stopped."""
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -26,6 +27,9 @@ NGINX_INSTALL_HINT = "nginx is not installed (apt-get install -y nginx-light)"
 _NGINX_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
 
 
+_RUN_SECRET_KEY = secrets.token_urlsafe(32)
+
+
 def free_port() -> int:
     """A free TCP port on 127.0.0.1."""
     with socket.socket() as probe:
@@ -45,7 +49,9 @@ class Gunicorn:
 
     def __enter__(self) -> Gunicorn:
         bind = f"127.0.0.1:{self.port}"
-        env = os.environ | self.env | {"BIND": bind}
+        # A key of this run's own unless one is given: the service refuses the public
+        # default with a DATABASE_URL.
+        env = {"SECRET_KEY": _RUN_SECRET_KEY} | os.environ | self.env | {"BIND": bind}
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "--config", "python:service.gunicorn_conf",

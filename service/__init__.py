@@ -13,6 +13,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(config.from_environment())
     if test_config:
         app.config.from_mapping(test_config)
+    config.require_secret_key(app.config)
     observability.configure_logging(app.config["LOG_LEVEL"])
     observability.init_app(app)
     replica.init_app(app, db.init_app(app))

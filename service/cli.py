@@ -39,7 +39,9 @@ def serve_command(host: str, port: int, seed: bool):
     if seed:
         ctx.invoke(seed_command)
     # Workers read the URL from the environment: with an embedded server, this is
-    # where they learn it.
+    # where they learn it, and that they run in development (the default SECRET_KEY).
+    if not os.environ.get("DATABASE_URL"):
+        os.environ.setdefault("DEVELOPMENT", "true")
     os.environ["DATABASE_URL"] = current_app.config["DATABASE_URL"]
     get_db().close()
     argv = [sys.executable, "-m", "gunicorn", "--config", "python:service.gunicorn_conf",

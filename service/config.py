@@ -6,6 +6,13 @@ import os
 from pathlib import Path
 
 MIB = 1024 * 1024
+# Public (it is in this file), so anyone could sign cursors with it: refused outside
+# development (`require_secret_key`).
+DEFAULT_SECRET_KEY = "development only: set SECRET_KEY"
+
+
+class InsecureConfiguration(RuntimeError):
+    """A setting that must not keep its default here: the service refuses to start."""
 
 
 # The seeds/ folder beside the service package in a checkout (an editable install).
@@ -77,5 +84,24 @@ def from_environment() -> dict:
         # command runs from (the image, which installs the package, sets /app/seeds).
         "SEEDS_DIR": os.environ.get("SEEDS_DIR", str(PROJECT_SEEDS)),
         # Signs pagination cursors; every instance behind one load balancer needs the same.
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "development only: set SECRET_KEY"),
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or DEFAULT_SECRET_KEY,
+        # A development machine: the built-in SECRET_KEY is accepted with DATABASE_URL set.
+        "DEVELOPMENT": _bool("DEVELOPMENT", False),
     }
+
+
+def require_secret_key(config) -> None:
+    """Refuse the public default SECRET_KEY except in development.
+
+    Development is the embedded database (no DATABASE_URL) or DEVELOPMENT=true; anywhere
+    else a forged cursor could be signed with the key printed above.
+    """
+    if (config["SECRET_KEY"] != DEFAULT_SECRET_KEY or not config["DATABASE_URL"]
+            or config["DEVELOPMENT"]):
+        return
+    raise InsecureConfiguration(
+        "SECRET_KEY is not set, and its built-in default is public: anyone could sign "
+        "pagination cursors with it. Set SECRET_KEY to a long random value, the same on "
+        "every instance (for example: export SECRET_KEY=\"$(python3 -c 'import secrets; "
+        "print(secrets.token_urlsafe(32))')\"), or, on a development machine only, set "
+        "DEVELOPMENT=true.")

@@ -18,6 +18,7 @@ from flask import Flask, g, request
 from psycopg_pool import PoolTimeout
 
 from schemas.event import EVENT_KINDS
+from service.db import DatabaseUnavailable
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 UNMATCHED_ROUTE = "(unmatched)"
@@ -113,6 +114,8 @@ def error_kind(error: BaseException) -> str | None:
     """The ``events_db_errors`` kind of ``error``; None when it is not a database error."""
     if isinstance(error, PoolTimeout):
         return "pool_timeout"
+    if isinstance(error, DatabaseUnavailable):  # found down: refused at once
+        return "connection"
     if isinstance(error, psycopg.errors.QueryCanceled):
         return "statement_timeout"
     if isinstance(error, psycopg.errors.TransactionRollback):

@@ -5,7 +5,8 @@ With ``DATABASE_READ_URL`` set, those reads take a connection from a second ``Da
 primary: writes, reads by id (a client reads what it has just written), anything under
 ``If-Match``, and ``as_of`` reads (they create a temporary table, which a standby cannot).
 
-When the replica does not answer (no connection within ``DATABASE_READ_POOL_TIMEOUT``),
+When the replica does not answer (its ``Database`` finds it down, or gives no connection
+within ``DATABASE_READ_POOL_TIMEOUT``),
 the read goes to the primary, and so does every read for the next
 ``DATABASE_READ_RETRY_SECONDS``; then the replica is tried again. A client sees a slower
 answer, never an error of the replica's; ``events_db_read_fallbacks_total`` counts them.
@@ -24,11 +25,14 @@ import psycopg
 from flask import Flask, current_app
 from psycopg_pool import PoolTimeout
 
-from service.db import Database, get_db
+from service.db import Database, DatabaseUnavailable, get_db
 from service.metrics import instruments
 from service.storage.stats import replay_lag_seconds
 
 _EXTENSION = "events_read_db"
+# What getting a replica connection raises when it does not answer: its breaker's fast
+# refusal (Database marks it down), a failed connection, or no connection in time.
+REPLICA_UNAVAILABLE = (DatabaseUnavailable, psycopg.OperationalError, PoolTimeout)
 log = logging.getLogger(__name__)
 
 
@@ -64,7 +68,7 @@ class ReadDatabase:
             if not self.replica_down():
                 try:
                     conn = stack.enter_context(self.replica.connection())
-                except (psycopg.OperationalError, PoolTimeout) as error:
+                except REPLICA_UNAVAILABLE as error:
                     self._mark_down(error)
             if conn is None:
                 instruments().read_fallbacks.inc()
@@ -78,7 +82,7 @@ class ReadDatabase:
             return None
         try:
             return replay_lag_seconds(self.replica)
-        except (psycopg.OperationalError, PoolTimeout) as error:
+        except REPLICA_UNAVAILABLE as error:
             self._mark_down(error)
             return None
 

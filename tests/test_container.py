@@ -78,6 +78,8 @@ def test_compose_holds_no_secret_and_loads_the_seeds_with_a_one_shot_service():
     assert db["environment"]["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
     for service in (api, seed):
         assert "${POSTGRES_PASSWORD:?" in service["environment"]["DATABASE_URL"]
+        # The service refuses the public default key with a DATABASE_URL, seeding included.
+        assert service["environment"]["SECRET_KEY"].startswith("${SECRET_KEY:?")
     assert seed["command"] == ["seed"] and seed["restart"] == "no"
     assert api["depends_on"]["seed"]["condition"] == "service_completed_successfully"
     assert "WEB_CONCURRENCY" not in api["environment"]  # the CPU quota decides
@@ -123,14 +125,15 @@ def _entrypoint(*args, env: dict, timeout: float = 120) -> subprocess.CompletedP
 @pytest.fixture
 def image_env(database_url):
     """The environment the image gives the entrypoint, on the test database."""
-    env = {key: value for key, value in os.environ.items() if key != "SECRET_KEY"}
+    env = dict(os.environ)
     env.pop("SEEDS_DIR", None)
     return env | {"PATH": f"{VENV_BIN}{os.pathsep}{env['PATH']}",
                   "DATABASE_URL": database_url, "BIND": f"127.0.0.1:{free_port()}",
-                  "WEB_CONCURRENCY": "1", "LOG_LEVEL": "WARNING"}
+                  "WEB_CONCURRENCY": "1", "LOG_LEVEL": "WARNING", "SECRET_KEY": "x" * 32}
 
 
 def test_entrypoint_refuses_to_serve_without_a_secret_key(image_env):
+    image_env.pop("SECRET_KEY")
     result = _entrypoint("serve", env=image_env, timeout=30)
     assert result.returncode != 0
     assert "set SECRET_KEY" in result.stderr
@@ -142,7 +145,7 @@ def test_entrypoint_seeds_serves_and_reports_health(image_env):
     assert seeded.returncode == 0, seeded.stderr
     assert re.search(r"created \d+|unchanged \d+", seeded.stdout + seeded.stderr)
     assert _entrypoint("healthcheck", env=image_env, timeout=30).returncode != 0  # not up
-    serve = subprocess.Popen(["sh", str(ENTRYPOINT)], env=image_env | {"SECRET_KEY": "x" * 32},
+    serve = subprocess.Popen(["sh", str(ENTRYPOINT)], env=image_env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/",
                              start_new_session=True)
     try:
