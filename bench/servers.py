@@ -18,6 +18,8 @@ from pathlib import Path
 
 import psutil
 
+from service.gunicorn_conf import worker_count
+
 ROOT = Path(__file__).resolve().parent.parent
 NGINX_DIR = ROOT / "deploy" / "nginx"
 NGINX_INSTALL_HINT = "nginx is not installed (apt-get install -y nginx-light)"
@@ -71,8 +73,7 @@ class Gunicorn:
 
     def expected_workers(self) -> int:
         """How many workers the config starts."""
-        return int(self.env.get("WEB_CONCURRENCY")
-                   or os.environ.get("WEB_CONCURRENCY") or psutil.cpu_count() * 2)
+        return worker_count(os.environ | self.env)
 
     def workers(self) -> list[psutil.Process]:
         """The worker processes."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from service import cli, config, db, http, observability
+from service import cli, config, db, http, metrics, observability, replica
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -16,7 +16,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     config.require_secret_key(app.config)
     observability.configure_logging(app.config["LOG_LEVEL"])
     observability.init_app(app)
-    db.init_app(app)
+    replica.init_app(app, db.init_app(app))
     http.init_app(app)
     cli.init_app(app)
+    # Last: it wraps the error handlers the parts above registered.
+    metrics.init_app(app, lambda: replica.pools(app))
     return app

@@ -67,8 +67,12 @@ class Database:
     # host that drops packets. A stopped server refuses at once.
     PROBE_CONNECT_TIMEOUT = 2
 
-    def __init__(self, app: Flask):
+    def __init__(self, app: Flask, url_setting: str = "DATABASE_URL",
+                 timeout_setting: str = "DATABASE_POOL_TIMEOUT"):
+        """``url_setting`` and ``timeout_setting`` name the settings of the server it
+        connects to: the primary's by default, a read replica's for ``service.replica``."""
         self.app = app
+        self.url_setting, self.timeout_setting = url_setting, timeout_setting
         self.pool: ConnectionPool | None = None
         # Reentrant: `url` may start the embedded server while a new pool is being made.
         self._lock = threading.RLock()
@@ -83,14 +87,14 @@ class Database:
     def url(self) -> str:
         """The database's URL; without DATABASE_URL, the embedded server's (started here)."""
         config = self.app.config
-        if not config["DATABASE_URL"]:
+        if not config[self.url_setting]:
             with self._lock:
-                if not config["DATABASE_URL"]:
+                if not config[self.url_setting]:
                     # Development only: the embedded server ships in the `dev` extra.
                     from service import embedded_postgres
 
-                    config["DATABASE_URL"] = embedded_postgres.start(self.app.instance_path)
-        return config["DATABASE_URL"]
+                    config[self.url_setting] = embedded_postgres.start(self.app.instance_path)
+        return config[self.url_setting]
 
     def _create_pool(self) -> ConnectionPool:
         config = self.app.config
@@ -98,7 +102,7 @@ class Database:
             self.url,
             min_size=config["DATABASE_POOL_MIN_SIZE"],
             max_size=config["DATABASE_POOL_MAX_SIZE"],
-            timeout=config["DATABASE_POOL_TIMEOUT"],
+            timeout=config[self.timeout_setting],
             # No check= here: `_checkout` checks each connection itself, so that a dead
             # one drops them all instead of the pool's one-by-one retries with backoff.
             kwargs={

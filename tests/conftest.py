@@ -21,10 +21,13 @@ from psycopg import conninfo, sql
 from werkzeug.datastructures import Headers
 
 from service import auth, create_app
-from service.embedded_postgres import quiet
+from service.embedded_postgres import quiet, wait_patiently
 from service.migrate import migrate
 
 quiet()
+# Embedded servers (the run's own without DATABASE_URL, and those tests stop and start)
+# may take more than pgserver's 10 s to start on a busy machine.
+wait_patiently()
 # The service refuses the public default SECRET_KEY with a DATABASE_URL: the apps the tests
 # make, and the servers they start (which inherit the environment), sign with this run's.
 os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(32))
