@@ -56,7 +56,8 @@ def main() -> None:
     try:
         print(f"filled {options.events:,} events in "
               f"{load.fill(url, options.events, progress=lambda _: None):.0f} s", flush=True)
-        app = create_app({"DATABASE_URL": url, "LOG_LEVEL": "WARNING",
+        # DEVELOPMENT: a benchmark's own database, in this process (the default SECRET_KEY).
+        app = create_app({"DATABASE_URL": url, "LOG_LEVEL": "WARNING", "DEVELOPMENT": True,
                           "AS_OF_MAX_CHANGES": max(options.changes)})
         client = app.test_client()
         with psycopg.connect(url) as conn:

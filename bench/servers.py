@@ -4,6 +4,7 @@ it, each started on a loopback port and stopped."""
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -17,11 +18,16 @@ from pathlib import Path
 
 import psutil
 
+from service.gunicorn_conf import worker_count
+
 ROOT = Path(__file__).resolve().parent.parent
 NGINX_DIR = ROOT / "deploy" / "nginx"
 NGINX_INSTALL_HINT = "nginx is not installed (apt-get install -y nginx-light)"
 # Debian installs nginx in /usr/sbin, which a non-root PATH may lack.
 _NGINX_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+
+
+_RUN_SECRET_KEY = secrets.token_urlsafe(32)
 
 
 def free_port() -> int:
@@ -43,7 +49,9 @@ class Gunicorn:
 
     def __enter__(self) -> Gunicorn:
         bind = f"127.0.0.1:{self.port}"
-        env = os.environ | self.env | {"BIND": bind}
+        # A key of this run's own unless one is given: the service refuses the public
+        # default with a DATABASE_URL.
+        env = {"SECRET_KEY": _RUN_SECRET_KEY} | os.environ | self.env | {"BIND": bind}
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "--config", "python:service.gunicorn_conf",
@@ -65,8 +73,7 @@ class Gunicorn:
 
     def expected_workers(self) -> int:
         """How many workers the config starts."""
-        return int(self.env.get("WEB_CONCURRENCY")
-                   or os.environ.get("WEB_CONCURRENCY") or psutil.cpu_count() * 2)
+        return worker_count(os.environ | self.env)
 
     def workers(self) -> list[psutil.Process]:
         """The worker processes."""

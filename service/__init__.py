@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from service import cli, config, db, http, observability
+from service import cli, config, db, http, metrics, observability, replica
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -13,9 +13,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(config.from_environment())
     if test_config:
         app.config.from_mapping(test_config)
+    config.require_secret_key(app.config)
     observability.configure_logging(app.config["LOG_LEVEL"])
     observability.init_app(app)
-    db.init_app(app)
+    replica.init_app(app, db.init_app(app))
     http.init_app(app)
     cli.init_app(app)
+    # Last: it wraps the error handlers the parts above registered.
+    metrics.init_app(app, lambda: replica.pools(app))
     return app

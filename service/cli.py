@@ -7,6 +7,7 @@ import sys
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 
 from service import auth
 from service.db import get_db
@@ -25,7 +26,9 @@ def migrate_command():
 
 
 @click.command("serve")
-@click.option("--host", default="0.0.0.0", show_default=True)
+# Loopback unless told otherwise: a development server is not for the network.
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 for every interface.")
 @click.option("--port", default=8000, show_default=True)
 @click.option("--seed/--no-seed", default=True, show_default=True,
               help="Load the seed data before serving.")
@@ -36,13 +39,32 @@ def serve_command(host: str, port: int, seed: bool):
     if seed:
         ctx.invoke(seed_command)
     # Workers read the URL from the environment: with an embedded server, this is
-    # where they learn it.
+    # where they learn it, and that they run in development (the default SECRET_KEY).
+    if not os.environ.get("DATABASE_URL"):
+        os.environ.setdefault("DEVELOPMENT", "true")
     os.environ["DATABASE_URL"] = current_app.config["DATABASE_URL"]
     get_db().close()
     argv = [sys.executable, "-m", "gunicorn", "--config", "python:service.gunicorn_conf",
             "--bind", f"{host}:{port}", "service:create_app()"]
     click.echo(f"serving on http://{host}:{port} (docs at /docs)")
     os.execv(sys.executable, argv)
+
+
+@click.group("db", cls=AppGroup)
+def db_command():
+    """The embedded PostgreSQL (development, when DATABASE_URL is unset)."""
+
+
+@db_command.command("stop")
+def stop_db_command():
+    """Stop the embedded PostgreSQL, which otherwise keeps running between starts."""
+    from service import embedded_postgres
+
+    if embedded_postgres.stop(current_app.instance_path):
+        click.echo(f"stopped the embedded PostgreSQL in "
+                   f"{embedded_postgres.data_dir(current_app.instance_path)}")
+    else:
+        click.echo("no embedded PostgreSQL is running for this instance folder")
 
 
 @click.group("keys")
@@ -124,6 +146,7 @@ def write_openapi_command(form: str, output_file):
 
 def init_app(app: Flask) -> None:
     """Register the commands on ``app``."""
+    app.cli.add_command(db_command)
     app.cli.add_command(openapi_command)
     app.cli.add_command(keys_command)
     app.cli.add_command(migrate_command)

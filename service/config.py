@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 MIB = 1024 * 1024
+# Public (it is in this file), so anyone could sign cursors with it: refused outside
+# development (`require_secret_key`).
+DEFAULT_SECRET_KEY = "development only: set SECRET_KEY"
+
+
+class InsecureConfiguration(RuntimeError):
+    """A setting that must not keep its default here: the service refuses to start."""
+
+
+# The seeds/ folder beside the service package in a checkout (an editable install).
+PROJECT_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
 
 def _int(name: str, default: int) -> int:
@@ -25,6 +37,18 @@ def from_environment() -> dict:
         "DATABASE_POOL_TIMEOUT": float(os.environ.get("DATABASE_POOL_TIMEOUT", 5)),
         "DATABASE_CONNECT_TIMEOUT": _int("DATABASE_CONNECT_TIMEOUT", 5),
         "DATABASE_STATEMENT_TIMEOUT_MS": _int("DATABASE_STATEMENT_TIMEOUT_MS", 15_000),
+        # A streaming replica for search, facets, export, actors and the change feed
+        # (service/replica.py); unset: the primary serves them. Its pool has the same
+        # sizes; a replica that gives no connection within its timeout is skipped, reads
+        # going to the primary, for the retry interval.
+        "DATABASE_READ_URL": os.environ.get("DATABASE_READ_URL") or None,
+        "DATABASE_READ_POOL_TIMEOUT": float(os.environ.get("DATABASE_READ_POOL_TIMEOUT", 1)),
+        "DATABASE_READ_RETRY_SECONDS": float(os.environ.get("DATABASE_READ_RETRY_SECONDS", 5)),
+        # /metrics without a key (true), or for keys with the `admin` scope only (false).
+        "METRICS_PUBLIC": _bool("METRICS_PUBLIC", True),
+        # events_stored is recounted at a scrape when older than this (one GROUP BY).
+        "EVENTS_COUNT_INTERVAL_SECONDS": float(os.environ.get("EVENTS_COUNT_INTERVAL_SECONDS",
+                                                              30)),
         # HTTP
         "MAX_CONTENT_LENGTH": _int("MAX_BODY_BYTES", MIB),
         # POST /v1/events/bulk: most events in one request (more: 413), and its own body
@@ -56,9 +80,28 @@ def from_environment() -> dict:
         # at most this many (over: a 400 naming as_of), which bounds its time and memory.
         "AS_OF_MAX_CHANGES": _int("AS_OF_MAX_CHANGES", 10_000),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
-        # What `flask seed` loads when given no path: the repo's seeds/ (or /app/seeds in
-        # the image), relative to the working directory.
-        "SEEDS_DIR": os.environ.get("SEEDS_DIR", "seeds"),
+        # What `flask seed` loads when given no path: the project's seeds/, wherever the
+        # command runs from (the image, which installs the package, sets /app/seeds).
+        "SEEDS_DIR": os.environ.get("SEEDS_DIR", str(PROJECT_SEEDS)),
         # Signs pagination cursors; every instance behind one load balancer needs the same.
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "development only: set SECRET_KEY"),
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or DEFAULT_SECRET_KEY,
+        # A development machine: the built-in SECRET_KEY is accepted with DATABASE_URL set.
+        "DEVELOPMENT": _bool("DEVELOPMENT", False),
     }
+
+
+def require_secret_key(config) -> None:
+    """Refuse the public default SECRET_KEY except in development.
+
+    Development is the embedded database (no DATABASE_URL) or DEVELOPMENT=true; anywhere
+    else a forged cursor could be signed with the key printed above.
+    """
+    if (config["SECRET_KEY"] != DEFAULT_SECRET_KEY or not config["DATABASE_URL"]
+            or config["DEVELOPMENT"]):
+        return
+    raise InsecureConfiguration(
+        "SECRET_KEY is not set, and its built-in default is public: anyone could sign "
+        "pagination cursors with it. Set SECRET_KEY to a long random value, the same on "
+        "every instance (for example: export SECRET_KEY=\"$(python3 -c 'import secrets; "
+        "print(secrets.token_urlsafe(32))')\"), or, on a development machine only, set "
+        "DEVELOPMENT=true.")

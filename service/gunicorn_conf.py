@@ -1,12 +1,53 @@
 """gunicorn settings; each can be overridden by the environment variable named beside it."""
 
-import multiprocessing
+import math
 import os
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
-bind = os.environ.get("BIND", "0.0.0.0:8000")
+CGROUP_V2_CPU_MAX = "/sys/fs/cgroup/cpu.max"
+CGROUP_V1_QUOTA = "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"
+CGROUP_V1_PERIOD = "/sys/fs/cgroup/cpu/cpu.cfs_period_us"
+
+
+def cpu_quota(cpu_max: str = CGROUP_V2_CPU_MAX, v1_quota: str = CGROUP_V1_QUOTA,
+              v1_period: str = CGROUP_V1_PERIOD) -> float | None:
+    """CPUs the container may use per its cgroup (v2 ``cpu.max``, else v1 CFS quota);
+    None when it has no limit or no such file."""
+    try:
+        quota, period = Path(cpu_max).read_text().split()[:2]
+    except (OSError, ValueError):
+        try:
+            quota = Path(v1_quota).read_text().strip()
+            period = Path(v1_period).read_text().strip()
+        except OSError:
+            return None
+    if quota == "max" or int(quota) <= 0:
+        return None
+    return int(quota) / int(period)
+
+
+def available_cpus(**cgroup_files) -> int:
+    """CPUs this process may use: the cgroup quota (rounded up), else the CPUs it may run
+    on (its affinity, which a container's cpuset limits); never the host's count."""
+    quota = cpu_quota(**cgroup_files)
+    allowed = len(os.sched_getaffinity(0))
+    return max(1, min(allowed, math.ceil(quota))) if quota else allowed
+
+
+def worker_count(environ=os.environ, **cgroup_files) -> int:
+    """WEB_CONCURRENCY if set, else two workers per available CPU."""
+    if environ.get("WEB_CONCURRENCY"):
+        return int(environ["WEB_CONCURRENCY"])
+    return 2 * available_cpus(**cgroup_files)
+
+
+# Loopback unless told otherwise; the image sets BIND=0.0.0.0:8000.
+bind = os.environ.get("BIND", "127.0.0.1:8000")
 # Threaded workers (gthread): requests are short and mostly wait on PostgreSQL.
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
+workers = worker_count()
 threads = int(os.environ.get("GUNICORN_THREADS", 4))
 worker_class = "gthread"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
@@ -65,3 +106,34 @@ def post_request(worker, req, environ, resp):
                 return
     except Exception:  # a timeout, a reset, a bad chunk: the connection closes anyway
         return
+
+
+# Metrics across workers: prometheus_client's multiprocess mode, in PROMETHEUS_MULTIPROC_DIR
+# (set: that directory; unset: one of this master's own, removed when it exits). Set in the
+# master before the first worker is forked; the workers import prometheus_client after the
+# fork (service.metrics), so they all write their values to files there.
+_own_metrics_dir: list[Path] = []
+
+
+def on_starting(server):
+    """Set up the metrics directory, empty: files of an earlier run would be summed in."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="events-metrics-")
+        _own_metrics_dir.append(Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]))
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server, worker):
+    """Drop a dead worker's live gauges (its pool); its counters stay in the sums."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the metrics directory this master made."""
+    for directory in _own_metrics_dir:
+        shutil.rmtree(directory, ignore_errors=True)

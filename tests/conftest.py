@@ -9,6 +9,7 @@ PostgreSQL is started in a temporary directory.
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 import uuid
 
@@ -20,10 +21,16 @@ from psycopg import conninfo, sql
 from werkzeug.datastructures import Headers
 
 from service import auth, create_app
-from service.embedded_postgres import quiet
+from service.embedded_postgres import quiet, wait_patiently
 from service.migrate import migrate
 
 quiet()
+# Embedded servers (the run's own without DATABASE_URL, and those tests stop and start)
+# may take more than pgserver's 10 s to start on a busy machine.
+wait_patiently()
+# The service refuses the public default SECRET_KEY with a DATABASE_URL: the apps the tests
+# make, and the servers they start (which inherit the environment), sign with this run's.
+os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(32))
 
 
 def _server_url():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from examples import example
@@ -116,12 +117,34 @@ def test_an_unexpected_exception_is_a_500_problem_without_traceback(database_url
     assert any("unhandled error" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.parametrize("conflict", ["DeadlockDetected", "SerializationFailure",
+                                      "TransactionRollback"])
+def test_a_conflicting_transaction_is_a_503_worth_retrying(database_url, conflict):
+    import psycopg
+
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url})
+
+    @app.get("/conflict")
+    def conflicting():
+        # What PostgreSQL raises in one of two transactions that wait on each other, or
+        # that a serializable transaction cannot commit beside another.
+        raise getattr(psycopg.errors, conflict)("could not commit")
+
+    response = app.test_client().get("/conflict")
+    body = _assert_problem(response, 503)
+    assert "nothing was written" in body["detail"]
+    assert response.headers["Retry-After"] == "5"
+
+
 def test_an_unreachable_database_is_503_with_retry_after():
     # Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
-    app = create_app({"TESTING": True, "DATABASE_POOL_TIMEOUT": 1,
+    app = create_app({"TESTING": True, "DATABASE_POOL_TIMEOUT": 5,
                       "DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none"})
     client = app.test_client()
+    started = time.monotonic()
     body = _assert_problem(client.get("/v1/events/00000000-0000-0000-0000-000000000000"), 503)
+    # At once, not after the pool timeout: the database is known not to answer.
+    assert time.monotonic() - started < 1
     assert "database" in body["detail"]
     assert client.get("/v1/events/00000000-0000-0000-0000-000000000000/revisions"
                       ).headers["Retry-After"] == "5"
@@ -184,7 +207,35 @@ def test_connection_check_works_past_file_descriptor_1023(app):
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
-def test_a_statement_timeout_is_a_503_that_does_not_blame_the_database(database_url):
+def test_a_query_cancelled_by_an_operator_is_a_503_worth_retrying(database_url):
+    import threading
+
+    import psycopg
+
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url})
+    client = app.test_client()
+    answers = []
+    with psycopg.connect(database_url, autocommit=True) as admin, \
+            psycopg.connect(database_url) as blocker:
+        blocker.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+        waiting = threading.Thread(target=lambda: answers.append(
+            client.get("/v1/events/00000000-0000-0000-0000-000000000000")))
+        waiting.start()
+        deadline = time.monotonic() + 10
+        while not admin.execute(
+                "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name"
+                " = 'events-service' AND wait_event_type = 'Lock'").fetchall():
+            assert time.monotonic() < deadline, "the request never waited for the lock"
+            time.sleep(0.01)
+        waiting.join(10)
+        blocker.rollback()
+    body = _assert_problem(answers[0], 503)
+    assert "cancelled" in body["detail"] and "too expensive" not in body["detail"]
+    assert answers[0].headers["Retry-After"] == "5"
+    app.extensions["events_db_pool"].close()
+
+
+def test_a_statement_timeout_is_a_503_that_names_the_query_as_too_expensive(database_url):
     import psycopg
 
     app = create_app({"TESTING": True, "DATABASE_URL": database_url,
@@ -196,7 +247,10 @@ def test_a_statement_timeout_is_a_503_that_does_not_blame_the_database(database_
         response = client.get("/v1/events/00000000-0000-0000-0000-000000000000")
         blocker.rollback()
     body = _assert_problem(response, 503)
-    assert "too long" in body["detail"]
-    assert response.headers["Retry-After"]
+    assert "too expensive" in body["detail"] and "narrow" in body["detail"]
+    assert "200 ms" in body["detail"]
+    # Repeating the same query would time out again: nothing invites a retry.
+    assert "Retry-After" not in response.headers
+    # The connection survives its cancelled statement: the database is not marked down.
     assert client.get("/readyz").status_code == 200
     app.extensions["events_db_pool"].close()

@@ -38,9 +38,11 @@ CNN = {"name": "CNN", "kind": "broadcaster"}
 
 
 @pytest.fixture(autouse=True)
-def _in_repository(monkeypatch):
-    """``flask seed`` without a path reads SEEDS_DIR (``seeds``) of the working directory."""
-    monkeypatch.chdir(REPOSITORY)
+def _elsewhere(monkeypatch, tmp_path):
+    """``flask seed`` without a path reads the project's seeds/ whatever the working
+    directory: these tests run from an empty one."""
+    monkeypatch.delenv("SEEDS_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
 
 
 def _raw_records():

@@ -13,6 +13,7 @@ from service.http import (
     export,
     facets,
     health,
+    metrics,
     rate_limits,
 )
 from service.http.api import create_api
@@ -32,3 +33,4 @@ def init_app(app: Flask) -> None:
     api.register_blueprint(actors.blp)
     api.register_blueprint(event_types.blp)
     api.register_blueprint(health.blp)
+    api.register_blueprint(metrics.blp)

@@ -180,7 +180,9 @@ class EventsApi(Api):
                 response["example"] = problems.example(status)
             if status == http.HTTPStatus.SERVICE_UNAVAILABLE:
                 response["headers"] = {"Retry-After": {
-                    "description": "Seconds to wait before trying again.",
+                    "description": "Seconds to wait before trying again. Absent when the "
+                                   "query ran past the statement timeout: the same request "
+                                   "would time out again; narrow it instead.",
                     "schema": {"type": "integer"}}}
             if status == http.HTTPStatus.NOT_MODIFIED:
                 response["headers"] = {"ETag": {

@@ -6,7 +6,7 @@ defaults against a server that loaded the seeds (`flask --app service serve` doe
   second try a 409) and without its links (they name other seeded events);
 - a read, replace, patch, delete or revisions names the seeded meeting by its id, which is
   the same on every installation (an event with a key has an id derived from it);
-- a replace sends that meeting back as a read answers it, as a client would.
+- a replace sends that meeting as its seed record holds it (key and links included).
 
 Built from the project's own seed files, so a kind added to the seeds gets its example; a
 kind with no seed record gets none (tests/test_openapi.py names it).
@@ -66,14 +66,16 @@ def create_examples() -> dict[str, dict]:
 
 
 def replace_example() -> dict:
-    """The example event as a read answers it, less the version: a replace sends it back."""
+    """The example event as a read answers it, less the fields the service sets.
+
+    A replace may send them back (they are ignored when they are the stored ones), but the
+    schema marks them read-only, so an example of a request leaves them out.
+    """
     record = _example_record()
     if record is None:
         return {}
-    stored = _as_stored(record)
-    for name in ("version", "created_at", "updated_at"):
-        del stored[name]
-    return {"seeded": {"summary": "The seeded meeting, sent back as read", "value": stored}}
+    return {"seeded": {"summary": "The seeded meeting, with its key and links",
+                       "value": record}}
 
 
 def patch_example() -> dict:

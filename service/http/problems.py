@@ -17,6 +17,7 @@ from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from service.auth import InsufficientScope, Unauthenticated
+from service.db import DatabaseUnavailable
 from service.errors import flatten_errors
 from service.http.idempotency import BadIdempotencyKey, KeyReused
 from service.http.rate_limits import RateLimited
@@ -177,10 +178,17 @@ def _unavailable(error: Exception) -> Response:
     return _retry_later("The database is unavailable; try again shortly.")
 
 
-def _query_cancelled(error: Exception) -> Response:
+def _query_cancelled(error: psycopg.errors.QueryCanceled) -> Response:
     log.warning("statement cancelled on %s %s: %s", request.method, request.path, error)
-    return _retry_later("The database took too long to answer; try again, or narrow the "
-                        "request.")
+    if "statement timeout" not in (error.diag.message_primary or ""):
+        # Cancelled by an operator (pg_cancel_backend), not by its own cost: worth repeating.
+        return _retry_later("The database cancelled the query; try again.")
+    # The same request would run as long again: no Retry-After, which would invite that.
+    limit = current_app.config["DATABASE_STATEMENT_TIMEOUT_MS"]
+    return problem(503, f"The query was too expensive: it ran past the statement timeout "
+                        f"({limit} ms) and was cancelled. Repeating it will not help; narrow "
+                        "it (fewer or more selective filters, a shorter date range, a "
+                        "smaller limit).")
 
 
 def _transaction_rolled_back(error: Exception) -> Response:
@@ -230,9 +238,13 @@ def register(app: Flask) -> None:
     app.register_error_handler(RateLimited, _rate_limited)
     app.register_error_handler(UnknownLinks, lambda e: validation_problem(e.errors))
     app.register_error_handler(PoolTimeout, _unavailable)
+    app.register_error_handler(DatabaseUnavailable, _unavailable)
     app.register_error_handler(psycopg.OperationalError, _unavailable)
     # Subclasses of OperationalError that say nothing of the database's health.
     app.register_error_handler(psycopg.errors.QueryCanceled, _query_cancelled)
-    app.register_error_handler(psycopg.errors.TransactionRollback, _transaction_rolled_back)
+    # SQLSTATE class 40; psycopg does not make the two common ones subclasses of the third.
+    for rolled_back in (psycopg.errors.TransactionRollback, psycopg.errors.DeadlockDetected,
+                        psycopg.errors.SerializationFailure):
+        app.register_error_handler(rolled_back, _transaction_rolled_back)
     app.register_error_handler(WriteOrderConflict, _transaction_rolled_back)
     app.register_error_handler(Exception, _unexpected)

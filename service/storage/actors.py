@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from service.db import Database, get_db
+from service.db import Database
+from service.replica import get_read_db
 
 
 def _like_pattern(text: str) -> str:
@@ -49,4 +50,4 @@ class ActorStore:
 
 def actor_store() -> ActorStore:
     """The actor store of the current app."""
-    return ActorStore(get_db())
+    return ActorStore(get_read_db())

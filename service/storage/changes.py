@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from service.db import Database, get_db
+from service.db import Database
+from service.replica import get_read_db
 from service.storage.events import REVISION_COLUMNS, revision_json
 
 
@@ -65,4 +66,4 @@ class ChangeStore:
 
 def change_store() -> ChangeStore:
     """The change feed of the current app."""
-    return ChangeStore(get_db())
+    return ChangeStore(get_read_db())

@@ -11,6 +11,7 @@ from flask import current_app
 from psycopg import sql
 
 from service.db import Database, get_db
+from service.replica import get_read_db
 from service.storage import search_query
 from service.storage.as_of import events_at
 from service.storage.search_query import EventQuery
@@ -22,14 +23,20 @@ EXPORT_BATCH = 2_000
 class SearchStore:
     """Reads over the events table, shaped by an ``EventQuery``."""
 
-    def __init__(self, db: Database, as_of_max_changes: int):
-        self.db = db
+    def __init__(self, db: Database, as_of_max_changes: int, read_db=None):
+        """``db``: the primary; ``read_db``: where reads without ``as_of`` go (a replica's
+        ``ReadDatabase``; default ``db``)."""
+        self.db, self.read_db = db, read_db or db
         self.as_of_max_changes = as_of_max_changes
 
     @contextmanager
     def _reading(self, query: EventQuery) -> Iterator[tuple[psycopg.Connection, sql.Composable]]:
-        """A connection, and what to read FROM: the events now, or at ``query.as_of``."""
-        with self.db.connection() as conn, \
+        """A connection, and what to read FROM: the events now, or at ``query.as_of``.
+
+        An as_of read builds a temporary table, which only the primary can.
+        """
+        db = self.read_db if query.as_of is None else self.db
+        with db.connection() as conn, \
                 events_at(conn, query.as_of, self.as_of_max_changes) as source:
             yield conn, source
 
@@ -127,4 +134,4 @@ class SearchStore:
 
 def search_store() -> SearchStore:
     """The search store of the current app."""
-    return SearchStore(get_db(), current_app.config["AS_OF_MAX_CHANGES"])
+    return SearchStore(get_db(), current_app.config["AS_OF_MAX_CHANGES"], get_read_db())

@@ -1,0 +1,45 @@
+"""``/metrics``: the Prometheus scrape, open or for ``admin`` keys (``METRICS_PUBLIC``)."""
+
+from __future__ import annotations
+
+from flask import Response, current_app
+from flask.views import MethodView
+
+from service import auth, metrics
+from service.http.api import SECURITY_SCHEME, ApiBlueprint
+from service.http.problems import response_name
+from service.replica import get_read_db, get_replica
+from service.storage.stats import live_events_by_type
+
+blp = ApiBlueprint("metrics", __name__, description="Prometheus metrics.")
+
+
+@blp.route("/metrics")
+class Metrics(MethodView):
+    """The service's metrics."""
+
+    @blp.doc(
+        operationId="getMetrics", security=[{}, {SECURITY_SCHEME: []}],
+        **{"x-required-scope": "admin"},
+        responses={"200": {"description": "Every metric, in the Prometheus text format "
+                                          "(summed over gunicorn's workers).",
+                           "content": {"text/plain": {"schema": {"type": "string"}}}}})
+    @blp.alt_response(401, response=response_name(401))
+    @blp.alt_response(403, response=response_name(403))
+    @blp.uses_database
+    def get(self):
+        """Prometheus metrics
+
+        Requests by route template, method and status; latency by route; the database
+        pools; database errors by kind; live events by type (recounted at most every
+        `EVENTS_COUNT_INTERVAL_SECONDS`). Open when the server sets `METRICS_PUBLIC=true`
+        (the default); otherwise it needs a key with the `admin` scope.
+        """
+        if not current_app.config["METRICS_PUBLIC"]:
+            auth.authorize("admin")
+        current_app.extensions[metrics.EXTENSION].refresh(
+            lambda: live_events_by_type(get_read_db()))
+        replica = get_replica()
+        if replica is not None and (lag := replica.replay_lag()) is not None:
+            metrics.instruments().replica_lag.set(lag)
+        return Response(metrics.exposition(), content_type=metrics.CONTENT_TYPE)

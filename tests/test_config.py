@@ -1,0 +1,65 @@
+"""Settings the service refuses: the public default SECRET_KEY outside development."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from service import create_app
+from service.config import DEFAULT_SECRET_KEY, InsecureConfiguration
+
+
+@pytest.fixture
+def no_secret_key(monkeypatch):
+    """The environment of a deployment that forgot SECRET_KEY."""
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("DEVELOPMENT", raising=False)
+
+
+def test_the_default_secret_key_is_refused_with_a_database_url(no_secret_key, database_url):
+    with pytest.raises(InsecureConfiguration) as refused:
+        create_app({"DATABASE_URL": database_url})
+    message = str(refused.value)
+    assert "SECRET_KEY" in message and "DEVELOPMENT=true" in message
+
+
+def test_an_empty_secret_key_is_the_default(no_secret_key, monkeypatch, database_url):
+    monkeypatch.setenv("SECRET_KEY", "")
+    with pytest.raises(InsecureConfiguration):
+        create_app({"DATABASE_URL": database_url})
+
+
+@pytest.mark.parametrize("development", ["true", "1", "yes"])
+def test_the_development_flag_allows_the_default(no_secret_key, monkeypatch, database_url,
+                                                 development):
+    monkeypatch.setenv("DEVELOPMENT", development)
+    app = create_app({"DATABASE_URL": database_url})
+    assert app.config["SECRET_KEY"] == DEFAULT_SECRET_KEY
+
+
+def test_the_embedded_database_allows_the_default(no_secret_key, monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    app = create_app()  # no database is started until a request needs one
+    assert app.config["SECRET_KEY"] == DEFAULT_SECRET_KEY
+
+
+def test_a_secret_key_of_its_own_is_used(no_secret_key, monkeypatch, database_url):
+    monkeypatch.setenv("SECRET_KEY", "a long random value")
+    assert create_app({"DATABASE_URL": database_url}).config["SECRET_KEY"] == \
+        "a long random value"
+
+
+def test_gunicorn_refuses_to_start_and_says_why(no_secret_key, database_url, tmp_path):
+    # The production command, with DATABASE_URL and no SECRET_KEY: no worker boots.
+    import os
+
+    env = {name: value for name, value in os.environ.items()
+           if name not in {"SECRET_KEY", "DEVELOPMENT"}}
+    env |= {"DATABASE_URL": database_url, "WEB_CONCURRENCY": "1", "BIND": "127.0.0.1:0"}
+    done = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--config", "python:service.gunicorn_conf",
+         "service:create_app()"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "SECRET_KEY is not set" in done.stderr
