@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validates_schema
-from marshmallow.validate import Length, OneOf, Range, Regexp
+from marshmallow.validate import OneOf, Range, Regexp
 
 from schemas import limits
 from schemas.fields import (
+    TEXT_PATTERN,
     Amount,
     BoundedList,
     BoundedString,
@@ -14,11 +15,35 @@ from schemas.fields import (
     PartialDate,
     StrictBoolean,
     StrictFloat,
+    WebUrl,
 )
 
 
+def given(*names: str, **properties: dict) -> dict:
+    """JSON Schema for "these members are present" (and, if given, match ``properties``).
+
+    Only constrained members are repeated under ``properties``: an empty schema there
+    would read as "anything" to generators that merge alternatives into the object's own.
+    """
+    schema: dict = {"required": list(names)}
+    if properties:
+        schema["properties"] = properties
+    return schema
+
+
+def any_given(names: tuple[str, ...]) -> dict:
+    """JSON Schema for "at least one of ``names`` is present"."""
+    return {"anyOf": [given(name) for name in names]}
+
+
 class StrictSchema(Schema):
-    """Base of every schema of the model: unknown fields are rejected by name."""
+    """Base of every schema of the model: unknown fields are rejected by name.
+
+    ``json_schema_extra``: JSON Schema keywords the spec adds to the schema's own, for the
+    rules across its fields (its ``validates_schema`` checks) that JSON Schema can state.
+    """
+
+    json_schema_extra: dict = {}
 
     class Meta:
         unknown = RAISE
@@ -58,6 +83,8 @@ class Location(StrictSchema):
                                  + " Absent: not stated.",
                   "examples": ["town"]},
     )
+
+    json_schema_extra = {"dependentRequired": {"lat": ["lon"], "lon": ["lat"]}}
 
     @validates_schema
     def _coordinates_come_in_pairs(self, data, **kwargs):
@@ -128,11 +155,12 @@ class AttributionLink(fields.Field):
 
     def __init__(self, **kwargs):
         name = BoundedString()
+        text = {"type": "string", "minLength": 1, "maxLength": name.max_length,
+                "pattern": TEXT_PATTERN}
         super().__init__(metadata={"oneOf": [
-            {"type": "string", "minLength": 1, "maxLength": name.max_length},
+            text,
             {"type": "object", "additionalProperties": False, "required": ["name"],
-             "properties": {"name": {"type": "string", "minLength": 1,
-                                     "maxLength": name.max_length},
+             "properties": {"name": text,
                             "kind": {"type": "string", "enum": list(SOURCE_KINDS)}}},
         ]}, **kwargs)
         self._name = name
@@ -153,7 +181,7 @@ class Source(StrictSchema):
 
     publisher = BoundedString(required=True, metadata={"examples": ["ANI"]})
     kind = _source_kind("What kind of source the publisher is.")
-    url = fields.Url(schemes={"http", "https"}, validate=Length(max=limits.URL_LENGTH))
+    url = WebUrl()
     published = PartialDate(metadata={"description": "When the source published it."})
     attributed_to = BoundedList(
         AttributionLink(),
@@ -184,7 +212,12 @@ class Quantity(StrictSchema):
     ``{"min": 25000, "max": 30000}`` is "25,000 to 30,000"; ``{"min": 100}`` is "at least
     100"; ``{"max": 50}`` is "at most 50"; ``{"value": 120, "min": 100, "max": 150}`` is a
     best estimate of 120 within 100 to 150 (UCDP's best/low/high).
+
+    Give at least one of value, min and max. Also enforced, though JSON Schema cannot state
+    it: min is not greater than max, and value lies within min and max when they are given.
     """
+
+    json_schema_extra = any_given(("value", "min", "max"))
 
     value = Amount(metadata={"description": "The stated figure, when a single one is given; "
                                             "with min and/or max, the best estimate within "
@@ -225,6 +258,19 @@ class CasualtyFigures(StrictSchema):
     # Overridden by a subclass that counts more (captured, for instance).
     figures = ("killed", "wounded", "killed_or_wounded", "missing")
 
+    @classmethod
+    def _counts_someone_schema(cls) -> dict:
+        return any_given(cls.figures)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.json_schema_extra = cls._rule_schema()
+
+    @classmethod
+    def _rule_schema(cls) -> dict:
+        """The JSON Schema of `_counts_someone`, for this class's figures."""
+        return cls._counts_someone_schema()
+
     @validates_schema
     def _counts_someone(self, data, **kwargs):
         if not any(name in data for name in self.figures):
@@ -240,6 +286,12 @@ class Casualties(CasualtyFigures):
     ``{"killed": {"value": 0, ...}}`` when it says nobody was killed.
     """
 
+    @classmethod
+    def _rule_schema(cls) -> dict:
+        none_reported = given("none_reported", none_reported={"const": True})
+        return {"anyOf": [{**none_reported, "not": cls._counts_someone_schema()},
+                          {**cls._counts_someone_schema(), "not": none_reported}]}
+
     none_reported = StrictBoolean(metadata={
         "description": "The source says no casualties were reported. Not the same as "
                        "leaving `casualties` out, which means the source says nothing "
@@ -254,6 +306,8 @@ class Casualties(CasualtyFigures):
         if not data.get("none_reported"):
             super()._counts_someone(data, **kwargs)
 
+
+CasualtyFigures.json_schema_extra = CasualtyFigures._rule_schema()
 
 RELATIONS = ("part_of", "follows", "precedes", "responds_to", "causes", "same_as", "related_to")
 

@@ -15,7 +15,7 @@ from marshmallow.validate import Equal, Length, OneOf, Regexp
 from marshmallow_oneofschema import OneOfSchema
 
 from schemas import limits
-from schemas.common import Actor, Location, Related, Source, StrictSchema
+from schemas.common import Actor, Location, Related, Source, StrictSchema, given
 from schemas.fields import BoundedList, BoundedString, PartialDate, date_span
 
 CERTAINTY = ("confirmed", "reported", "claimed", "estimated", "planned")
@@ -99,6 +99,10 @@ class EventEnvelope(StrictSchema):
         metadata={"description": "Only in search results with `near`: the great-circle "
                                  "distance in km from the `near` point to the event's point."},
     )
+
+    # `_on_or_before_has_no_end`; `_end_date_not_before_date` JSON Schema cannot state.
+    json_schema_extra = {"not": given("date_basis", "end_date",
+                                      date_basis={"const": "on_or_before"})}
 
     @pre_load
     def _reject_read_only_fields(self, data, **kwargs):

@@ -10,7 +10,14 @@ from marshmallow import ValidationError, fields, validates_schema
 from marshmallow.validate import Length, OneOf
 
 from schemas import limits
-from schemas.common import Casualties, CasualtyFigures, Quantity, StrictSchema
+from schemas.common import (
+    Casualties,
+    CasualtyFigures,
+    Quantity,
+    StrictSchema,
+    any_given,
+    given,
+)
 from schemas.event import event_kind
 from schemas.fields import (
     BoundedList,
@@ -76,6 +83,8 @@ class StatementDetails(StrictSchema):
     @validates_schema
     def _says_something(self, data, **kwargs):
         _require_one_of(data, ("quote", "gist"))
+
+    json_schema_extra = any_given(("quote", "gist"))
 
 
 @event_kind("deployment")
@@ -204,7 +213,7 @@ class LogisticsMovementDetails(StrictSchema):
 
     origin_country = CountryCode()
     destination_country = CountryCode()
-    between = BoundedList(CountryCode(), validate=Length(min=2, max=2), metadata={
+    between = BoundedList(CountryCode(), max_items=2, validate=Length(min=2, max=2), metadata={
         "description": "The two countries the movement runs between, when the source gives "
                        "no direction (instead of origin_country and destination_country)."})
     both_directions = StrictBoolean()
@@ -223,6 +232,11 @@ class LogisticsMovementDetails(StrictSchema):
         if "between" not in data:
             for name in {"origin_country", "destination_country"} - set(directed):
                 raise ValidationError("Required unless between is given.", name)
+
+    json_schema_extra = {"oneOf": [
+        {**given("between"), "not": any_given(("origin_country", "destination_country"))},
+        {**given("origin_country", "destination_country"), "not": given("between")},
+    ]}
 
 
 @event_kind("publication")

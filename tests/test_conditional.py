@@ -112,3 +112,38 @@ def test_concurrent_writers_without_if_match_lose_no_update(app, created):
     assert [r["version"] for r in revisions] == [1, 2, 3, 4, 5, 6]
     assert {r["event"].get("summary") for r in revisions[1:]} == {f"Writer {n}"
                                                                   for n in range(5)}
+
+
+@pytest.mark.parametrize("if_match", ["", "v1", '"v1', 'W/', '"v1";"v2"', 'W/"a" x'])
+@pytest.mark.parametrize("method", ["put", "patch", "delete"])
+def test_if_match_that_is_not_one_by_its_syntax_is_400_naming_it(client, created, method,
+                                                                  if_match):
+    event = example()
+    _, url = created(event)
+    kwargs = {"headers": {"If-Match": if_match}}
+    if method != "delete":
+        kwargs["json"] = event if method == "put" else {"title": "New"}
+    response = getattr(client, method)(url, **kwargs)
+    assert response.status_code == 400
+    assert list(response.get_json()["errors"]) == ["If-Match"]
+
+
+@pytest.mark.parametrize("if_match", ['W/""', '""', '"x"', '"v9"'])
+def test_if_match_naming_no_current_version_is_412_on_delete_too(client, created, if_match):
+    _, url = created(example())
+    assert client.delete(url, headers={"If-Match": if_match}).status_code == 412
+    assert client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("method", ["put", "patch"])
+def test_a_missing_or_bad_body_is_reported_before_if_match(client, created, method):
+    _, url = created(example())
+    send = getattr(client, method)
+    stale = {"If-Match": '"v9"'}
+    assert send(url, headers=stale).status_code == 415  # no body, no Content-Type
+    assert send(url, headers=stale, data="", content_type="application/json").status_code == 400
+    assert send(url, headers=stale, json=[]).status_code == 422
+    invalid = {"title": 5} if method == "patch" else example(title=5)
+    assert send(url, headers=stale, json=invalid).status_code == 422
+    assert send(url, headers=stale, json={"title": "New"} if method == "patch"
+                else example()).status_code == 412

@@ -13,6 +13,7 @@ import io
 import json
 import subprocess
 import sys
+import typing
 from pathlib import Path
 from uuid import UUID
 
@@ -109,6 +110,9 @@ def test_patch_through_the_generated_client_is_a_merge_patch(generated, api):
         example(tags=["one"]))).id
     body_type = patch.sync_detailed.__annotations__["body"]
     body_class = getattr(models, body_type) if isinstance(body_type, str) else body_type
+    # With EventPatch under both media types, the generator types the body as a union of
+    # its model for each: either serves.
+    body_class = next(iter(typing.get_args(body_class)), body_class)
     patched = patch.sync_detailed(event_id, client=api,
                                   body=body_class.from_dict({"tags": ["two"]}))
     assert patched.status_code == 200, patched.content

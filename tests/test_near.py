@@ -114,6 +114,10 @@ def test_facets_and_export_take_near(client, places):
     ("near=36,51,-5", "near"), ("near=181,0,5", "near"), ("near=0,91,5", "near"),
     ("near=0,0,30000", "near"), ("near=nan,0,5", "near"), ("near=0,0,inf", "near"),
     ("sort=distance", "sort"),
+    # Plain decimals only, as the spec's pattern says (float() would take each of these).
+    ("near=1e1,0,5", "near"), ("near= 36,51,5", "near"), ("near=36,51,5_0", "near"),
+    ("near=.5,0,5", "near"), ("near=36.,51,5", "near"), ("near=+36,51,5", "near"),
+    ("bbox=1e1,0,20,20", "bbox"), ("bbox=0,0,1,1,", "bbox"),
 ])
 def test_bad_near_is_400_naming_it(client, query, name):
     response = client.get(f"/v1/events?{query}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import http
 import json
@@ -14,9 +15,10 @@ from flask import Blueprint, Flask, Response, current_app, redirect
 from flask_smorest import Api
 from flask_smorest import Blueprint as SmorestBlueprint
 from flask_smorest.utils import prepare_response
-from marshmallow import RAISE
+from marshmallow import RAISE, ValidationError
 from webargs.flaskparser import FlaskParser
 
+from schemas.fields import CountryCode, LanguageCode
 from service import auth
 from service.http import idempotency, problems, rate_limits
 
@@ -73,10 +75,23 @@ BEARER_AUTH = {
 
 
 class QueryParser(FlaskParser):
-    """Query strings: unknown parameters are errors, and a bad parameter is a 400."""
+    """Query strings: unknown parameters are errors, a bad parameter is a 400, and so is a
+    parameter of one value given twice."""
 
     DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": RAISE}
     DEFAULT_VALIDATION_STATUS = 400
+
+    def load_querystring(self, req, schema):
+        values = super().load_querystring(req, schema)
+        # webargs would take the first of `limit=1&limit=2`; a cache or a proxy may take
+        # the last. Only the repeatable parameters (lists) mean "any of these values".
+        single = {field.data_key or name for name, field in schema.fields.items()
+                  } - values.multiple_keys
+        repeated = sorted(name for name in single if len(req.args.getlist(name)) > 1)
+        if repeated:
+            raise ValidationError({name: ["Give this parameter once: it takes one value."]
+                                   for name in repeated})
+        return values
 
 
 class ApiBlueprint(SmorestBlueprint):
@@ -120,6 +135,21 @@ class ApiBlueprint(SmorestBlueprint):
     def uses_database(self, view):
         """Document the 503 (with Retry-After) a view answers when the database is not."""
         return self.alt_response(503, response=problems.response_name(503))(view)
+
+
+class SchemaRulesPlugin(MarshmallowPlugin):
+    """apispec-oneofschema's plugin, adding each schema's ``json_schema_extra`` keywords.
+
+    Fields map to JSON Schema one by one; a rule across fields (at least one of value, min
+    and max; lat with lon) is stated by the schema itself (``schemas.common.StrictSchema``).
+    """
+
+    def schema_helper(self, name, definition, schema=None, **kwargs):
+        json_schema = super().schema_helper(name, definition, schema=schema, **kwargs)
+        extra = getattr(schema, "json_schema_extra", None)
+        if json_schema is not None and extra:
+            json_schema = {**json_schema, **copy.deepcopy(extra)}
+        return json_schema
 
 
 class EventsApi(Api):
@@ -255,8 +285,10 @@ def create_api(app: Flask) -> EventsApi:
     """The Api bound to ``app``, with the spec also served as YAML."""
     for name, value in SETTINGS.items():
         app.config.setdefault(name, value)
-    api = EventsApi(app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin()})
+    api = EventsApi(app, spec_kwargs={"marshmallow_plugin": SchemaRulesPlugin()})
     api.spec.components.security_scheme(SECURITY_SCHEME, BEARER_AUTH)
+    for code in (CountryCode, LanguageCode):  # their fields refer to these by class name
+        api.spec.components.schema(code.__name__, code.json_schema())
     app.extensions["events_api"] = api
     app.register_blueprint(_docs_assets())
     # The server's root is where a person lands first: the docs page, which links the spec.

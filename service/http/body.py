@@ -20,13 +20,41 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
 
+class DuplicateMember(ValueError):
+    """An object names one member twice (RFC 8259 §4: the meaning is then unpredictable)."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
+def _unique_members(pairs: list[tuple[str, object]]) -> dict:
+    # Parsers disagree on which of two equal names wins (Python keeps the last, others
+    # the first), so a proxy or a client could read another event than the one stored.
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        seen = set()
+        for name, _ in pairs:
+            if name in seen:
+                raise DuplicateMember(name)
+            seen.add(name)
+    return members
+
+
 def require_media_type(*accepted: str) -> str:
-    """The request's media type if it is one of ``accepted``; 415 otherwise."""
+    """The request's media type if it is one of ``accepted``, in UTF-8; 415 otherwise.
+
+    JSON is UTF-8 (RFC 8259 §8.1): a body declared in another charset would be read as
+    something other than what its sender meant, so it is refused, not guessed at.
+    """
     if request.mimetype not in accepted:
         raise UnsupportedMediaType(
             f"Send the body as {' or '.join(accepted)}"
             f" (got {request.mimetype or 'no Content-Type'})."
         )
+    charset = request.mimetype_params.get("charset")
+    if charset is not None and charset.lower() != "utf-8":
+        raise UnsupportedMediaType(f"Send the body in UTF-8 (got charset={charset}).")
     return request.mimetype
 
 
@@ -36,11 +64,15 @@ def parse_json(raw: bytes, subject: str = "The body") -> object:
     ``subject`` names the text in the messages (a line of NDJSON is "The line").
     """
     try:
-        body = json.loads(raw, parse_constant=_reject_constant)
+        body = json.loads(raw, parse_constant=_reject_constant,
+                          object_pairs_hook=_unique_members)
     except UnicodeDecodeError as error:
         raise BadRequest(f"{subject} is not UTF-8 text.") from error
     except RecursionError as error:
         raise BadRequest(f"{subject} nests too deeply.") from error
+    except DuplicateMember as error:
+        raise BadRequest(f"{subject} gives the member {json.dumps(error.name)} twice in one "
+                         "object; give each member once.") from error
     except (json.JSONDecodeError, ValueError) as error:
         raise BadRequest(f"{subject} is not valid JSON: {error}.") from error
     # Walking every string costs ten times the parse; only an escape can smuggle either

@@ -30,7 +30,8 @@ EVENT = Event()
 class BulkArgs(ma.Schema):
     """Query parameters of a bulk write."""
 
-    atomic = ma.fields.Boolean(load_default=False, metadata={
+    # Only the spec's spellings: marshmallow would also take yes, on, 1, t …
+    atomic = ma.fields.Boolean(load_default=False, truthy={"true"}, falsy={"false"}, metadata={
         "description": "All or nothing: if any item cannot be written, answer 422 listing "
                        "every such item and write none."})
 
@@ -83,7 +84,11 @@ BULK_BODY = {
     "description": "Events, as a JSON array or as NDJSON (one event per line). A line that "
                    "is not JSON is that item's error, not the request's.",
     "content": {
-        JSON: {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}},
+        # Any item is taken: one that is not an event is that item's error (`invalid`).
+        JSON: {"schema": {"type": "array", "items": {
+            "anyOf": [{"$ref": "#/components/schemas/Event"},
+                      {"not": {"$ref": "#/components/schemas/Event"}}],
+            "description": "An event; anything else is reported as that item's error."}}},
         NDJSON: {"schema": {"type": "string"}},
     },
 }

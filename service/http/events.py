@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import uuid
@@ -12,7 +13,8 @@ from flask.views import MethodView
 from marshmallow.validate import OneOf
 from werkzeug.exceptions import PreconditionFailed
 
-from schemas import Event
+from schemas import EVENT_KINDS, Event, EventEnvelope
+from schemas.common import StrictSchema
 from service import auth
 from service.db import get_db
 from service.http import conditional, examples, idempotency, merge_patch, pagination
@@ -37,9 +39,12 @@ IF_NONE_MATCH = {"in": "header", "name": "If-None-Match", "required": False,
                  "description": "The ETag last read; 304 Not Modified if it is still current.",
                  "schema": {"type": "string"}}
 IF_MATCH = {"in": "header", "name": "If-Match", "required": False,
-            "description": "The ETag last read; the write fails with 412 if the event has "
-                           "changed since.",
-            "schema": {"type": "string"}}
+            "description": "The ETag last read (or `*`, or several); the write fails with 412 "
+                           "if the event has changed since. A weak tag (`W/\"v1\"`) never "
+                           "matches. Checked after the body: a bad body is a 400, 415 or 422 "
+                           "whatever If-Match says.",
+            "schema": {"type": "string", "pattern": conditional.IF_MATCH_PATTERN,
+                       "examples": ['"v1"']}}
 CREATE_BODY = {"required": True, "content": {JSON: {
     "schema": Event, "examples": examples.create_examples()}}}
 REPLACE_BODY = {"required": True, "content": {JSON: {
@@ -49,6 +54,46 @@ EVENT_ID = {"in": "path", "name": "event_id", "description": "The event's `id`."
 STORED_EXAMPLE = examples.stored_example()
 # The fields the service sets that a PUT may send back from a GET.
 READ_BACK_FIELDS = ("id", "version", "created_at", "updated_at")
+
+
+def _optional(field: ma.fields.Field) -> ma.fields.Field:
+    """``field`` as a merge patch member: optional; ``null`` (remove) unless it is required."""
+    member = copy.copy(field)
+    member.required, member.allow_none = False, not field.required
+    return member
+
+
+# The PATCH body: the event's members, each optional. `details` merges into the stored
+# details of the event's kind, so any object may be part of a valid patch.
+EventPatch = type("EventPatch", (StrictSchema,), {
+    "__doc__": "A JSON Merge Patch (RFC 7396) of an event: members replace, `null` removes "
+               "(only members an event may lack), objects merge. The result is validated as "
+               "a whole, as a PUT body would be: whether a patch is valid depends also on the "
+               "stored event (its kind decides `details`; `end_date` is checked against its "
+               "`date`).",
+    **{name: _optional(field) for name, field in EventEnvelope._declared_fields.items()
+       if not field.dump_only},
+    "type": ma.fields.String(validate=OneOf(sorted(EVENT_KINDS)), metadata={
+        "description": "Another kind: `details` must then fit that kind."}),
+    "details": ma.fields.Dict(metadata={
+        "description": "Merged into the stored details, which the event's kind validates."}),
+})
+
+
+def _links(*operations: str, with_etag: bool = True) -> dict:
+    """OpenAPI links from an answer carrying an event (its id, and its ETag for If-Match)
+    to the operations on it: clients and tools (schemathesis's stateful tests) follow them.
+    """
+    links = {}
+    for operation_id in operations:
+        parameters = {"event_id": "$response.body#/id"}
+        if with_etag and operation_id in ("replaceEvent", "patchEvent", "deleteEvent"):
+            parameters["header.If-Match"] = "$response.header.ETag"
+        links[operation_id] = {"operationId": operation_id, "parameters": parameters}
+    return links
+
+
+_ON_AN_EVENT = ("getEvent", "listEventRevisions", "replaceEvent", "patchEvent", "deleteEvent")
 
 
 class EventPage(ma.Schema):
@@ -187,7 +232,8 @@ class Events(MethodView):
 
     @blp.requires_scope("write")
     @blp.idempotent
-    @blp.doc(operationId="createEvent", requestBody=CREATE_BODY)
+    @blp.doc(operationId="createEvent", requestBody=CREATE_BODY,
+             responses={201: {"links": _links(*_ON_AN_EVENT)}})
     @blp.response(201, Event, example=STORED_EXAMPLE, headers={
         "ETag": ETAG_HEADER,
         "Location": {"description": "URL of the new event.", "schema": {"type": "string"}},
@@ -214,7 +260,8 @@ class EventById(MethodView):
     """One event."""
 
     @blp.requires_scope("read")
-    @blp.doc(operationId="getEvent", parameters=[IF_NONE_MATCH])
+    @blp.doc(operationId="getEvent", parameters=[IF_NONE_MATCH],
+             responses={200: {"links": _links(*_ON_AN_EVENT[1:])}})
     @blp.arguments(AsOfArgs, location="query")
     @blp.response(200, Event, example=STORED_EXAMPLE, headers={"ETag": ETAG_HEADER})
     @blp.alt_response(304, response="NOT_MODIFIED")
@@ -240,7 +287,8 @@ class EventById(MethodView):
         return event_response(stored)
 
     @blp.requires_scope("write")
-    @blp.doc(operationId="replaceEvent", requestBody=REPLACE_BODY, parameters=[IF_MATCH])
+    @blp.doc(operationId="replaceEvent", requestBody=REPLACE_BODY, parameters=[IF_MATCH],
+             responses={200: {"links": _links(*_ON_AN_EVENT)}})
     @blp.response(200, Event, example=STORED_EXAMPLE, headers={"ETag": ETAG_HEADER})
     @_documents_update_errors
     @blp.uses_database
@@ -256,8 +304,8 @@ class EventById(MethodView):
         changed since); an `id`, `created_at` or `updated_at` that is not the stored
         event's is a 422 naming it.
         """
-        versions = conditional.expected_versions()
         body = json_body()
+        versions = conditional.expected_versions()
         if isinstance(body, dict):
             versions = _read_back(body, event_id, versions)
         event = EVENT.load(body)
@@ -266,12 +314,13 @@ class EventById(MethodView):
         return event_response(stored)
 
     @blp.requires_scope("write")
-    @blp.doc(operationId="patchEvent", parameters=[IF_MATCH], requestBody={
+    @blp.doc(operationId="patchEvent", parameters=[IF_MATCH],
+             responses={200: {"links": _links(*_ON_AN_EVENT)}}, requestBody={
         "required": True,
         "description": "A JSON Merge Patch (RFC 7396): members replace, `null` removes.",
-        "content": {MERGE_PATCH_JSON: {"schema": {"type": "object"},
+        "content": {MERGE_PATCH_JSON: {"schema": EventPatch,
                                        "examples": examples.patch_example()},
-                    JSON: {"schema": {"type": "object"}, "examples": examples.patch_example()}},
+                    JSON: {"schema": EventPatch, "examples": examples.patch_example()}},
     })
     @blp.response(200, Event, example=STORED_EXAMPLE, headers={"ETag": ETAG_HEADER})
     @_documents_update_errors
@@ -281,16 +330,19 @@ class EventById(MethodView):
 
         Merges the patch into the current event and validates the result as a whole.
         """
-        versions = conditional.expected_versions()
         patch = json_body(MERGE_PATCH_JSON, JSON)
+        if not isinstance(patch, dict):
+            # RFC 7396 would replace the whole event with it: never an event, so say so now.
+            raise ma.ValidationError({"_schema": ["A patch of an event must be a JSON object."]})
         stored = event_store(auth.caller_name()).update(
-            event_id, lambda current: EVENT.load(merge_patch.apply(current, patch)), versions
-        )
+            event_id, lambda current: EVENT.load(merge_patch.apply(current, patch)),
+            conditional.expected_versions())
         return event_response(stored)
 
     @blp.requires_scope("write")
     @blp.doc(operationId="deleteEvent", parameters=[IF_MATCH])
     @blp.response(204)
+    @blp.alt_response(400, response="BAD_REQUEST")
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(410, response="GONE")
     @blp.alt_response(412, response="PRECONDITION_FAILED")

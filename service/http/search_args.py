@@ -6,10 +6,10 @@ Repeated values of one parameter are alternatives (OR); different parameters all
 
 from __future__ import annotations
 
-import math
+import re
 
 import marshmallow as ma
-from marshmallow.validate import Length, OneOf, Range
+from marshmallow.validate import Length, OneOf, Range, Regexp
 
 from schemas import (
     CERTAINTY,
@@ -21,6 +21,7 @@ from schemas import (
 )
 from schemas.fields import BoundedString, CountryCode, PartialDate
 from service.http.as_of_args import AsOfArgs
+from service.http.cursor import CURSOR_PATTERN
 from service.storage.distance import LONGEST_KM
 
 # Bounds that keep one request's SQL small, whatever is sent.
@@ -59,20 +60,26 @@ def _repeatable(field: ma.fields.Field, description: str) -> Repeatable:
                        f"(at most {MAX_VALUES})."})
 
 
+# A plain decimal number, as the spec's pattern states it: no exponent, no "inf" or
+# "nan", no white space, digits on both sides of a point (`1.5`, `-0.25`, `180`).
+DECIMAL = r"-?[0-9]{1,20}(?:\.[0-9]{1,20})?"
+
+
 class _Numbers(ma.fields.String):
-    """Comma-separated finite numbers, as many as ``names`` (which the format error lists)."""
+    """Comma-separated decimal numbers, as many as ``names`` (which the format error lists)."""
 
     names: tuple[str, ...]
 
+    def __init__(self, **kwargs):
+        self.pattern = rf"^{DECIMAL}(?:,{DECIMAL}){{{len(self.names) - 1}}}$"
+        metadata = kwargs.pop("metadata", {}) | {"pattern": self.pattern}
+        super().__init__(metadata=metadata, **kwargs)
+
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            numbers = tuple(float(part) for part in text.split(","))
-        except ValueError as error:
-            raise self.make_error("format") from error
-        if len(numbers) != len(self.names) or not all(math.isfinite(n) for n in numbers):
+        if not re.match(self.pattern, text):
             raise self.make_error("format")
-        return numbers
+        return tuple(float(part) for part in text.split(","))
 
 
 class BoundingBox(_Numbers):
@@ -87,9 +94,11 @@ class BoundingBox(_Numbers):
 
     def __init__(self, **kwargs):
         super().__init__(metadata={
-            "description": "minLon,minLat,maxLon,maxLat: events whose coordinates are inside, "
-                           "whatever the point's `location.precision`. minLon > maxLon crosses "
-                           "the antimeridian.",
+            "description": "minLon,minLat,maxLon,maxLat (plain decimals): events whose "
+                           "coordinates are inside, whatever the point's `location.precision`. "
+                           "minLon > maxLon crosses the antimeridian. Also enforced: longitudes "
+                           "within -180..180, latitudes within -90..90, minLat not greater "
+                           "than maxLat (a 400 naming bbox).",
             "examples": ["124.0,37.5,131.0,43.0"]}, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -115,10 +124,12 @@ class NearPoint(_Numbers):
 
     def __init__(self, **kwargs):
         super().__init__(metadata={
-            "description": "lon,lat,km: events whose point lies within km kilometres of "
-                           "(lon, lat), measured along the Earth's surface (great circle), "
-                           "whatever the point's `location.precision`. Each item of the page "
-                           f"then carries `distance_km`. km: more than 0, at most {LONGEST_KM}.",
+            "description": "lon,lat,km (plain decimals): events whose point lies within km "
+                           "kilometres of (lon, lat), measured along the Earth's surface (great "
+                           "circle), whatever the point's `location.precision`. Each item of "
+                           "the page then carries `distance_km`. Also enforced: lon within "
+                           f"-180..180, lat within -90..90, km more than 0 and at most "
+                           f"{LONGEST_KM} (a 400 naming near).",
             "examples": ["36.19,51.73,150"]}, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -153,7 +164,9 @@ class FilterArgs(AsOfArgs):
                        "before its date (filter with `date_basis=on` to leave such events "
                        "out)."})
     date_to = PartialDate(metadata={
-        "description": "End of the window (YYYY, YYYY-MM or YYYY-MM-DD: its last day)."})
+        "description": "End of the window (YYYY, YYYY-MM or YYYY-MM-DD: its last day). Also "
+                       "enforced: it does not end before `date_from` begins (a 400 naming "
+                       "date_to)."})
     certainty = _repeatable(ma.fields.String(validate=OneOf(CERTAINTY)), "Certainty.")
     tag = _repeatable(_text(), "Tag, exactly as stored.")
     source = _repeatable(_text(), "Publisher of a source, exactly as stored.")
@@ -188,7 +201,8 @@ class SortedArgs(FilterArgs):
                        "first); `created_at`/`-created_at`: by when stored; `relevance` "
                        "(needs `q`); `distance`: nearest first (needs `near`). Default: "
                        "`relevance` with `q`, else `distance` with `near`, else `-created_at` "
-                       "(newest first)."})
+                       "(newest first). Also enforced: `relevance` only with `q`, `distance` "
+                       "only with `near` (a 400 naming sort)."})
 
     @ma.validates_schema
     def _sort_has_what_it_needs(self, data, **kwargs):
@@ -203,13 +217,20 @@ class SortedArgs(FilterArgs):
         return data
 
 
+def _cursor() -> ma.fields.String:
+    """A cursor parameter: the alphabet of the cursors the service hands out."""
+    return ma.fields.String(validate=[Length(min=1, max=1000), Regexp(CURSOR_PATTERN)], metadata={
+        "description": "`next_cursor` of the previous page, as it was given. Also enforced: "
+                       "it was made by this service for this very search or listing (a 400 "
+                       "naming cursor otherwise)."})
+
+
 class SearchArgs(SortedArgs):
     """Search: filters, order and a page."""
 
     limit = ma.fields.Integer(load_default=20, validate=Range(1, 100),
                               metadata={"description": "Events per page (1–100)."})
-    cursor = ma.fields.String(validate=Length(max=1000),
-                              metadata={"description": "`next_cursor` of the previous page."})
+    cursor = _cursor()
 
 
 EXPORT_FORMATS = ("ndjson", "csv", "geojson")
@@ -232,5 +253,4 @@ class ActorArgs(ma.Schema):
         "examples": ["lavrof"]})
     limit = ma.fields.Integer(load_default=50, validate=Range(1, 100),
                               metadata={"description": "Actors per page (1–100)."})
-    cursor = ma.fields.String(validate=Length(max=1000),
-                              metadata={"description": "`next_cursor` of the previous page."})
+    cursor = _cursor()

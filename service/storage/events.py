@@ -111,6 +111,12 @@ _UPDATE = sql.SQL(
     for name in INDEXED_COLUMNS), vector=SEARCH_VECTOR)
 
 
+def _require_version(version: int, expected_versions: set[int] | None) -> None:
+    """VersionMismatch unless ``version`` is one If-Match allows (None: any)."""
+    if expected_versions is not None and version not in expected_versions:
+        raise VersionMismatch(version)
+
+
 # A write that meets WriteOrderConflict is retried this many times in all; it takes two
 # writers racing for one event within a millisecond, so one retry nearly always does.
 WRITE_ATTEMPTS = 3
@@ -201,8 +207,16 @@ class EventStore:
     def _update(self, conn: psycopg.Connection, event_id: uuid.UUID,
                 change: Callable[[dict], dict], expected_versions: set[int] | None
                 ) -> StoredEvent:
-        current = self._lock(conn, event_id, expected_versions)
-        event = change(client_view(current["body"]))
+        current = self._lock(conn, event_id)
+        stored = client_view(current["body"])
+        # The change first: a patch that makes no event is a 422 whatever If-Match says,
+        # as a bad PUT body is (checked before it reaches the store).
+        event = change(stored)
+        _require_version(current["version"], expected_versions)
+        if event == stored:
+            # Nothing changes: no version to add, to the revisions or to the change feed
+            # (as bulk's `unchanged`). Its links were checked when it was stored.
+            return StoredEvent(event_id, current["version"], current["text"])
         check_links(conn, event)
         version = current["version"] + 1
         now = dt.datetime.now(dt.UTC)
@@ -249,17 +263,17 @@ class EventStore:
 
     @staticmethod
     def _lock(conn: psycopg.Connection, event_id: uuid.UUID,
-              expected_versions: set[int] | None) -> dict:
+              expected_versions: set[int] | None = None) -> dict:
         row = conn.execute(
-            "SELECT version, body, deleted_at FROM events WHERE id = %s FOR UPDATE", (event_id,)
+            "SELECT version, body::text, deleted_at FROM events WHERE id = %s FOR UPDATE",
+            (event_id,),
         ).fetchone()
         if row is None:
             raise EventNotFound(event_id)
         if row[2] is not None:
             raise EventGone(event_id)
-        if expected_versions is not None and row[0] not in expected_versions:
-            raise VersionMismatch(row[0])
-        return {"version": row[0], "body": row[1]}
+        _require_version(row[0], expected_versions)
+        return {"version": row[0], "body": json.loads(row[1]), "text": row[1]}
 
     def _record(self, conn: psycopg.Connection, event_id: uuid.UUID, version: int,
                 operation: str, body: str, now: dt.datetime) -> None:

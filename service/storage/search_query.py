@@ -7,6 +7,8 @@ with ``psycopg.sql``, so no parameter can change the statement.
 from __future__ import annotations
 
 import datetime as dt
+import math
+import struct
 import uuid
 from dataclasses import dataclass, field
 
@@ -33,11 +35,27 @@ class SortKey:
         return value if self.kind is float else value.isoformat()
 
     def load(self, value):
-        """The key's value from its JSON; ValueError/TypeError when it is not one."""
+        """The key's value from its JSON; ValueError/TypeError when it is not one.
+
+        A number must be one its SQL type can hold: the cast of a larger one would fail in
+        the database, and an integer too long for a float fails in Python.
+        """
         if self.kind is float:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError("not a number")
-            return float(value)
+            try:
+                number = float(value)
+            except OverflowError as error:
+                raise ValueError("too large for a float") from error
+            if not math.isfinite(number):
+                raise ValueError("not finite")
+            if self.sql_type == "real":
+                # What the database's cast to real gives: it refuses to overflow to
+                # infinity or underflow to zero.
+                as_real = struct.unpack("f", struct.pack("f", number))[0]
+                if math.isinf(as_real) or (as_real == 0 and number != 0):
+                    raise ValueError("not a real")
+            return number
         return self.kind.fromisoformat(value)
 
 
