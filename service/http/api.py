@@ -124,6 +124,16 @@ class ApiBlueprint(SmorestBlueprint):
 
         return decorator
 
+    def answers(self, *statuses: int):
+        """Document the problem+json answers of a view, one component per status."""
+        def decorator(view):
+            for status in statuses:  # the spec lists them in this order
+                view = self.alt_response(status, response=problems.response_name(status)
+                                         )(view)
+            return view
+
+        return decorator
+
     def idempotent(self, view):
         """Honour and document ``Idempotency-Key`` (apply inside ``requires_scope``)."""
         guarded = idempotency.guarded(view)

@@ -21,7 +21,6 @@ from service.http import conditional, examples, idempotency, merge_patch, pagina
 from service.http.api import ApiBlueprint
 from service.http.as_of_args import AsOfArgs
 from service.http.body import JSON, MERGE_PATCH_JSON, json_body
-from service.http.problems import response_name
 from service.http.responses import empty_response, json_response
 from service.http.search_args import SearchArgs
 from service.storage import as_of, event_store, search_query
@@ -128,11 +127,8 @@ class RevisionList(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(Revision), required=True)
 
 
-def _documents_update_errors(view):
-    """Document the errors PUT and PATCH share."""
-    for status in (400, 404, 409, 410, 412, 413, 415, 422, 428):
-        view = blp.alt_response(status, response=response_name(status))(view)
-    return view
+# The errors PUT and PATCH share.
+_documents_update_errors = blp.answers(400, 404, 409, 410, 412, 413, 415, 422, 428)
 
 
 def _read_back(body: dict, event_id: uuid.UUID, versions: set[int] | None
@@ -238,11 +234,7 @@ class Events(MethodView):
         "ETag": ETAG_HEADER,
         "Location": {"description": "URL of the new event.", "schema": {"type": "string"}},
         idempotency.REPLAYED_HEADER: idempotency.REPLAYED})
-    @blp.alt_response(400, response="BAD_REQUEST")
-    @blp.alt_response(409, response="CONFLICT")
-    @blp.alt_response(413, response="CONTENT_TOO_LARGE")
-    @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
-    @blp.alt_response(422, response="UNPROCESSABLE_CONTENT")
+    @blp.answers(400, 409, 413, 415, 422)
     @blp.uses_database
     def post(self):
         """Create an event
@@ -264,10 +256,7 @@ class EventById(MethodView):
              responses={200: {"links": _links(*_ON_AN_EVENT[1:])}})
     @blp.arguments(AsOfArgs, location="query")
     @blp.response(200, Event, example=STORED_EXAMPLE, headers={"ETag": ETAG_HEADER})
-    @blp.alt_response(304, response="NOT_MODIFIED")
-    @blp.alt_response(400, response="BAD_REQUEST")
-    @blp.alt_response(404, response="NOT_FOUND")
-    @blp.alt_response(410, response="GONE")
+    @blp.answers(304, 400, 404, 410)
     @blp.uses_database
     def get(self, args: dict, event_id: uuid.UUID):
         """Get an event
@@ -342,11 +331,7 @@ class EventById(MethodView):
     @blp.requires_scope("write")
     @blp.doc(operationId="deleteEvent", parameters=[IF_MATCH])
     @blp.response(204)
-    @blp.alt_response(400, response="BAD_REQUEST")
-    @blp.alt_response(404, response="NOT_FOUND")
-    @blp.alt_response(410, response="GONE")
-    @blp.alt_response(412, response="PRECONDITION_FAILED")
-    @blp.alt_response(428, response="PRECONDITION_REQUIRED")
+    @blp.answers(400, 404, 410, 412, 428)
     @blp.uses_database
     def delete(self, event_id: uuid.UUID):
         """Delete an event
