@@ -63,14 +63,11 @@ def test_merge_patch_media_type_is_accepted_only_on_patch(client, created):
     assert response.status_code == 200
 
 
-def test_a_body_over_the_limit_is_413(database_url):
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url,
-                      "MAX_CONTENT_LENGTH": 2048})
-    client = app.test_client()
+def test_a_body_over_the_limit_is_413(make_app):
+    client = make_app(MAX_CONTENT_LENGTH=2048).test_client()
     event = example(summary="x" * 3000)
     body = _assert_problem(client.post("/v1/events", json=event), 413)
     assert body["title"] == "Content Too Large"
-    app.extensions["events_db_pool"].close()
 
 
 def test_default_body_limit_is_one_mebibyte(client):
@@ -136,11 +133,10 @@ def test_a_conflicting_transaction_is_a_503_worth_retrying(database_url, conflic
     assert response.headers["Retry-After"] == "5"
 
 
-def test_an_unreachable_database_is_503_with_retry_after():
+def test_an_unreachable_database_is_503_with_retry_after(make_app):
     # Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
-    app = create_app({"TESTING": True, "DATABASE_POOL_TIMEOUT": 5,
-                      "DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none"})
-    client = app.test_client()
+    client = make_app(DATABASE_POOL_TIMEOUT=5,
+                      DATABASE_URL="postgresql://nobody@127.0.0.1:9/none").test_client()
     started = time.monotonic()
     body = _assert_problem(client.get("/v1/events/00000000-0000-0000-0000-000000000000"), 503)
     # At once, not after the pool timeout: the database is known not to answer.
@@ -151,7 +147,6 @@ def test_an_unreachable_database_is_503_with_retry_after():
     _assert_problem(client.post("/v1/events", json=example()), 503)
     _assert_problem(client.get("/readyz"), 503)
     assert client.get("/healthz").status_code == 200
-    app.extensions["events_db_pool"].close()
 
 
 def test_every_response_carries_a_request_id(client):
@@ -207,13 +202,12 @@ def test_connection_check_works_past_file_descriptor_1023(app):
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
-def test_a_query_cancelled_by_an_operator_is_a_503_worth_retrying(database_url):
+def test_a_query_cancelled_by_an_operator_is_a_503_worth_retrying(make_app, database_url):
     import threading
 
     import psycopg
 
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url})
-    client = app.test_client()
+    client = make_app().test_client()
     answers = []
     with psycopg.connect(database_url, autocommit=True) as admin, \
             psycopg.connect(database_url) as blocker:
@@ -232,15 +226,13 @@ def test_a_query_cancelled_by_an_operator_is_a_503_worth_retrying(database_url):
     body = _assert_problem(answers[0], 503)
     assert "cancelled" in body["detail"] and "too expensive" not in body["detail"]
     assert answers[0].headers["Retry-After"] == "5"
-    app.extensions["events_db_pool"].close()
 
 
-def test_a_statement_timeout_is_a_503_that_names_the_query_as_too_expensive(database_url):
+def test_a_statement_timeout_is_a_503_that_names_the_query_as_too_expensive(make_app,
+                                                                           database_url):
     import psycopg
 
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url,
-                      "DATABASE_STATEMENT_TIMEOUT_MS": 200})
-    client = app.test_client()
+    client = make_app(DATABASE_STATEMENT_TIMEOUT_MS=200).test_client()
     with psycopg.connect(database_url) as blocker:
         # Holding this lock makes the service's query wait past its statement timeout.
         blocker.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
@@ -253,4 +245,3 @@ def test_a_statement_timeout_is_a_503_that_names_the_query_as_too_expensive(data
     assert "Retry-After" not in response.headers
     # The connection survives its cancelled statement: the database is not marked down.
     assert client.get("/readyz").status_code == 200
-    app.extensions["events_db_pool"].close()

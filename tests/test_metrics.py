@@ -11,7 +11,6 @@ from examples import example
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.servers import Gunicorn, free_port
-from service import create_app
 
 BY_ID = "/v1/events/<uuid:event_id>"
 
@@ -90,18 +89,16 @@ def test_events_stored_is_not_recounted_within_the_interval(app, client, created
     assert value(scrape(client), "events_stored", type="meeting") == counted
 
 
-def test_database_errors_are_counted_by_kind(database_url):
+def test_database_errors_are_counted_by_kind(make_app):
     # A server nobody listens on: the database is found down, refused at once.
-    app = create_app({"TESTING": True, "DATABASE_URL": f"postgresql://127.0.0.1:{free_port()}/x",
-                      "DATABASE_POOL_TIMEOUT": 0.3, "DATABASE_CONNECT_TIMEOUT": 1})
-    client = app.test_client()
+    client = make_app(DATABASE_URL=f"postgresql://127.0.0.1:{free_port()}/x",
+                      DATABASE_POOL_TIMEOUT=0.3, DATABASE_CONNECT_TIMEOUT=1).test_client()
     before = scrape_without_database(client)
     response = client.get("/v1/events/00000000-0000-0000-0000-000000000000")
     assert response.status_code == 503
     after = scrape_without_database(client)
     assert (value(after, "events_db_errors_total", kind="connection")
             - value(before, "events_db_errors_total", kind="connection")) == 1
-    app.extensions["events_db_pool"].close()
 
 
 def scrape_without_database(client) -> dict:

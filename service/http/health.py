@@ -7,6 +7,7 @@ from flask.views import MethodView
 
 from service.db import get_db
 from service.http.api import ApiBlueprint
+from service.storage.stats import check_ready
 
 blp = ApiBlueprint("operations", __name__, description="Health and readiness probes.")
 
@@ -43,6 +44,5 @@ class Readiness(MethodView):
 
         200 when the database answers; 503 problem+json otherwise.
         """
-        with get_db().connection() as conn:
-            conn.execute("SELECT 1")
+        check_ready(get_db())
         return {"status": "ok"}

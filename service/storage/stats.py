@@ -1,8 +1,14 @@
-"""All SQL of the service's own statistics (the metrics' counts)."""
+"""All SQL the service runs about itself: readiness, and the metrics' counts."""
 
 from __future__ import annotations
 
 from service.db import Database
+
+
+def check_ready(db: Database) -> None:
+    """Raise unless the database answers a query (through the pool, as requests do)."""
+    with db.connection() as conn:
+        conn.execute("SELECT 1")
 
 
 def live_events_by_type(db: Database) -> dict[str, int]:
