@@ -28,9 +28,13 @@ from service.storage import event_store
 from service.storage.rows import timestamp
 
 DATABASE = "events_as_of_bench"
-SEARCHES = ("/v1/events?limit=20", "/v1/events?type=attack&date_from=2025-03&date_to=2025-05",
-            "/v1/events?q=%22Sergey%20Lavrov%22", "/v1/events?sort=date&limit=20",
-            "/v1/events/facets?type=attack")
+SEARCHES = (
+    "/v1/events?limit=20",
+    "/v1/events?type=attack&date_from=2025-03&date_to=2025-05",
+    "/v1/events?q=%22Sergey%20Lavrov%22",
+    "/v1/events?sort=date&limit=20",
+    "/v1/events/facets?type=attack",
+)
 
 
 def _median_ms(client, path: str, rounds: int) -> float:
@@ -54,15 +58,28 @@ def main() -> None:
     server = os.environ.get("DATABASE_URL") or sys.exit("set DATABASE_URL")
     url = load.create(server, DATABASE)
     try:
-        print(f"filled {options.events:,} events in "
-              f"{load.fill(url, options.events, progress=lambda _: None):.0f} s", flush=True)
+        print(
+            f"filled {options.events:,} events in "
+            f"{load.fill(url, options.events, progress=lambda _: None):.0f} s",
+            flush=True,
+        )
         # DEVELOPMENT: a benchmark's own database, in this process (the default SECRET_KEY).
-        app = create_app({"DATABASE_URL": url, "LOG_LEVEL": "WARNING", "DEVELOPMENT": True,
-                          "AS_OF_MAX_CHANGES": max(options.changes)})
+        app = create_app(
+            {
+                "DATABASE_URL": url,
+                "LOG_LEVEL": "WARNING",
+                "DEVELOPMENT": True,
+                "AS_OF_MAX_CHANGES": max(options.changes),
+            }
+        )
         client = app.test_client()
         with psycopg.connect(url) as conn:
-            ids = [row[0] for row in conn.execute(
-                "SELECT id FROM events ORDER BY random() LIMIT %s", (sum(options.changes),))]
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT id FROM events ORDER BY random() LIMIT %s", (sum(options.changes),)
+                )
+            ]
         with app.app_context():
             store = event_store()
             for count in options.changes:
@@ -74,8 +91,11 @@ def main() -> None:
                     separator = "&" if "?" in path else "?"
                     now = _median_ms(client, path, options.rounds)
                     then = _median_ms(client, f"{path}{separator}as_of={moment}", options.rounds)
-                    print(f"{count:>6} changed since | {path:60} | now {now:7.1f} "
-                          f"| as_of {then:7.1f}", flush=True)
+                    print(
+                        f"{count:>6} changed since | {path:60} | now {now:7.1f} "
+                        f"| as_of {then:7.1f}",
+                        flush=True,
+                    )
     finally:
         load.drop(server, DATABASE)
 

@@ -89,8 +89,11 @@ def validation(batch: list[dict]) -> dict:
     for event in batch:
         schema.load(event)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return {"us_per_event": wall / len(batch) * 1e6, "cpu_us_per_event": cpu / len(batch) * 1e6,
-            "events_per_s": len(batch) / wall}
+    return {
+        "us_per_event": wall / len(batch) * 1e6,
+        "cpu_us_per_event": cpu / len(batch) * 1e6,
+        "events_per_s": len(batch) / wall,
+    }
 
 
 def floor(url: str, batch: list[dict]) -> tuple[float, float]:
@@ -113,8 +116,11 @@ def post(base: str, batch: list[dict], atomic: bool = False) -> tuple[float, dic
     """One POST /v1/events/bulk: seconds taken, and the counts it answered."""
     body = json.dumps(batch).encode()
     request = urllib.request.Request(
-        f"{base}/v1/events/bulk" + ("?atomic=true" if atomic else ""), data=body,
-        headers={"Content-Type": "application/json"}, method="POST")
+        f"{base}/v1/events/bulk" + ("?atomic=true" if atomic else ""),
+        data=body,
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
     started = time.perf_counter()
     with urllib.request.urlopen(request, timeout=300) as answer:
         counts = json.load(answer)["counts"]
@@ -129,7 +135,7 @@ def concurrent(base: str, batch: list[dict], requests: int) -> float:
             raise RuntimeError(f"not all created: {counts}")
         return seconds
     size = -(-len(batch) // requests)
-    parts = [batch[start:start + size] for start in range(0, len(batch), size)]
+    parts = [batch[start : start + size] for start in range(0, len(batch), size)]
     started = time.perf_counter()
     with ThreadPoolExecutor(len(parts)) as pool:
         answers = list(pool.map(lambda part: post(base, part), parts))
@@ -152,10 +158,10 @@ def measure(url: str, options) -> dict:
     result: dict = {"events": count, "validation": validation(events(count, "v")), "runs": {}}
     runs = result["runs"]
     runs["floor: COPY + INSERT … SELECT"] = _median_run(
-        [floor(url, events(count, f"floor{n}")) for n in range(rounds)], count)
+        [floor(url, events(count, f"floor{n}")) for n in range(rounds)], count
+    )
     env = {"DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
-    with Gunicorn("service:create_app()", "/readyz", RESULTS / "gunicorn-bulk.log",
-                  env) as service:
+    with Gunicorn("service:create_app()", "/readyz", RESULTS / "gunicorn-bulk.log", env) as service:
 
         def service_processes():
             return service.workers() + backends(database)
@@ -167,8 +173,17 @@ def measure(url: str, options) -> dict:
 
         for requests in options.concurrency:
             name = "bulk: 1 request" if requests == 1 else f"bulk: {requests} concurrent requests"
-            runs[name] = _median_run([timed(lambda n=n, r=requests: concurrent(
-                service.base, events(count, f"c{r}-{n}"), r)) for n in range(rounds)], count)
+            runs[name] = _median_run(
+                [
+                    timed(
+                        lambda n=n, r=requests: concurrent(
+                            service.base, events(count, f"c{r}-{n}"), r
+                        )
+                    )
+                    for n in range(rounds)
+                ],
+                count,
+            )
         resend = events(count, "again")
         post(service.base, resend)
 
@@ -179,7 +194,8 @@ def measure(url: str, options) -> dict:
             return seconds
 
         runs["bulk: 1 request sent again (all unchanged)"] = _median_run(
-            [timed(again) for _ in range(rounds)], count)
+            [timed(again) for _ in range(rounds)], count
+        )
     return result
 
 
@@ -188,22 +204,28 @@ def report(result: dict, cores: int) -> str:
     runs = result["runs"]
     base = runs["floor: COPY + INSERT … SELECT"]["events_per_s"]
     validation = result["validation"]
-    lines = [f"{result['events']:,} events per run; "
-             f"validation (Event().load): {validation['us_per_event']:.0f} µs/event wall, "
-             f"{validation['cpu_us_per_event']:.0f} µs CPU",
-             f"{'':46}{'events/s':>9}{'of floor':>9}{'CPU µs/ev':>10}"
-             f"{f'{cores} idle cores':>14}"]
+    lines = [
+        f"{result['events']:,} events per run; "
+        f"validation (Event().load): {validation['us_per_event']:.0f} µs/event wall, "
+        f"{validation['cpu_us_per_event']:.0f} µs CPU",
+        f"{'':46}{'events/s':>9}{'of floor':>9}{'CPU µs/ev':>10}{f'{cores} idle cores':>14}",
+    ]
     for name, run in runs.items():
         cpu = run["cpu_us_per_event"]
-        lines.append(f"{name:46}{run['events_per_s']:>9,.0f}{run['events_per_s'] / base:>9.2f}"
-                     f"{cpu:>10,.0f}{cores * 1e6 / cpu:>14,.0f}")
-    writes = [run for name, run in runs.items() if name.startswith("bulk: ")
-              and "unchanged" not in name]
+        lines.append(
+            f"{name:46}{run['events_per_s']:>9,.0f}{run['events_per_s'] / base:>9.2f}"
+            f"{cpu:>10,.0f}{cores * 1e6 / cpu:>14,.0f}"
+        )
+    writes = [
+        run for name, run in runs.items() if name.startswith("bulk: ") and "unchanged" not in name
+    ]
     best = max(run["events_per_s"] for run in writes)
     ideal = max(cores * 1e6 / run["cpu_us_per_event"] for run in writes)
-    lines.append(f"bar: >= 10,000 events/s end to end: {'MET' if best >= 10_000 else 'MISSED'}"
-                 f" ({best:,.0f} measured; {ideal:,.0f} if {cores} cores were the service's "
-                 "alone)")
+    lines.append(
+        f"bar: >= 10,000 events/s end to end: {'MET' if best >= 10_000 else 'MISSED'}"
+        f" ({best:,.0f} measured; {ideal:,.0f} if {cores} cores were the service's "
+        "alone)"
+    )
     return "\n".join(lines)
 
 
@@ -211,8 +233,13 @@ def main(argv: list[str] | None = None) -> None:
     """Run the bulk benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=10_000, help="events per run")
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4],
-                        help="requests at once, each with an equal share of the events")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        nargs="+",
+        default=[1, 2, 4],
+        help="requests at once, each with an equal share of the events",
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database", default="events_bench_bulk")
     options = parser.parse_args(argv)
@@ -224,8 +251,13 @@ def main(argv: list[str] | None = None) -> None:
     print(table)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     path = RESULTS / f"bulk-{stamp}.json"
-    path.write_text(json.dumps({"options": vars(options), "result": result, "table": table},
-                               indent=2, ensure_ascii=False))
+    path.write_text(
+        json.dumps(
+            {"options": vars(options), "result": result, "table": table},
+            indent=2,
+            ensure_ascii=False,
+        )
+    )
     print(f"\nwritten: {path}")
 
 

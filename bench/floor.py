@@ -38,8 +38,12 @@ def _args(schema: type[ma.Schema], query: str) -> dict:
     # Parsed by the same schema the view uses: repeatable parameters as lists.
     fields = schema().fields
     values = urllib.parse.parse_qs(query, strict_parsing=bool(query))
-    return schema().load({name: value if isinstance(fields.get(name), ma.fields.List)
-                          else value[0] for name, value in values.items()})
+    return schema().load(
+        {
+            name: value if isinstance(fields.get(name), ma.fields.List) else value[0]
+            for name, value in values.items()
+        }
+    )
 
 
 class Floor:
@@ -79,8 +83,9 @@ class Floor:
         args = _args(SearchArgs, query)
         args.pop("limit")
         started = time.perf_counter()
-        rows = sum(len(batch) for batch in self.search.stream(search_query.build(args),
-                                                                  args["sort"]))
+        rows = sum(
+            len(batch) for batch in self.search.stream(search_query.build(args), args["sort"])
+        )
         return time.perf_counter() - started, rows
 
 
@@ -94,5 +99,10 @@ def timed(call, seconds: float = 3.0, most: int = 500) -> dict:
         call()
         samples.append((time.perf_counter() - started) * 1000)
     cuts = statistics.quantiles(samples, n=100, method="inclusive")
-    return {"p50_ms": statistics.median(samples), "p95_ms": cuts[94], "p99_ms": cuts[98],
-            "calls_per_s": len(samples) / (sum(samples) / 1000), "calls": len(samples)}
+    return {
+        "p50_ms": statistics.median(samples),
+        "p95_ms": cuts[94],
+        "p99_ms": cuts[98],
+        "calls_per_s": len(samples) / (sum(samples) / 1000),
+        "calls": len(samples),
+    }

@@ -50,8 +50,9 @@ def create(server_url: str, name: str) -> str:
     """A fresh, migrated database ``name`` (dropped first if a previous run left it)."""
     url = database_url(server_url, name)
     with psycopg.connect(server_url, autocommit=True, connect_timeout=10) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     with psycopg.connect(url) as conn:
         migrate(conn)
@@ -62,16 +63,19 @@ def drop(server_url: str, name: str) -> None:
     """Drop the benchmark database."""
     database_url(server_url, name)  # the same refusals
     with psycopg.connect(server_url, autocommit=True, connect_timeout=10) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 def server_url(database: str) -> str:
     """DATABASE_URL, the server a benchmark makes ``database`` on; or exit saying so."""
     url = os.environ.get("DATABASE_URL")
     if not url:
-        raise SystemExit("Set DATABASE_URL to a PostgreSQL server on 127.0.0.1 (its "
-                         f"{database} database is created and dropped).")
+        raise SystemExit(
+            "Set DATABASE_URL to a PostgreSQL server on 127.0.0.1 (its "
+            f"{database} database is created and dropped)."
+        )
     return url
 
 
@@ -90,8 +94,16 @@ def row(event: dict, created: dt.datetime) -> tuple:
     event_id = uuid.uuid4()
     body = event_body(event_id, event, 1, timestamp(created), timestamp(created))
     columns = search_columns(event)
-    return (event_id, 1, body, *(columns[name] for name in INDEXED_COLUMNS),
-            created, created, columns["title"], columns["text"])
+    return (
+        event_id,
+        1,
+        body,
+        *(columns[name] for name in INDEXED_COLUMNS),
+        created,
+        created,
+        columns["title"],
+        columns["text"],
+    )
 
 
 def _rows(count: int, seed: int):
@@ -107,23 +119,30 @@ _COLUMNS_SQL = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
 
 def create_staging(conn: psycopg.Connection) -> None:
     """The temporary table rows are COPYed into before they are inserted."""
-    conn.execute(sql.SQL(
-        "CREATE TEMP TABLE staging AS SELECT {columns} FROM events WITH NO DATA"
-    ).format(columns=_COLUMNS_SQL))
+    conn.execute(
+        sql.SQL("CREATE TEMP TABLE staging AS SELECT {columns} FROM events WITH NO DATA").format(
+            columns=_COLUMNS_SQL
+        )
+    )
     conn.execute("ALTER TABLE staging ADD COLUMN title text, ADD COLUMN text text")
 
 
 def copy_rows(conn: psycopg.Connection, rows) -> None:
     """COPY rows (from ``row``) into staging, then into events and event_revisions."""
-    with conn.cursor().copy(sql.SQL("COPY staging ({columns}, title, text) FROM STDIN")
-                            .format(columns=_COLUMNS_SQL)) as copy:
+    with conn.cursor().copy(
+        sql.SQL("COPY staging ({columns}, title, text) FROM STDIN").format(columns=_COLUMNS_SQL)
+    ) as copy:
         for staged in rows:
             copy.write_row(staged)
-    conn.execute(sql.SQL(
-        "INSERT INTO events ({columns}, search) SELECT {columns}, {vector} FROM staging"
-    ).format(columns=_COLUMNS_SQL, vector=sql.SQL(search_vector_sql("title", "text"))))
-    conn.execute("INSERT INTO event_revisions (event_id, version, operation, body,"
-                 " recorded_at) SELECT id, 1, 'create', body, created_at FROM staging")
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO events ({columns}, search) SELECT {columns}, {vector} FROM staging"
+        ).format(columns=_COLUMNS_SQL, vector=sql.SQL(search_vector_sql("title", "text")))
+    )
+    conn.execute(
+        "INSERT INTO event_revisions (event_id, version, operation, body,"
+        " recorded_at) SELECT id, 1, 'create', body, created_at FROM staging"
+    )
     conn.execute("TRUNCATE staging")
 
 

@@ -44,9 +44,13 @@ ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "events_mixed"
 # Share of each kind of request in the mix.
 MIX = {"read": 0.4, "search": 0.3, "create": 0.15, "patch": 0.15}
-SEARCHES = ["/v1/events?type=attack&limit=20", "/v1/events?country=UA&limit=20",
-            "/v1/events?q=drone&limit=20&sort=-date", "/v1/events?date_from=2024-01&limit=20",
-            "/v1/events/facets?type=meeting"]
+SEARCHES = [
+    "/v1/events?type=attack&limit=20",
+    "/v1/events?country=UA&limit=20",
+    "/v1/events?q=drone&limit=20&sort=-date",
+    "/v1/events?date_from=2024-01&limit=20",
+    "/v1/events/facets?type=meeting",
+]
 
 
 def postgres_cpu_seconds(server: Server) -> float:
@@ -66,8 +70,16 @@ def postgres_cpu_seconds(server: Server) -> float:
 class MixedLoad:
     """``rate`` requests a second for ``duration`` seconds, on a fixed schedule."""
 
-    def __init__(self, base: str, authorization: str, ids: list[str], rate: float,
-                 duration: float, threads: int = 32, seed: int = 1):
+    def __init__(
+        self,
+        base: str,
+        authorization: str,
+        ids: list[str],
+        rate: float,
+        duration: float,
+        threads: int = 32,
+        seed: int = 1,
+    ):
         self.base, self.authorization, self.ids = base, authorization, ids
         self.rate, self.duration, self.threads = rate, duration, threads
         self.random = random.Random(seed)
@@ -84,8 +96,7 @@ class MixedLoad:
     def run(self) -> None:
         self.plan = self._plan()
         self.start = time.monotonic() + 0.5
-        workers = [threading.Thread(target=self._worker, daemon=True)
-                   for _ in range(self.threads)]
+        workers = [threading.Thread(target=self._worker, daemon=True) for _ in range(self.threads)]
         for worker in workers:
             worker.start()
         for worker in workers:
@@ -130,12 +141,19 @@ class MixedLoad:
         elif kind == "search":
             conn.request("GET", search)
         elif kind == "create":
-            conn.request("POST", "/v1/events", body=json.dumps(event).encode(),
-                         headers=writer | {"Content-Type": "application/json"})
+            conn.request(
+                "POST",
+                "/v1/events",
+                body=json.dumps(event).encode(),
+                headers=writer | {"Content-Type": "application/json"},
+            )
         else:  # patch, without If-Match: concurrent patches of one event must not 412
-            conn.request("PATCH", f"/v1/events/{event_id}",
-                         body=json.dumps({"summary": f"Patched {time.time()}"}).encode(),
-                         headers=writer | {"Content-Type": "application/merge-patch+json"})
+            conn.request(
+                "PATCH",
+                f"/v1/events/{event_id}",
+                body=json.dumps({"summary": f"Patched {time.time()}"}).encode(),
+                headers=writer | {"Content-Type": "application/merge-patch+json"},
+            )
         response = conn.getresponse()
         return response.status, response.read()
 
@@ -144,35 +162,48 @@ class MixedLoad:
             ordered = sorted(values)
             if not ordered:
                 return {}
-            return {"n": len(ordered), "p50_ms": round(statistics.median(ordered) * 1000, 1),
-                    "p99_ms": round(ordered[min(len(ordered) - 1,
-                                                int(len(ordered) * 0.99))] * 1000, 1)}
+            return {
+                "n": len(ordered),
+                "p50_ms": round(statistics.median(ordered) * 1000, 1),
+                "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 1),
+            }
 
         errors = [(kind, error) for kind, _, error in self.results if error]
-        return {"requests": len(self.results), "errors": len(errors),
-                "first_errors": errors[:5],
-                "all": percentiles([seconds for _, seconds, _ in self.results]),
-                **{kind: percentiles([s for k, s, _ in self.results if k == kind])
-                   for kind in MIX}}
+        return {
+            "requests": len(self.results),
+            "errors": len(errors),
+            "first_errors": errors[:5],
+            "all": percentiles([seconds for _, seconds, _ in self.results]),
+            **{kind: percentiles([s for k, s, _ in self.results if k == kind]) for kind in MIX},
+        }
 
 
-def run(pair: PrimaryWithReplica, url: str, key: str, ids: list[str], read_url: str | None,
-        options) -> dict:
-    env = UNLIMITED | {"DATABASE_URL": url, "WEB_CONCURRENCY": str(options.workers),
-                       "SECRET_KEY": "bench", "DATABASE_POOL_MAX_SIZE": "8"}
+def run(
+    pair: PrimaryWithReplica, url: str, key: str, ids: list[str], read_url: str | None, options
+) -> dict:
+    env = UNLIMITED | {
+        "DATABASE_URL": url,
+        "WEB_CONCURRENCY": str(options.workers),
+        "SECRET_KEY": "bench",
+        "DATABASE_POOL_MAX_SIZE": "8",
+    }
     if read_url:
         env["DATABASE_READ_URL"] = read_url
     log = ROOT / "bench" / "results" / "mixed-gunicorn.log"
     with Gunicorn("service:create_app()", "/readyz", log, env) as server:
         # Warm every worker's pools (and the replica's) before the clock starts.
         MixedLoad(server.base, key, ids, rate=options.rate, duration=3).run()
-        cpu = {"primary": postgres_cpu_seconds(pair.primary),
-               "replica": postgres_cpu_seconds(pair.replica)}
+        cpu = {
+            "primary": postgres_cpu_seconds(pair.primary),
+            "replica": postgres_cpu_seconds(pair.replica),
+        }
         load = MixedLoad(server.base, key, ids, options.rate, options.duration)
         load.run()
         wall = time.monotonic() - load.start
-        used = {name: postgres_cpu_seconds(server_) - cpu[name]
-                for name, server_ in (("primary", pair.primary), ("replica", pair.replica))}
+        used = {
+            name: postgres_cpu_seconds(server_) - cpu[name]
+            for name, server_ in (("primary", pair.primary), ("replica", pair.replica))
+        }
     result = load.summary()
     result["wall_s"] = round(wall, 1)
     result["achieved_rate"] = round(len(load.results) / wall, 1)
@@ -190,8 +221,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--events", type=int, default=10_000, help="events stored first")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     options = parser.parse_args(argv)
-    results = {"rate": options.rate, "duration": options.duration, "events": options.events,
-               "load_average_before": os.getloadavg(), "runs": {}}
+    results = {
+        "rate": options.rate,
+        "duration": options.duration,
+        "events": options.events,
+        "load_average_before": os.getloadavg(),
+        "runs": {},
+    }
     with PrimaryWithReplica() as pair:
         with psycopg.connect(pair.primary.url(), autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {DATABASE}")
@@ -202,16 +238,21 @@ def main(argv: list[str] | None = None) -> None:
         fill(url, options.events, progress=lambda _: None)
         prefix, key = auth.new_key()
         with psycopg.connect(url) as conn:
-            conn.execute("INSERT INTO api_keys (name, prefix, secret_hash, scopes)"
-                         " VALUES ('bench', %s, %s, %s)",
-                         (prefix, auth.key_digest(key), ["write"]))
-            ids = [str(row[0]) for row in conn.execute(
-                "SELECT id FROM events ORDER BY random() LIMIT 2000")]
+            conn.execute(
+                "INSERT INTO api_keys (name, prefix, secret_hash, scopes)"
+                " VALUES ('bench', %s, %s, %s)",
+                (prefix, auth.key_digest(key), ["write"]),
+            )
+            ids = [
+                str(row[0])
+                for row in conn.execute("SELECT id FROM events ORDER BY random() LIMIT 2000")
+            ]
         pair.wait_replayed(timeout=300)
-        for name, read_url in (("primary only", None),
-                               ("with replica", pair.replica.url(DATABASE))):
-            print(f"run: {name} ({options.rate:g} req/s for {options.duration:g} s) …",
-                  flush=True)
+        for name, read_url in (
+            ("primary only", None),
+            ("with replica", pair.replica.url(DATABASE)),
+        ):
+            print(f"run: {name} ({options.rate:g} req/s for {options.duration:g} s) …", flush=True)
             results["runs"][name] = run(pair, url, f"Bearer {key}", ids, read_url, options)
             print(json.dumps(results["runs"][name]), flush=True)
     results["load_average_after"] = os.getloadavg()

@@ -25,8 +25,14 @@ _RUN_AS = "pgserver" if os.geteuid() == 0 else None
 
 
 def _run(*args: str) -> None:
-    subprocess.run([str(POSTGRES_BIN_PATH / args[0]), *args[1:]], check=True, user=_RUN_AS,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=180)
+    subprocess.run(
+        [str(POSTGRES_BIN_PATH / args[0]), *args[1:]],
+        check=True,
+        user=_RUN_AS,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        timeout=180,
+    )
 
 
 class Server:
@@ -39,8 +45,19 @@ class Server:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def start(self) -> None:
-        _run("pg_ctl", "-D", str(self.data), "-l", str(self.data / "log"), "-w", "-t", "120",
-             "-o", f"-h 127.0.0.1 -p {self.port} -k {self.data}", "start")
+        _run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.data / "log"),
+            "-w",
+            "-t",
+            "120",
+            "-o",
+            f"-h 127.0.0.1 -p {self.port} -k {self.data}",
+            "start",
+        )
 
     def stop(self) -> None:
         _run("pg_ctl", "-D", str(self.data), "-w", "-t", "120", "-m", "fast", "stop")
@@ -62,17 +79,37 @@ class PrimaryWithReplica:
 
     def __enter__(self) -> PrimaryWithReplica:
         try:
-            _run("initdb", "-D", str(self.primary.data), "-U", "postgres", "--auth=trust",
-                 "--no-sync")
+            _run(
+                "initdb",
+                "-D",
+                str(self.primary.data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-sync",
+            )
             with (self.primary.data / "postgresql.conf").open("a") as conf:
                 # Fast and small: a throwaway pair. WAL for a standby (wal_level=replica and
                 # max_wal_senders are PostgreSQL's defaults).
                 conf.write("fsync = off\nshared_buffers = 32MB\nmax_connections = 200\n")
             self.primary.start()
             # The standby's own settings and primary_conninfo come from -R.
-            _run("pg_basebackup", "-h", "127.0.0.1", "-p", str(self.primary.port),
-                 "-U", "postgres", "-D", str(self.replica.data), "-R", "-X", "stream",
-                 "-c", "fast")
+            _run(
+                "pg_basebackup",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.primary.port),
+                "-U",
+                "postgres",
+                "-D",
+                str(self.replica.data),
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+            )
             self.replica.start()
         except BaseException:
             self.__exit__()
@@ -85,8 +122,9 @@ class PrimaryWithReplica:
             target = primary.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
         deadline = time.monotonic() + timeout
         with psycopg.connect(self.replica.url(), autocommit=True) as replica:
-            while not replica.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn",
-                                      (target,)).fetchone()[0]:
+            while not replica.execute(
+                "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (target,)
+            ).fetchone()[0]:
                 if time.monotonic() > deadline:
                     raise TimeoutError("the replica did not catch up")
                 time.sleep(0.05)

@@ -45,8 +45,12 @@ from service import auth
 PROMPT = 1.0  # seconds: a connection closed sooner than this after a send was refused
 WRITER_HEADER = "Authorization"
 # Rate limits lifted: the load comes from one address and one key.
-UNLIMITED = {"RATE_LIMIT_WRITE": "1000000/minute", "RATE_LIMIT_READ": "1000000/minute",
-             "RATE_LIMIT_ANONYMOUS": "1000000/minute", "LOG_LEVEL": "WARNING"}
+UNLIMITED = {
+    "RATE_LIMIT_WRITE": "1000000/minute",
+    "RATE_LIMIT_READ": "1000000/minute",
+    "RATE_LIMIT_ANONYMOUS": "1000000/minute",
+    "LOG_LEVEL": "WARNING",
+}
 
 
 @dataclass
@@ -123,8 +127,7 @@ class Load:
                 try:
                     conn.connect()
                 except OSError as error:
-                    self._record(Outcome("refused", method, path, time.monotonic(), 0,
-                                         repr(error)))
+                    self._record(Outcome("refused", method, path, time.monotonic(), 0, repr(error)))
                     return
             outcome, keep = self._exchange(conn, method, path, title)
             outcome.fresh, fresh = fresh, False
@@ -135,8 +138,7 @@ class Load:
         if conn is not None:
             conn.close()
 
-    def _exchange(self, conn, method: str, path: str, title: str | None
-                  ) -> tuple[Outcome, bool]:
+    def _exchange(self, conn, method: str, path: str, title: str | None) -> tuple[Outcome, bool]:
         headers, body = {}, None
         if method == "POST":
             headers = {"Content-Type": "application/json", WRITER_HEADER: self.authorization}
@@ -154,13 +156,27 @@ class Load:
         try:
             answer = response.read()
         except (http.client.IncompleteRead, ConnectionError, OSError) as error:
-            return Outcome("failed", method, path, sent, time.monotonic() - sent,
-                           f"answer cut short: {error!r}", title=title), False
+            return Outcome(
+                "failed",
+                method,
+                path,
+                sent,
+                time.monotonic() - sent,
+                f"answer cut short: {error!r}",
+                title=title,
+            ), False
         took = time.monotonic() - sent
         keep = not response.will_close
         if not 200 <= response.status < 300:
-            return Outcome("failed", method, path, sent, took,
-                           f"{response.status} {answer[:200]!r}", title=title), keep
+            return Outcome(
+                "failed",
+                method,
+                path,
+                sent,
+                took,
+                f"{response.status} {answer[:200]!r}",
+                title=title,
+            ), keep
         if path.startswith("/v1/events/export") and not _whole_ndjson(answer):
             return Outcome("failed", method, path, sent, took, "export not whole"), False
         event_id = json.loads(answer)["id"] if method == "POST" else None
@@ -182,8 +198,9 @@ def summary(outcomes: list[Outcome], signalled_at: float) -> dict:
     """Counts by kind, and by kind for requests sent after the signal; latency medians."""
     kinds = ("ok", "closed", "refused", "failed")
     after = [o for o in outcomes if o.sent_at >= signalled_at]
-    around = [o.seconds * 1000 for o in outcomes
-              if o.kind == "ok" and signalled_at - 1 <= o.sent_at]
+    around = [
+        o.seconds * 1000 for o in outcomes if o.kind == "ok" and signalled_at - 1 <= o.sent_at
+    ]
     return {
         "requests": len(outcomes),
         **{kind: sum(o.kind == kind for o in outcomes) for kind in kinds},
@@ -193,11 +210,13 @@ def summary(outcomes: list[Outcome], signalled_at: float) -> dict:
         # Closed unanswered on a connection that had served requests (kept alive), as
         # opposed to a new one the listener queued but no worker accepted any more.
         "closed_kept_alive": sum(o.kind == "closed" and not o.fresh for o in outcomes),
-        "slowest_closed_ms": round(max((o.seconds * 1000 for o in outcomes
-                                        if o.kind == "closed"), default=0), 1),
+        "slowest_closed_ms": round(
+            max((o.seconds * 1000 for o in outcomes if o.kind == "closed"), default=0), 1
+        ),
         "p50_ms_from_1s_before_signal": round(statistics.median(around), 1) if around else None,
-        "failures": [f"{o.method} {o.path}: {o.detail}" for o in outcomes
-                     if o.kind == "failed"][:10],
+        "failures": [f"{o.method} {o.path}: {o.detail}" for o in outcomes if o.kind == "failed"][
+            :10
+        ],
     }
 
 
@@ -208,9 +227,12 @@ def fill(base: str, authorization: str, count: int) -> list[str]:
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
     for start in range(0, count, 500):
         batch = list(factory.events(min(500, count - start)))
-        conn.request("POST", "/v1/events/bulk", body=json.dumps(batch).encode(),
-                     headers={"Content-Type": "application/json",
-                              WRITER_HEADER: authorization})
+        conn.request(
+            "POST",
+            "/v1/events/bulk",
+            body=json.dumps(batch).encode(),
+            headers={"Content-Type": "application/json", WRITER_HEADER: authorization},
+        )
         response = conn.getresponse()
         answer = json.loads(response.read())
         assert response.status in (200, 201, 207), answer
@@ -224,18 +246,30 @@ def stored_titles(database_url: str, titles: list[str]) -> set[str]:
     import psycopg
 
     with psycopg.connect(database_url) as conn:
-        rows = conn.execute("SELECT body->>'title' FROM events WHERE body->>'title' = ANY(%s)",
-                            (titles,)).fetchall()
+        rows = conn.execute(
+            "SELECT body->>'title' FROM events WHERE body->>'title' = ANY(%s)", (titles,)
+        ).fetchall()
     return {title for (title,) in rows}
 
 
-def signal_round(database_url: str, authorization: str, signum: int, log: Path,
-                 warmup: float = 1.5, after: float = 5.0, events: int = 2000) -> dict:
+def signal_round(
+    database_url: str,
+    authorization: str,
+    signum: int,
+    log: Path,
+    warmup: float = 1.5,
+    after: float = 5.0,
+    events: int = 2000,
+) -> dict:
     """Start gunicorn on ``database_url``, load it, send ``signum``, and account for every
     request; the summary, with the writes acknowledged but not stored, and the workers
     before and after."""
-    env = UNLIMITED | {"DATABASE_URL": database_url, "WEB_CONCURRENCY": "2",
-                       "GUNICORN_THREADS": "4", "SECRET_KEY": secrets.token_urlsafe(32)}
+    env = UNLIMITED | {
+        "DATABASE_URL": database_url,
+        "WEB_CONCURRENCY": "2",
+        "GUNICORN_THREADS": "4",
+        "SECRET_KEY": secrets.token_urlsafe(32),
+    }
     with Gunicorn("service:create_app()", "/readyz", log, env) as server:
         ids = fill(server.base, authorization, events)
         before = {process.pid for process in server.workers()}
@@ -257,8 +291,9 @@ def signal_round(database_url: str, authorization: str, signum: int, log: Path,
     acknowledged = [o.title for o in load.outcomes if o.kind == "ok" and o.method == "POST"]
     unanswered = [o.title for o in load.outcomes if o.kind != "ok" and o.method == "POST"]
     result = summary(load.outcomes, signalled_at)
-    result["acknowledged_not_stored"] = sorted(set(acknowledged)
-                                               - stored_titles(database_url, acknowledged))
+    result["acknowledged_not_stored"] = sorted(
+        set(acknowledged) - stored_titles(database_url, acknowledged)
+    )
     # A write stored but never answered: a request the server took and then dropped.
     result["unanswered_but_stored"] = sorted(stored_titles(database_url, unanswered))
     result["stopped_in_s"] = round(stopped_in, 2) if stopped_in is not None else None
@@ -273,16 +308,24 @@ def main() -> None:
     args = parser.parse_args()
     import psycopg
 
-    with scratch_database(server_url("events_restarts"), "events_restarts") as url, \
-            tempfile.TemporaryDirectory() as work:
+    with (
+        scratch_database(server_url("events_restarts"), "events_restarts") as url,
+        tempfile.TemporaryDirectory() as work,
+    ):
         prefix, key = auth.new_key()
         with psycopg.connect(url) as conn:
-            conn.execute("INSERT INTO api_keys (name, prefix, secret_hash, scopes)"
-                         " VALUES ('restarts', %s, %s, %s)",
-                         (prefix, auth.key_digest(key), ["write"]))
+            conn.execute(
+                "INSERT INTO api_keys (name, prefix, secret_hash, scopes)"
+                " VALUES ('restarts', %s, %s, %s)",
+                (prefix, auth.key_digest(key), ["write"]),
+            )
         for number in range(args.rounds):
-            result = signal_round(url, f"Bearer {key}", getattr(signal, f"SIG{args.signal}"),
-                                  Path(work) / "gunicorn.log")
+            result = signal_round(
+                url,
+                f"Bearer {key}",
+                getattr(signal, f"SIG{args.signal}"),
+                Path(work) / "gunicorn.log",
+            )
             print(f"SIG{args.signal} round {number + 1}: {json.dumps(result)}", flush=True)
 
 

@@ -55,9 +55,16 @@ SEARCHES = {
 }
 FACETS = SEARCHES["filtered"]
 # The aims of design.md §9 at the largest size.
-BARS = {"filtered_p95_ms": 20, "full_text_p95_ms": 50, "facets_p95_ms": 25,
-        "tail_ratio": 3.0, "deep_page_ratio": 1.1, "export_growth_mb": 50,
-        "export_rows_per_s": 100_000, "get_vs_trivial": 0.7}
+BARS = {
+    "filtered_p95_ms": 20,
+    "full_text_p95_ms": 50,
+    "facets_p95_ms": 25,
+    "tail_ratio": 3.0,
+    "deep_page_ratio": 1.1,
+    "export_growth_mb": 50,
+    "export_rows_per_s": 100_000,
+    "get_vs_trivial": 0.7,
+}
 
 
 def _get(url: str) -> dict:
@@ -95,8 +102,9 @@ def export(server: Gunicorn, file_format: str, limit_s: int) -> dict:
     started = time.perf_counter()
     size = lines = 0
     try:
-        with urllib.request.urlopen(f"{server.base}/v1/events/export?format={file_format}",
-                                    timeout=60) as answer:
+        with urllib.request.urlopen(
+            f"{server.base}/v1/events/export?format={file_format}", timeout=60
+        ) as answer:
             while chunk := answer.read(MIB):
                 size += len(chunk)
                 lines += chunk.count(b"\n")
@@ -107,8 +115,7 @@ def export(server: Gunicorn, file_format: str, limit_s: int) -> dict:
         stop.set()
         watcher.join()
     growth = max((peaks.get(pid, rss) - rss for pid, rss in before.items()), default=0)
-    return {"seconds": elapsed, "bytes": size, "lines": lines,
-            "worker_rss_growth_mb": growth / MIB}
+    return {"seconds": elapsed, "bytes": size, "lines": lines, "worker_rss_growth_mb": growth / MIB}
 
 
 def paired_runs(targets: dict[str, str], options) -> dict[str, dict]:
@@ -116,10 +123,13 @@ def paired_runs(targets: dict[str, str], options) -> dict[str, dict]:
     runs: dict[str, list[dict]] = {name: [] for name in targets}
     for _ in range(PAIRED_ROUNDS):
         for name, target in targets.items():
-            runs[name].append(wrk.run(target, options.duration, options.connections,
-                                      options.threads))
-    return {name: sorted(found, key=lambda run: run["requests_per_s"])[len(found) // 2]
-            for name, found in runs.items()}
+            runs[name].append(
+                wrk.run(target, options.duration, options.connections, options.threads)
+            )
+    return {
+        name: sorted(found, key=lambda run: run["requests_per_s"])[len(found) // 2]
+        for name, found in runs.items()
+    }
 
 
 def measure(size: int, options, server_url: str) -> dict:
@@ -128,21 +138,29 @@ def measure(size: int, options, server_url: str) -> dict:
     print(f"\n== {size:,} events: loading", flush=True)
     url = load.create(server_url, options.database)
     try:
-        result["load_seconds"] = load.fill(url, size, progress=lambda line: print(
-            line, flush=True) if options.verbose else None)
+        result["load_seconds"] = load.fill(
+            url, size, progress=lambda line: print(line, flush=True) if options.verbose else None
+        )
         print(f"   loaded in {result['load_seconds']:.0f} s", flush=True)
         logs = RESULTS / f"gunicorn-{size}.log"
         # The benchmark measures the service, not its rate limits: wrk would pass them
         # in seconds from one address.
-        env = {"DATABASE_URL": url, "LOG_LEVEL": options.log_level,
-               "RATE_LIMIT_ANONYMOUS": "100000000/minute", "RATE_LIMIT_READ": "100000000/minute",
-               "RATE_LIMIT_WRITE": "100000000/minute"}
-        with Gunicorn("service:create_app()", "/readyz", logs, env) as service, \
-                Gunicorn("bench.trivial_app:create_app()", "/ping", logs, env) as trivial:
+        env = {
+            "DATABASE_URL": url,
+            "LOG_LEVEL": options.log_level,
+            "RATE_LIMIT_ANONYMOUS": "100000000/minute",
+            "RATE_LIMIT_READ": "100000000/minute",
+            "RATE_LIMIT_WRITE": "100000000/minute",
+        }
+        with (
+            Gunicorn("service:create_app()", "/readyz", logs, env) as service,
+            Gunicorn("bench.trivial_app:create_app()", "/ping", logs, env) as trivial,
+        ):
             floor = Floor(url)
             try:
-                urls = {name: f"{service.base}/v1/events?{query}"
-                        for name, query in SEARCHES.items()}
+                urls = {
+                    name: f"{service.base}/v1/events?{query}" for name, query in SEARCHES.items()
+                }
                 cursor = deep_cursor(service.base, SEARCHES["page_1"], DEEP_PAGE)
                 urls[f"page_{DEEP_PAGE}"] = f"{urls['page_1']}&cursor={cursor}"
                 urls["facets"] = f"{service.base}/v1/events/facets?{FACETS}"
@@ -153,18 +171,26 @@ def measure(size: int, options, server_url: str) -> dict:
                 floors["get_by_id"] = floor.event(uuid.UUID(event_id))
                 for name, target in urls.items():
                     print(f"   {name}", flush=True)
-                    result["http"][name] = wrk.run(target, options.duration,
-                                                   options.connections, options.threads)
+                    result["http"][name] = wrk.run(
+                        target, options.duration, options.connections, options.threads
+                    )
                     result["sql"][name] = timed(floors[name])
                 print("   get_by_id and trivial endpoint, alternately", flush=True)
-                result["http"].update(paired_runs(
-                    {"get_by_id": f"{service.base}/v1/events/{event_id}",
-                     "trivial": f"{trivial.base}/ping"}, options))
+                result["http"].update(
+                    paired_runs(
+                        {
+                            "get_by_id": f"{service.base}/v1/events/{event_id}",
+                            "trivial": f"{trivial.base}/ping",
+                        },
+                        options,
+                    )
+                )
                 result["sql"]["get_by_id"] = timed(floors["get_by_id"])
                 for file_format in options.formats:
                     print(f"   export {file_format}", flush=True)
-                    result["export"][file_format] = export(service, file_format,
-                                                           options.export_limit)
+                    result["export"][file_format] = export(
+                        service, file_format, options.export_limit
+                    )
                 seconds, rows = floor.export()
                 result["export"]["sql"] = {"seconds": seconds, "rows": rows}
             finally:
@@ -182,37 +208,77 @@ def report(results: list[dict]) -> str:
     """The results as a plain-text table, with the bars."""
     lines = []
     widths = (10, 24, 8, 8, 8, 8, 8, 8, 8, 9)
-    lines.append(_row(("events", "request", "p50 ms", "p95 ms", "p99 ms", "req/s",
-                       "SQL p50", "SQL p95", "SQL p99", "HTTP/SQL"), widths))
+    lines.append(
+        _row(
+            (
+                "events",
+                "request",
+                "p50 ms",
+                "p95 ms",
+                "p99 ms",
+                "req/s",
+                "SQL p50",
+                "SQL p95",
+                "SQL p99",
+                "HTTP/SQL",
+            ),
+            widths,
+        )
+    )
     for result in results:
         for name, http in result["http"].items():
             sql = result["sql"].get(name)
-            lines.append(_row((
-                f"{result['size']:,}", name, f"{http['p50_ms']:.2f}", f"{http['p95_ms']:.2f}",
-                f"{http['p99_ms']:.2f}", f"{http['requests_per_s']:.0f}",
-                *((f"{sql['p50_ms']:.2f}", f"{sql['p95_ms']:.2f}", f"{sql['p99_ms']:.2f}",
-                   f"{http['p50_ms'] / sql['p50_ms']:.1f}x") if sql else ("-",) * 4)),
-                widths))
+            lines.append(
+                _row(
+                    (
+                        f"{result['size']:,}",
+                        name,
+                        f"{http['p50_ms']:.2f}",
+                        f"{http['p95_ms']:.2f}",
+                        f"{http['p99_ms']:.2f}",
+                        f"{http['requests_per_s']:.0f}",
+                        *(
+                            (
+                                f"{sql['p50_ms']:.2f}",
+                                f"{sql['p95_ms']:.2f}",
+                                f"{sql['p99_ms']:.2f}",
+                                f"{http['p50_ms'] / sql['p50_ms']:.1f}x",
+                            )
+                            if sql
+                            else ("-",) * 4
+                        ),
+                    ),
+                    widths,
+                )
+            )
     lines.append("")
     for result in results:
         http, size = result["http"], f"{result['size']:,}"
         deep, first = http[f"page_{DEEP_PAGE}"], http["page_1"]
         deep_sql, first_sql = result["sql"][f"page_{DEEP_PAGE}"], result["sql"]["page_1"]
-        lines.append(f"{size}: page {DEEP_PAGE} / page 1: "
-                     f"p50 {deep['p50_ms'] / first['p50_ms']:.2f}x, "
-                     f"p95 {deep['p95_ms'] / first['p95_ms']:.2f}x; "
-                     f"SQL p50 {deep_sql['p50_ms'] / first_sql['p50_ms']:.2f}x")
+        lines.append(
+            f"{size}: page {DEEP_PAGE} / page 1: "
+            f"p50 {deep['p50_ms'] / first['p50_ms']:.2f}x, "
+            f"p95 {deep['p95_ms'] / first['p95_ms']:.2f}x; "
+            f"SQL p50 {deep_sql['p50_ms'] / first_sql['p50_ms']:.2f}x"
+        )
         by_id, trivial = http["get_by_id"]["requests_per_s"], http["trivial"]["requests_per_s"]
-        lines.append(f"{size}: GET /v1/events/{{id}} {by_id:.0f} req/s vs trivial endpoint "
-                     f"{trivial:.0f} req/s = {by_id / trivial:.2f}")
+        lines.append(
+            f"{size}: GET /v1/events/{{id}} {by_id:.0f} req/s vs trivial endpoint "
+            f"{trivial:.0f} req/s = {by_id / trivial:.2f}"
+        )
         for file_format, figures in result["export"].items():
             if file_format == "sql":
-                lines.append(f"{size}: export SQL floor: {figures['rows']:,} rows in "
-                             f"{figures['seconds']:.1f} s")
+                lines.append(
+                    f"{size}: export SQL floor: {figures['rows']:,} rows in "
+                    f"{figures['seconds']:.1f} s"
+                )
                 continue
-            lines.append(f"{size}: export {file_format}: {figures['bytes'] / MIB:.0f} MiB in "
-                         f"{figures['seconds']:.1f} s, "
-                         f"worker RSS +{figures['worker_rss_growth_mb']:.1f} MiB")
+            lines.append(
+                f"{size}: export {file_format}: {figures['bytes'] / MIB:.0f} MiB in "
+                f"{figures['seconds']:.1f} s, "
+                f"worker RSS +{figures['worker_rss_growth_mb']:.1f} MiB"
+            )
         errors = sum(h["non_2xx"] + h["socket_errors"] for h in http.values())
         lines.append(f"{size}: non-2xx or socket errors under load: {errors}")
     largest = max(results, key=lambda r: r["size"])
@@ -221,33 +287,76 @@ def report(results: list[dict]) -> str:
     http = largest["http"]
     full_text = BARS["full_text_p95_ms"]
     checks = [
-        (f"filtered p95 < {BARS['filtered_p95_ms']} ms", http["filtered"]["p95_ms"],
-         BARS["filtered_p95_ms"], "<"),
+        (
+            f"filtered p95 < {BARS['filtered_p95_ms']} ms",
+            http["filtered"]["p95_ms"],
+            BARS["filtered_p95_ms"],
+            "<",
+        ),
         (f"full-text p95 < {full_text} ms", http["full_text"]["p95_ms"], full_text, "<"),
-        (f"full-text p95 < {full_text} ms, broad query by relevance",
-         http["full_text_broad"]["p95_ms"], full_text, "<"),
-        (f"full-text p95 < {full_text} ms, broad query by date",
-         http["full_text_broad_by_date"]["p95_ms"], full_text, "<"),
+        (
+            f"full-text p95 < {full_text} ms, broad query by relevance",
+            http["full_text_broad"]["p95_ms"],
+            full_text,
+            "<",
+        ),
+        (
+            f"full-text p95 < {full_text} ms, broad query by date",
+            http["full_text_broad_by_date"]["p95_ms"],
+            full_text,
+            "<",
+        ),
         (f"near= p95 < {full_text} ms, nearest first", http["near"]["p95_ms"], full_text, "<"),
         (f"near= p95 < {full_text} ms, by date", http["near_by_date"]["p95_ms"], full_text, "<"),
-        (f"facets p95 < {BARS['facets_p95_ms']} ms", http["facets"]["p95_ms"],
-         BARS["facets_p95_ms"], "<"),
-        (f"page {DEEP_PAGE} p50 within {BARS['deep_page_ratio']}x of page 1",
-         http[f"page_{DEEP_PAGE}"]["p50_ms"] / http["page_1"]["p50_ms"],
-         BARS["deep_page_ratio"], "<="),
-        (f"GET by id >= {BARS['get_vs_trivial']}x trivial req/s",
-         http["get_by_id"]["requests_per_s"] / http["trivial"]["requests_per_s"],
-         BARS["get_vs_trivial"], ">="),
+        (
+            f"facets p95 < {BARS['facets_p95_ms']} ms",
+            http["facets"]["p95_ms"],
+            BARS["facets_p95_ms"],
+            "<",
+        ),
+        (
+            f"page {DEEP_PAGE} p50 within {BARS['deep_page_ratio']}x of page 1",
+            http[f"page_{DEEP_PAGE}"]["p50_ms"] / http["page_1"]["p50_ms"],
+            BARS["deep_page_ratio"],
+            "<=",
+        ),
+        (
+            f"GET by id >= {BARS['get_vs_trivial']}x trivial req/s",
+            http["get_by_id"]["requests_per_s"] / http["trivial"]["requests_per_s"],
+            BARS["get_vs_trivial"],
+            ">=",
+        ),
     ]
-    checks += [(f"{name} p99 within {BARS['tail_ratio']}x p95",
-                figures["p99_ms"] / figures["p95_ms"], BARS["tail_ratio"], "<=")
-               for name, figures in http.items() if name not in ("get_by_id", "trivial")]
-    checks += [(f"export {f} worker growth < {BARS['export_growth_mb']} MiB",
-                e["worker_rss_growth_mb"], BARS["export_growth_mb"], "<")
-               for f, e in largest["export"].items() if f != "sql"]
-    checks += [(f"export {f} >= {BARS['export_rows_per_s']:,} rows/s",
-                e["lines"] / e["seconds"], BARS["export_rows_per_s"], ">=")
-               for f, e in largest["export"].items() if f not in ("sql", "geojson")]
+    checks += [
+        (
+            f"{name} p99 within {BARS['tail_ratio']}x p95",
+            figures["p99_ms"] / figures["p95_ms"],
+            BARS["tail_ratio"],
+            "<=",
+        )
+        for name, figures in http.items()
+        if name not in ("get_by_id", "trivial")
+    ]
+    checks += [
+        (
+            f"export {f} worker growth < {BARS['export_growth_mb']} MiB",
+            e["worker_rss_growth_mb"],
+            BARS["export_growth_mb"],
+            "<",
+        )
+        for f, e in largest["export"].items()
+        if f != "sql"
+    ]
+    checks += [
+        (
+            f"export {f} >= {BARS['export_rows_per_s']:,} rows/s",
+            e["lines"] / e["seconds"],
+            BARS["export_rows_per_s"],
+            ">=",
+        )
+        for f, e in largest["export"].items()
+        if f not in ("sql", "geojson")
+    ]
     for label, value, bar, op in checks:
         met = value < bar if op == "<" else value <= bar if op == "<=" else value >= bar
         lines.append(f"  {'MET   ' if met else 'MISSED'} {label}: {value:.2f}")
@@ -277,13 +386,16 @@ def changes(before: list[dict], after: list[dict]) -> str:
                 f"{size:>10} {name:<24} p95 {was['p95_ms']:8.2f} -> {http['p95_ms']:8.2f} ms"
                 f" ({http['p95_ms'] / was['p95_ms']:.2f}x)   req/s {was['requests_per_s']:8.0f}"
                 f" -> {http['requests_per_s']:8.0f} "
-                f"({http['requests_per_s'] / was['requests_per_s']:.2f}x)")
+                f"({http['requests_per_s'] / was['requests_per_s']:.2f}x)"
+            )
         for file_format, figures in result["export"].items():
             was = old["export"].get(file_format)
             if was is not None:
-                lines.append(f"{size:>10} export {file_format:<17} {was['seconds']:8.1f} -> "
-                             f"{figures['seconds']:8.1f} s "
-                             f"({figures['seconds'] / was['seconds']:.2f}x)")
+                lines.append(
+                    f"{size:>10} export {file_format:<17} {was['seconds']:8.1f} -> "
+                    f"{figures['seconds']:8.1f} s "
+                    f"({figures['seconds'] / was['seconds']:.2f}x)"
+                )
     return "\n".join(lines) or "(no size in common)"
 
 
@@ -295,22 +407,34 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--formats", nargs="+", default=["ndjson", "csv", "geojson"])
-    parser.add_argument("--export-limit", type=int, default=600,
-                        help="seconds an export may take before it counts as failed")
+    parser.add_argument(
+        "--export-limit",
+        type=int,
+        default=600,
+        help="seconds an export may take before it counts as failed",
+    )
     parser.add_argument("--database", default="events_bench")
-    parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"),
-                        help="the service's LOG_LEVEL (default: as configured, INFO: "
-                             "a JSON access line per request)")
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("LOG_LEVEL", "INFO"),
+        help="the service's LOG_LEVEL (default: as configured, INFO: "
+        "a JSON access line per request)",
+    )
     parser.add_argument("--verbose", action="store_true")
-    parser.add_argument("--compare", type=Path, default=None,
-                        help="a results file to print the change from (default: the newest "
-                             "in bench/results/)")
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        default=None,
+        help="a results file to print the change from (default: the newest in bench/results/)",
+    )
     options = parser.parse_args(argv)
     wrk.require()
     server_url = os.environ.get("DATABASE_URL")
     if not server_url:
-        raise SystemExit("Set DATABASE_URL to a PostgreSQL server on 127.0.0.1 (its "
-                         f"{options.database} database is created and dropped).")
+        raise SystemExit(
+            "Set DATABASE_URL to a PostgreSQL server on 127.0.0.1 (its "
+            f"{options.database} database is created and dropped)."
+        )
     load.database_url(server_url, options.database)  # refuses before doing anything
     RESULTS.mkdir(exist_ok=True)
     results = [measure(size, options, server_url) for size in options.sizes]
@@ -319,12 +443,15 @@ def main(argv: list[str] | None = None) -> None:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     previous = options.compare or latest_result()
     path = RESULTS / f"bench-{stamp}.json"
-    path.write_text(json.dumps({"options": vars(options), "results": results,
-                                "table": table}, indent=2))
+    path.write_text(
+        json.dumps({"options": vars(options), "results": results, "table": table}, indent=2)
+    )
     print(f"\nwritten: {path}")
     if previous is not None:
-        print(f"\nChange from {previous.name}:\n"
-              + changes(json.loads(previous.read_text())["results"], results))
+        print(
+            f"\nChange from {previous.name}:\n"
+            + changes(json.loads(previous.read_text())["results"], results)
+        )
 
 
 if __name__ == "__main__":

@@ -54,9 +54,22 @@ class Gunicorn:
         env = {"SECRET_KEY": _RUN_SECRET_KEY} | os.environ | self.env | {"BIND": bind}
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "--config", "python:service.gunicorn_conf",
-                 "--bind", bind, self.app],
-                cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "--config",
+                    "python:service.gunicorn_conf",
+                    "--bind",
+                    bind,
+                    self.app,
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -119,8 +132,14 @@ class Nginx:
     nginx's own ``$variables`` stay), and runs under a main config like the image's.
     """
 
-    def __init__(self, upstream: str, *, max_body: int = 1024 * 1024,
-                 bulk_max_body: int = 32 * 1024 * 1024, workers: int = 2):
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        max_body: int = 1024 * 1024,
+        bulk_max_body: int = 32 * 1024 * 1024,
+        workers: int = 2,
+    ):
         self.upstream, self.workers = upstream, workers
         self.max_body, self.bulk_max_body = max_body, bulk_max_body
         self.port = free_port()
@@ -141,16 +160,30 @@ class Nginx:
         # Started as root, nginx's workers run as nobody: they must reach their temp files.
         self.dir.chmod(0o755)
         template = string.Template((NGINX_DIR / "events.conf.template").read_text())
-        (self.dir / "events.conf").write_text(template.safe_substitute(
-            EVENTS_API=self.upstream, NGINX_PORT=f"127.0.0.1:{self.port}",
-            MAX_BODY_BYTES=self.max_body, BULK_MAX_BODY_BYTES=self.bulk_max_body))
+        (self.dir / "events.conf").write_text(
+            template.safe_substitute(
+                EVENTS_API=self.upstream,
+                NGINX_PORT=f"127.0.0.1:{self.port}",
+                MAX_BODY_BYTES=self.max_body,
+                BULK_MAX_BODY_BYTES=self.bulk_max_body,
+            )
+        )
         shutil.copy(NGINX_DIR / "problem_headers.conf", self.dir)
-        (self.dir / "nginx.conf").write_text(
-            _NGINX_MAIN.format(dir=self.dir, workers=self.workers))
+        (self.dir / "nginx.conf").write_text(_NGINX_MAIN.format(dir=self.dir, workers=self.workers))
         self.process = subprocess.Popen(
-            [executable, "-p", str(self.dir), "-c", str(self.dir / "nginx.conf"),
-             "-g", "daemon off;"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            [
+                executable,
+                "-p",
+                str(self.dir),
+                "-c",
+                str(self.dir / "nginx.conf"),
+                "-g",
+                "daemon off;",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

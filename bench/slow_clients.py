@@ -16,8 +16,14 @@ class SlowClients:
     header lines one every ``interval`` seconds, and ``slow_bodies`` that send a declared
     body a byte at a time: held open while the context lasts."""
 
-    def __init__(self, port: int, idle: int = 0, slow_headers: int = 0, slow_bodies: int = 0,
-                 interval: float = 1.0):
+    def __init__(
+        self,
+        port: int,
+        idle: int = 0,
+        slow_headers: int = 0,
+        slow_bodies: int = 0,
+        interval: float = 1.0,
+    ):
         self.port, self.interval = port, interval
         self.counts = {"idle": idle, "slow_headers": slow_headers, "slow_bodies": slow_bodies}
         self.sockets: dict[str, list[socket.socket]] = {kind: [] for kind in self.counts}
@@ -33,8 +39,10 @@ class SlowClients:
                     if kind == "slow_headers":
                         sock.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
                     elif kind == "slow_bodies":
-                        sock.send(b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: "
-                                  b"application/json\r\nContent-Length: 100000\r\n\r\n{")
+                        sock.send(
+                            b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                            b"application/json\r\nContent-Length: 100000\r\n\r\n{"
+                        )
                     self.sockets[kind].append(sock)
         self._feeder.start()
         return self
@@ -71,5 +79,9 @@ def timed_gets(url: str, count: int, timeout: float) -> dict:
             ok = False
         times.append((time.perf_counter() - started) * 1000)
         failed += not ok
-    return {"median_ms": statistics.median(times), "max_ms": max(times), "failed": failed,
-            "count": count}
+    return {
+        "median_ms": statistics.median(times),
+        "max_ms": max(times),
+        "failed": failed,
+        "count": count,
+    }

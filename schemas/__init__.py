@@ -17,6 +17,17 @@ from schemas.event import (
 )
 from schemas.fields import date_precision, date_span
 
-__all__ = ["CERTAINTY", "DATE_BASES", "EVENT_KINDS", "LOCATION_PRECISIONS", "SOURCE_KINDS",
-           "Event", "EventEnvelope", "date_precision", "date_span", "event_kind", "event_span",
-           "source_kinds"]
+__all__ = [
+    "CERTAINTY",
+    "DATE_BASES",
+    "EVENT_KINDS",
+    "LOCATION_PRECISIONS",
+    "SOURCE_KINDS",
+    "Event",
+    "EventEnvelope",
+    "date_precision",
+    "date_span",
+    "event_kind",
+    "event_span",
+    "source_kinds",
+]

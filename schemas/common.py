@@ -72,16 +72,17 @@ class Location(StrictSchema):
     name = BoundedString(required=True, metadata={"examples": ["Wonsan"]})
     region = BoundedString(metadata={"description": "Province, oblast or area within the country."})
     country = CountryCode(required=True)
-    lat = StrictFloat(validate=Range(min=-90, max=90),
-                      metadata={"description": "WGS 84 latitude."})
-    lon = StrictFloat(validate=Range(min=-180, max=180),
-                      metadata={"description": "WGS 84 longitude."})
+    lat = StrictFloat(validate=Range(min=-90, max=90), metadata={"description": "WGS 84 latitude."})
+    lon = StrictFloat(
+        validate=Range(min=-180, max=180), metadata={"description": "WGS 84 longitude."}
+    )
     precision = fields.String(
         validate=OneOf(tuple(LOCATION_PRECISIONS)),
-        metadata={"description": "How precisely the place is known, and so what the point "
-                                 "stands for. " + _described(LOCATION_PRECISIONS)
-                                 + " Absent: not stated.",
-                  "examples": ["town"]},
+        metadata={
+            "description": "How precisely the place is known, and so what the point "
+            "stands for. " + _described(LOCATION_PRECISIONS) + " Absent: not stated.",
+            "examples": ["town"],
+        },
     )
 
     json_schema_extra = {"dependentRequired": {"lat": ["lon"], "lon": ["lat"]}}
@@ -116,25 +117,44 @@ class Actor(StrictSchema):
     role = BoundedString(
         required=True,
         max_length=limits.TAG_LENGTH,
-        metadata={"description": "The actor's part in this event: host, visitor, speaker, "
-                                 "supplier, recipient, attacker, target …",
-                  "examples": ["visitor"]},
+        metadata={
+            "description": "The actor's part in this event: host, visitor, speaker, "
+            "supplier, recipient, attacker, target …",
+            "examples": ["visitor"],
+        },
     )
-    title = BoundedString(metadata={"description": "Office held at the time.",
-                                    "examples": ["Minister of Foreign Affairs"]})
-    wikidata = fields.String(validate=Regexp(r"^Q[1-9][0-9]{0,11}$"),
-                             metadata={"description": "Wikidata item id.", "examples": ["Q150412"]})
+    title = BoundedString(
+        metadata={
+            "description": "Office held at the time.",
+            "examples": ["Minister of Foreign Affairs"],
+        }
+    )
+    wikidata = fields.String(
+        validate=Regexp(r"^Q[1-9][0-9]{0,11}$"),
+        metadata={"description": "Wikidata item id.", "examples": ["Q150412"]},
+    )
 
 
 SOURCE_KINDS = (
-    "news_agency", "newspaper", "broadcaster", "state_media", "government", "military",
-    "intelligence_service", "international_organization", "ngo", "social_media", "other",
+    "news_agency",
+    "newspaper",
+    "broadcaster",
+    "state_media",
+    "government",
+    "military",
+    "intelligence_service",
+    "international_organization",
+    "ngo",
+    "social_media",
+    "other",
 )
 
 
 def _source_kind(description: str) -> fields.String:
-    return fields.String(validate=OneOf(SOURCE_KINDS),
-                         metadata={"description": description, "examples": ["broadcaster"]})
+    return fields.String(
+        validate=OneOf(SOURCE_KINDS),
+        metadata={"description": description, "examples": ["broadcaster"]},
+    )
 
 
 class Attribution(StrictSchema):
@@ -155,14 +175,29 @@ class AttributionLink(fields.Field):
 
     def __init__(self, **kwargs):
         name = BoundedString()
-        text = {"type": "string", "minLength": 1, "maxLength": name.max_length,
-                "pattern": TEXT_PATTERN}
-        super().__init__(metadata={"oneOf": [
-            text,
-            {"type": "object", "additionalProperties": False, "required": ["name"],
-             "properties": {"name": text,
-                            "kind": {"type": "string", "enum": list(SOURCE_KINDS)}}},
-        ]}, **kwargs)
+        text = {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": name.max_length,
+            "pattern": TEXT_PATTERN,
+        }
+        super().__init__(
+            metadata={
+                "oneOf": [
+                    text,
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["name"],
+                        "properties": {
+                            "name": text,
+                            "kind": {"type": "string", "enum": list(SOURCE_KINDS)},
+                        },
+                    },
+                ]
+            },
+            **kwargs,
+        )
         self._name = name
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -186,12 +221,17 @@ class Source(StrictSchema):
     attributed_to = BoundedList(
         AttributionLink(),
         max_items=limits.ATTRIBUTION_CHAIN,
-        metadata={"description": "The attribution chain, nearest first: the outlet the publisher "
-                                 "relays, then whom that outlet cites. Each link is a name, or "
-                                 "`{name, kind}` saying what kind of source it is.",
-                  "examples": [[{"name": "CNN", "kind": "broadcaster"},
-                                {"name": "Ukrainian intelligence",
-                                 "kind": "intelligence_service"}]]},
+        metadata={
+            "description": "The attribution chain, nearest first: the outlet the publisher "
+            "relays, then whom that outlet cites. Each link is a name, or "
+            "`{name, kind}` saying what kind of source it is.",
+            "examples": [
+                [
+                    {"name": "CNN", "kind": "broadcaster"},
+                    {"name": "Ukrainian intelligence", "kind": "intelligence_service"},
+                ]
+            ],
+        },
     )
 
 
@@ -200,8 +240,9 @@ def source_kinds(sources: list[dict]) -> list[str]:
     kinds = []
     for source in sources:
         kinds.append(source.get("kind"))
-        kinds.extend(link.get("kind") for link in source.get("attributed_to", [])
-                     if isinstance(link, dict))
+        kinds.extend(
+            link.get("kind") for link in source.get("attributed_to", []) if isinstance(link, dict)
+        )
     return sorted({kind for kind in kinds if kind})
 
 
@@ -219,24 +260,34 @@ class Quantity(StrictSchema):
 
     json_schema_extra = any_given(("value", "min", "max"))
 
-    value = Amount(metadata={"description": "The stated figure, when a single one is given; "
-                                            "with min and/or max, the best estimate within "
-                                            "them."})
-    min = Amount(metadata={"description": "Lower bound (\"at least\", or the low end of a range)."})
-    max = Amount(metadata={"description": "Upper bound (\"at most\", or the high end of a range)."})
+    value = Amount(
+        metadata={
+            "description": "The stated figure, when a single one is given; "
+            "with min and/or max, the best estimate within "
+            "them."
+        }
+    )
+    min = Amount(metadata={"description": 'Lower bound ("at least", or the low end of a range).'})
+    max = Amount(metadata={"description": 'Upper bound ("at most", or the high end of a range).'})
     approximate = StrictBoolean(
         metadata={"description": "The source hedges the figure: around, estimated, some."},
     )
-    unit = BoundedString(required=True, max_length=limits.TAG_LENGTH,
-                         metadata={"examples": ["soldiers", "ballistic missiles"]})
-    note = BoundedString(max_length=limits.TEXT_LENGTH,
-                         metadata={"description": "Further qualification, e.g. \"a record\"."})
+    unit = BoundedString(
+        required=True,
+        max_length=limits.TAG_LENGTH,
+        metadata={"examples": ["soldiers", "ballistic missiles"]},
+    )
+    note = BoundedString(
+        max_length=limits.TEXT_LENGTH,
+        metadata={"description": 'Further qualification, e.g. "a record".'},
+    )
 
     @validates_schema
     def _is_a_figure_within_its_bounds(self, data, **kwargs):
         if not any(name in data for name in ("value", "min", "max")):
-            raise ValidationError("Give value, or min and/or max, or a value within them.",
-                                  "_schema")
+            raise ValidationError(
+                "Give value, or min and/or max, or a value within them.", "_schema"
+            )
         if "min" in data and "max" in data and data["min"] > data["max"]:
             raise ValidationError("Must not be greater than max.", "min")
         if "value" in data and "min" in data and data["value"] < data["min"]:
@@ -274,8 +325,7 @@ class CasualtyFigures(StrictSchema):
     @validates_schema
     def _counts_someone(self, data, **kwargs):
         if not any(name in data for name in self.figures):
-            raise ValidationError(f"Give at least one of: {', '.join(self.figures)}.",
-                                  "_schema")
+            raise ValidationError(f"Give at least one of: {', '.join(self.figures)}.", "_schema")
 
 
 class Casualties(CasualtyFigures):
@@ -289,20 +339,28 @@ class Casualties(CasualtyFigures):
     @classmethod
     def _rule_schema(cls) -> dict:
         none_reported = given("none_reported", none_reported={"const": True})
-        return {"anyOf": [{**none_reported, "not": cls._counts_someone_schema()},
-                          {**cls._counts_someone_schema(), "not": none_reported}]}
+        return {
+            "anyOf": [
+                {**none_reported, "not": cls._counts_someone_schema()},
+                {**cls._counts_someone_schema(), "not": none_reported},
+            ]
+        }
 
-    none_reported = StrictBoolean(metadata={
-        "description": "The source says no casualties were reported. Not the same as "
-                       "leaving `casualties` out, which means the source says nothing "
-                       "about them (unknown)."})
+    none_reported = StrictBoolean(
+        metadata={
+            "description": "The source says no casualties were reported. Not the same as "
+            "leaving `casualties` out, which means the source says nothing "
+            "about them (unknown)."
+        }
+    )
 
     @validates_schema
     def _counts_someone(self, data, **kwargs):
         counted = [name for name in self.figures if name in data]
         if data.get("none_reported") and counted:
-            raise ValidationError(f"Not with figures ({', '.join(counted)}): they report "
-                                  "casualties.", "none_reported")
+            raise ValidationError(
+                f"Not with figures ({', '.join(counted)}): they report casualties.", "none_reported"
+            )
         if not data.get("none_reported"):
             super()._counts_someone(data, **kwargs)
 

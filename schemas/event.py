@@ -21,7 +21,7 @@ from schemas.fields import BoundedList, BoundedString, PartialDate, date_span
 CERTAINTY = ("confirmed", "reported", "claimed", "estimated", "planned")
 CERTAINTY_MEANINGS = {
     "confirmed": "Happened, as shown by the parties themselves or by evidence (a photo, an "
-                 "official record).",
+    "official record).",
     "reported": "Reported as fact by the source, relaying others; not independently confirmed.",
     "claimed": "Asserted by a party with an interest in it; not independently verified.",
     "estimated": "A figure or finding the source itself presents as an estimate.",
@@ -34,7 +34,7 @@ KEY_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 DATE_BASES = {
     "on": "The event happened within `date` (to `end_date`, if given).",
     "on_or_before": "The source says only that the event had happened by `date` (often the "
-                    "day of the report); when it began is not known. Takes no `end_date`.",
+    "day of the report); when it began is not known. Takes no `end_date`.",
 }
 # The first day an "on or before" event may have happened: the model's earliest date.
 EARLIEST_DAY = dt.date(limits.EARLIEST_YEAR, 1, 1)
@@ -60,9 +60,11 @@ class EventEnvelope(StrictSchema):
     id = fields.UUID(dump_only=True, metadata={"description": "Assigned by the service."})
     key = fields.String(
         validate=[Length(min=1, max=limits.KEY_LENGTH), Regexp(KEY_PATTERN)],
-        metadata={"description": "Optional natural key (a slug), unique among events; "
-                                 "lets a loader update the same event again.",
-                  "examples": ["2025-07-12-lavrov-meets-kim-jong-un"]},
+        metadata={
+            "description": "Optional natural key (a slug), unique among events; "
+            "lets a loader update the same event again.",
+            "examples": ["2025-07-12-lavrov-meets-kim-jong-un"],
+        },
     )
     title = BoundedString(required=True, max_length=limits.TITLE_LENGTH)
     summary = BoundedString(max_length=limits.SUMMARY_LENGTH)
@@ -70,10 +72,12 @@ class EventEnvelope(StrictSchema):
     end_date = PartialDate(metadata={"description": "Last day of a span, at the precision known."})
     date_basis = fields.String(
         validate=OneOf(tuple(DATE_BASES)),
-        metadata={"description": "How `date` places the event. "
-                                 + " ".join(f"`{k}`: {v}" for k, v in DATE_BASES.items())
-                                 + " Absent: `on`.",
-                  "examples": ["on_or_before"]},
+        metadata={
+            "description": "How `date` places the event. "
+            + " ".join(f"`{k}`: {v}" for k, v in DATE_BASES.items())
+            + " Absent: `on`.",
+            "examples": ["on_or_before"],
+        },
     )
     location = fields.Nested(Location)
     actors = BoundedList(fields.Nested(Actor), max_items=limits.ACTORS)
@@ -83,8 +87,10 @@ class EventEnvelope(StrictSchema):
     certainty = fields.String(
         required=True,
         validate=OneOf(CERTAINTY),
-        metadata={"description": "How the source holds it. "
-                                 + " ".join(f"`{k}`: {v}" for k, v in CERTAINTY_MEANINGS.items())},
+        metadata={
+            "description": "How the source holds it. "
+            + " ".join(f"`{k}`: {v}" for k, v in CERTAINTY_MEANINGS.items())
+        },
     )
     tags = BoundedList(BoundedString(max_length=limits.TAG_LENGTH), max_items=limits.TAGS)
     related = BoundedList(fields.Nested(Related), max_items=limits.LIST_ITEMS)
@@ -96,13 +102,16 @@ class EventEnvelope(StrictSchema):
     )
     distance_km = fields.Float(
         dump_only=True,
-        metadata={"description": "Only in search results with `near`: the great-circle "
-                                 "distance in km from the `near` point to the event's point."},
+        metadata={
+            "description": "Only in search results with `near`: the great-circle "
+            "distance in km from the `near` point to the event's point."
+        },
     )
 
     # `_on_or_before_has_no_end`; `_end_date_not_before_date` JSON Schema cannot state.
-    json_schema_extra = {"not": given("date_basis", "end_date",
-                                      date_basis={"const": "on_or_before"})}
+    json_schema_extra = {
+        "not": given("date_basis", "end_date", date_basis={"const": "on_or_before"})
+    }
 
     @pre_load
     def _reject_read_only_fields(self, data, **kwargs):
@@ -116,13 +125,19 @@ class EventEnvelope(StrictSchema):
     @validates_schema
     def _on_or_before_has_no_end(self, data, **kwargs):
         if data.get("date_basis") == "on_or_before" and "end_date" in data:
-            raise ValidationError("Not with date_basis on_or_before: date is already the "
-                                  "latest the event can have happened.", "end_date")
+            raise ValidationError(
+                "Not with date_basis on_or_before: date is already the "
+                "latest the event can have happened.",
+                "end_date",
+            )
 
     @validates_schema
     def _end_date_not_before_date(self, data, **kwargs):
-        if ("date" in data and "end_date" in data
-                and date_span(data["end_date"])[1] < date_span(data["date"])[0]):
+        if (
+            "date" in data
+            and "end_date" in data
+            and date_span(data["end_date"])[1] < date_span(data["date"])[0]
+        ):
             raise ValidationError("Must not be before date.", "end_date")
 
 
@@ -142,8 +157,9 @@ def event_kind(name: str):
             (EventEnvelope,),
             {
                 "__doc__": f"A `{name}` event. {details.__doc__ or ''}".strip(),
-                "type": fields.String(required=True, validate=Equal(name),
-                                      metadata={"enum": [name]}),
+                "type": fields.String(
+                    required=True, validate=Equal(name), metadata={"enum": [name]}
+                ),
                 "details": fields.Nested(details, required=True),
             },
         )

@@ -23,11 +23,15 @@ _PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 # day of that month (29 February in leap years only), so that the spec refuses what the
 # server refuses.
 _YEAR = r"[1-9][0-9]{3}"
-_DAY = (r"(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
-        r"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))")
+_DAY = (
+    r"(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+)
 _LEAP_YEAR = r"(?:[1-9][0-9](?:0[48]|[2468][048]|[13579][26])|(?:1[26]|[2468][048]|[3579][26])00)"
-PARTIAL_DATE_PATTERN = (rf"^(?:{_YEAR}(?:-(?:0[1-9]|1[0-2])|-{_DAY})?"
-                        rf"|{_LEAP_YEAR}-02-29)$")
+PARTIAL_DATE_PATTERN = (
+    rf"^(?:{_YEAR}(?:-(?:0[1-9]|1[0-2])|-{_DAY})?"
+    rf"|{_LEAP_YEAR}-02-29)$"
+)
 
 
 def date_span(value: str) -> tuple[dt.date, dt.date]:
@@ -61,7 +65,7 @@ class PartialDate(fields.String):
         metadata = {
             "pattern": PARTIAL_DATE_PATTERN,
             "description": "ISO 8601 date at the precision known: YYYY, YYYY-MM or YYYY-MM-DD "
-                           f"(a real calendar date, from {limits.EARLIEST_YEAR}).",
+            f"(a real calendar date, from {limits.EARLIEST_YEAR}).",
             "examples": ["2025-07-12", "2024-11", "2024"],
         }
         metadata.update(kwargs.pop("metadata", {}))
@@ -93,8 +97,11 @@ class _TwoLetterCode(fields.String):
 
     def __init__(self, **kwargs):
         # The codes are listed once, in a component of their own (see `json_schema`).
-        metadata = {"allOf": [{"$ref": f"#/components/schemas/{type(self).__name__}"}],
-                    "description": f"{self.what} code.", "examples": [self.example]}
+        metadata = {
+            "allOf": [{"$ref": f"#/components/schemas/{type(self).__name__}"}],
+            "description": f"{self.what} code.",
+            "examples": [self.example],
+        }
         metadata.update(kwargs.pop("metadata", {}))
         super().__init__(metadata=metadata, **kwargs)
 
@@ -137,8 +144,10 @@ class LanguageCode(_TwoLetterCode):
 
 # White space as str.strip() and str.isspace() know it, spelled out so that the spec's
 # pattern means the same in every regex dialect (ECMA-262's \s is another set).
-WHITE_SPACE = (r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029"
-               r"\u202f\u205f\u3000")
+WHITE_SPACE = (
+    r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029"
+    r"\u202f\u205f\u3000"
+)
 # Text: no NUL (PostgreSQL cannot store it), and something besides white space.
 TEXT_PATTERN = rf"^[^\x00]*[^\x00{WHITE_SPACE}][^\x00]*$"
 _TEXT = re.compile(TEXT_PATTERN)
@@ -177,22 +186,30 @@ class BoundedString(fields.String):
 # and a fragment, each of the characters allowed there (others percent-encoded). No IP
 # literal hosts ([::1]).
 _URL_CHAR = r"(?:[A-Za-z0-9._~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})"
-WEB_URL_PATTERN = (rf"^[Hh][Tt][Tt][Pp][Ss]?://(?:(?:{_URL_CHAR}|:)*@)?{_URL_CHAR}+(?::[0-9]*)?"
-                   rf"(?:/(?:{_URL_CHAR}|[:@])*)*(?:\?(?:{_URL_CHAR}|[:@/?])*)?"
-                   rf"(?:#(?:{_URL_CHAR}|[:@/?])*)?$")
+WEB_URL_PATTERN = (
+    rf"^[Hh][Tt][Tt][Pp][Ss]?://(?:(?:{_URL_CHAR}|:)*@)?{_URL_CHAR}+(?::[0-9]*)?"
+    rf"(?:/(?:{_URL_CHAR}|[:@])*)*(?:\?(?:{_URL_CHAR}|[:@/?])*)?"
+    rf"(?:#(?:{_URL_CHAR}|[:@/?])*)?$"
+)
 _WEB_URL = re.compile(WEB_URL_PATTERN)
 
 
 class WebUrl(fields.String):
     """An http(s) URL, checked by the pattern the spec publishes with ``format: uri``."""
 
-    default_error_messages = {"invalid_url": "Not a valid http or https URL.",
-                              "too_long": "Longer than {max} characters."}
+    default_error_messages = {
+        "invalid_url": "Not a valid http or https URL.",
+        "too_long": "Longer than {max} characters.",
+    }
 
     def __init__(self, max_length: int = limits.URL_LENGTH, **kwargs):
         self.max_length = max_length
-        metadata = {"format": "uri", "pattern": WEB_URL_PATTERN, "maxLength": max_length,
-                    "examples": ["https://example.org/news/2025/07/13/wonsan"]}
+        metadata = {
+            "format": "uri",
+            "pattern": WEB_URL_PATTERN,
+            "maxLength": max_length,
+            "examples": ["https://example.org/news/2025/07/13/wonsan"],
+        }
         metadata.update(kwargs.pop("metadata", {}))
         super().__init__(metadata=metadata, **kwargs)
 

@@ -48,11 +48,21 @@ class MeetingDetails(StrictSchema):
 
     format = fields.String(
         required=True,
-        validate=OneOf(("talks", "courtesy_call", "summit", "strategic_dialogue",
-                        "negotiation", "press_conference", "other")),
+        validate=OneOf(
+            (
+                "talks",
+                "courtesy_call",
+                "summit",
+                "strategic_dialogue",
+                "negotiation",
+                "press_conference",
+                "other",
+            )
+        ),
     )
-    round = StrictInteger(minimum=1, maximum=1000,
-                          metadata={"description": "Which round of a recurring dialogue."})
+    round = StrictInteger(
+        minimum=1, maximum=1000, metadata={"description": "Which round of a recurring dialogue."}
+    )
     topics = _labels()
     outcome = _text()
 
@@ -73,8 +83,9 @@ class StatementDetails(StrictSchema):
     """Something said or written: its words when quoted, its gist when paraphrased."""
 
     speaker = BoundedString(required=True)
-    quote = BoundedString(max_length=limits.QUOTE_LENGTH,
-                          metadata={"description": "The words said, verbatim."})
+    quote = BoundedString(
+        max_length=limits.QUOTE_LENGTH, metadata={"description": "The words said, verbatim."}
+    )
     gist = _text(metadata={"description": "What was said, in other words."})
     occasion = BoundedString(metadata={"examples": ["press conference"]})
     language = LanguageCode(metadata={"description": "ISO 639-1 code of the original words."})
@@ -95,16 +106,28 @@ class DeploymentDetails(StrictSchema):
     origin_country = CountryCode(required=True)
     destination_country = CountryCode(required=True)
     personnel = fields.Nested(Quantity)
-    status = fields.String(required=True,
-                           validate=OneOf(("planned", "under_way", "deployed", "withdrawn")))
-    role = fields.String(validate=OneOf(("combat", "support", "training", "engineering",
-                                         "construction", "unknown")))
+    status = fields.String(
+        required=True, validate=OneOf(("planned", "under_way", "deployed", "withdrawn"))
+    )
+    role = fields.String(
+        validate=OneOf(("combat", "support", "training", "engineering", "construction", "unknown"))
+    )
     purpose = _text()
 
 
 TRANSFER_CATEGORIES = (
-    "ballistic_missile", "cruise_missile", "rocket", "artillery_shell", "artillery_system",
-    "ammunition", "small_arms", "drone", "armoured_vehicle", "aircraft", "ship", "other",
+    "ballistic_missile",
+    "cruise_missile",
+    "rocket",
+    "artillery_shell",
+    "artillery_system",
+    "ammunition",
+    "small_arms",
+    "drone",
+    "armoured_vehicle",
+    "aircraft",
+    "ship",
+    "other",
 )
 
 
@@ -134,8 +157,7 @@ class ArmsTransferDetails(StrictSchema):
 class CasualtiesDetails(CasualtyFigures):
     """People killed, wounded, captured or missing, as counted or estimated by someone."""
 
-    party = BoundedString(required=True,
-                          metadata={"description": "Whose casualties these are."})
+    party = BoundedString(required=True, metadata={"description": "Whose casualties these are."})
     population = fields.String(validate=OneOf(("military", "civilian", "mixed")))
     captured = fields.Nested(Quantity)
 
@@ -143,15 +165,26 @@ class CasualtiesDetails(CasualtyFigures):
 
 
 def _casualties() -> fields.Nested:
-    return fields.Nested(Casualties, metadata={
-        "description": "Killed, wounded, killed or wounded, missing, as reported. Absent: the "
-                       "source says nothing about casualties (unknown); "
-                       "`{\"none_reported\": true}`: it says none were reported."})
+    return fields.Nested(
+        Casualties,
+        metadata={
+            "description": "Killed, wounded, killed or wounded, missing, as reported. Absent: the "
+            "source says nothing about casualties (unknown); "
+            '`{"none_reported": true}`: it says none were reported.'
+        },
+    )
 
 
 WEAPON_CATEGORIES = (
-    "drone", "ballistic_missile", "cruise_missile", "missile", "glide_bomb", "artillery",
-    "rocket", "aircraft", "other",
+    "drone",
+    "ballistic_missile",
+    "cruise_missile",
+    "missile",
+    "glide_bomb",
+    "artillery",
+    "rocket",
+    "aircraft",
+    "other",
 )
 
 
@@ -179,8 +212,11 @@ class AttackDetails(StrictSchema):
 class CombatDetails(StrictSchema):
     """Forces fighting: a battle, a front, a campaign."""
 
-    belligerents = BoundedList(CountryCode(), validate=Length(min=1),
-                               metadata={"description": "Countries whose forces fought."})
+    belligerents = BoundedList(
+        CountryCode(),
+        validate=Length(min=1),
+        metadata={"description": "Countries whose forces fought."},
+    )
     front = BoundedString(metadata={"examples": ["Kursk"]})
     outcome = _text()
     conditions = _text(metadata={"description": "How the forces lived and fought."})
@@ -194,8 +230,17 @@ class MilitaryCooperationDetails(StrictSchema):
     parties = BoundedList(CountryCode(), required=True, validate=Length(min=2))
     area = fields.String(
         required=True,
-        validate=OneOf(("training", "doctrine", "interoperability", "intelligence",
-                        "technology", "production", "other")),
+        validate=OneOf(
+            (
+                "training",
+                "doctrine",
+                "interoperability",
+                "intelligence",
+                "technology",
+                "production",
+                "other",
+            )
+        ),
     )
     description = _text()
 
@@ -203,8 +248,9 @@ class MilitaryCooperationDetails(StrictSchema):
 class TransportMeans(CountedItems):
     """Vehicles of one kind seen moving."""
 
-    category = fields.String(required=True,
-                             validate=OneOf(("ship", "cargo_aircraft", "train", "truck", "other")))
+    category = fields.String(
+        required=True, validate=OneOf(("ship", "cargo_aircraft", "train", "truck", "other"))
+    )
 
 
 @event_kind("logistics_movement")
@@ -213,9 +259,15 @@ class LogisticsMovementDetails(StrictSchema):
 
     origin_country = CountryCode()
     destination_country = CountryCode()
-    between = BoundedList(CountryCode(), max_items=2, validate=Length(min=2, max=2), metadata={
-        "description": "The two countries the movement runs between, when the source gives "
-                       "no direction (instead of origin_country and destination_country)."})
+    between = BoundedList(
+        CountryCode(),
+        max_items=2,
+        validate=Length(min=2, max=2),
+        metadata={
+            "description": "The two countries the movement runs between, when the source gives "
+            "no direction (instead of origin_country and destination_country)."
+        },
+    )
     both_directions = StrictBoolean()
     means = BoundedList(fields.Nested(TransportMeans), required=True, validate=Length(min=1))
     cargo = _text()
@@ -227,28 +279,34 @@ class LogisticsMovementDetails(StrictSchema):
     def _has_a_route(self, data, **kwargs):
         directed = [name for name in ("origin_country", "destination_country") if name in data]
         if "between" in data and directed:
-            raise ValidationError("Give between, or origin_country and destination_country, "
-                                  "not both.", "between")
+            raise ValidationError(
+                "Give between, or origin_country and destination_country, not both.", "between"
+            )
         if "between" not in data:
             for name in {"origin_country", "destination_country"} - set(directed):
                 raise ValidationError("Required unless between is given.", name)
 
-    json_schema_extra = {"oneOf": [
-        {**given("between"), "not": any_given(("origin_country", "destination_country"))},
-        {**given("origin_country", "destination_country"), "not": given("between")},
-    ]}
+    json_schema_extra = {
+        "oneOf": [
+            {**given("between"), "not": any_given(("origin_country", "destination_country"))},
+            {**given("origin_country", "destination_country"), "not": given("between")},
+        ]
+    }
 
 
 @event_kind("publication")
 class PublicationDetails(StrictSchema):
     """Material made public by someone: a photo, a video, a document or a post, and where."""
 
-    publisher = BoundedString(required=True,
-                              metadata={"examples": ["Russian Ministry of Foreign Affairs"]})
-    medium = fields.String(required=True,
-                           validate=OneOf(("photo", "video", "document", "post", "other")))
-    channel = BoundedString(metadata={"description": "Where it was published.",
-                                      "examples": ["Telegram"]})
+    publisher = BoundedString(
+        required=True, metadata={"examples": ["Russian Ministry of Foreign Affairs"]}
+    )
+    medium = fields.String(
+        required=True, validate=OneOf(("photo", "video", "document", "post", "other"))
+    )
+    channel = BoundedString(
+        metadata={"description": "Where it was published.", "examples": ["Telegram"]}
+    )
     shows = _text(metadata={"description": "What it shows or says."})
 
 
@@ -256,11 +314,11 @@ class PublicationDetails(StrictSchema):
 class SituationDetails(StrictSchema):
     """A state of affairs a source reports as holding: a shortage, a dependence, a trend."""
 
-    subject = CountryCode(required=True,
-                          metadata={"description": "The country in that situation."})
-    aspect = fields.String(required=True,
-                           validate=OneOf(("shortage", "dependence", "capacity", "trend",
-                                           "other")))
-    counterpart = CountryCode(metadata={"description": "The country it concerns, e.g. the "
-                                                       "one depended on."})
+    subject = CountryCode(required=True, metadata={"description": "The country in that situation."})
+    aspect = fields.String(
+        required=True, validate=OneOf(("shortage", "dependence", "capacity", "trend", "other"))
+    )
+    counterpart = CountryCode(
+        metadata={"description": "The country it concerns, e.g. the one depended on."}
+    )
     description = _text(required=True)

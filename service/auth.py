@@ -75,8 +75,7 @@ def _authenticate(header: str) -> Caller:
     """The caller a ``Authorization`` header names; raises ``Unauthenticated``."""
     bearer = _BEARER.match(header)
     if bearer is None:
-        raise Unauthenticated("Send the API key as `Authorization: Bearer <key>`.",
-                              key_sent=True)
+        raise Unauthenticated("Send the API key as `Authorization: Bearer <key>`.", key_sent=True)
     key = bearer.group(1)
     shape = _KEY.match(key)
     keys = KeyStore(get_db())
@@ -103,8 +102,9 @@ def authorize(scope: str) -> Caller | None:
         if scope == "read" and not current_app.config["REQUIRE_READ_KEY"]:
             g.caller = None
             return None
-        raise Unauthenticated("This operation needs an API key: send "
-                              "`Authorization: Bearer <key>`.", key_sent=False)
+        raise Unauthenticated(
+            "This operation needs an API key: send `Authorization: Bearer <key>`.", key_sent=False
+        )
     caller = _authenticate(header)
     if scope not in caller.scopes:
         raise InsufficientScope(scope)

@@ -27,11 +27,16 @@ def migrate_command():
 
 @click.command("serve")
 # Loopback unless told otherwise: a development server is not for the network.
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on; 0.0.0.0 for every interface.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; 0.0.0.0 for every interface.",
+)
 @click.option("--port", default=8000, show_default=True)
-@click.option("--seed/--no-seed", default=True, show_default=True,
-              help="Load the seed data before serving.")
+@click.option(
+    "--seed/--no-seed", default=True, show_default=True, help="Load the seed data before serving."
+)
 def serve_command(host: str, port: int, seed: bool):
     """Migrate, seed, then serve with gunicorn (embedded PostgreSQL without DATABASE_URL)."""
     ctx = click.get_current_context()
@@ -44,8 +49,16 @@ def serve_command(host: str, port: int, seed: bool):
         os.environ.setdefault("DEVELOPMENT", "true")
     os.environ["DATABASE_URL"] = current_app.config["DATABASE_URL"]
     get_db().close()
-    argv = [sys.executable, "-m", "gunicorn", "--config", "python:service.gunicorn_conf",
-            "--bind", f"{host}:{port}", "service:create_app()"]
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        "python:service.gunicorn_conf",
+        "--bind",
+        f"{host}:{port}",
+        "service:create_app()",
+    ]
     click.echo(f"serving on http://{host}:{port} (docs at /docs)")
     os.execv(sys.executable, argv)
 
@@ -61,8 +74,10 @@ def stop_db_command():
     from service import embedded_postgres
 
     if embedded_postgres.stop(current_app.instance_path):
-        click.echo(f"stopped the embedded PostgreSQL in "
-                   f"{embedded_postgres.data_dir(current_app.instance_path)}")
+        click.echo(
+            f"stopped the embedded PostgreSQL in "
+            f"{embedded_postgres.data_dir(current_app.instance_path)}"
+        )
     else:
         click.echo("no embedded PostgreSQL is running for this instance folder")
 
@@ -74,9 +89,14 @@ def keys_command():
 
 @keys_command.command("create")
 @click.option("--name", required=True, help="Who or what uses the key; unique.")
-@click.option("--scope", "scopes", required=True, multiple=True, type=click.Choice(auth.SCOPES),
-              help="read, write or admin (admin includes write, write includes read); "
-                   "repeatable.")
+@click.option(
+    "--scope",
+    "scopes",
+    required=True,
+    multiple=True,
+    type=click.Choice(auth.SCOPES),
+    help="read, write or admin (admin includes write, write includes read); repeatable.",
+)
 def create_key_command(name: str, scopes: tuple[str, ...]):
     """Make a key and print it once: only its hash is kept."""
     name = name.strip()
@@ -87,8 +107,11 @@ def create_key_command(name: str, scopes: tuple[str, ...]):
         KeyStore(get_db()).create(name, prefix, auth.key_digest(key), sorted(set(scopes)))
     except KeyNameTaken as error:
         raise click.ClickException(f"a key named {name!r} exists already") from error
-    click.echo(f"created key {name!r} ({prefix}) with scope {', '.join(sorted(set(scopes)))}; "
-               "it is shown once, below: keep it now.", err=True)
+    click.echo(
+        f"created key {name!r} ({prefix}) with scope {', '.join(sorted(set(scopes)))}; "
+        "it is shown once, below: keep it now.",
+        err=True,
+    )
     click.echo(key)
 
 
@@ -101,12 +124,22 @@ def list_keys_command():
     """Every key: name, prefix, scopes, created, last used, revoked (never the key)."""
     keys: list[ApiKey] = KeyStore(get_db()).all()
     rows = [("NAME", "PREFIX", "SCOPES", "CREATED", "LAST USED", "REVOKED")]
-    rows += [(k.name, k.prefix, ",".join(k.scopes), _when(k.created_at), _when(k.last_used_at),
-              _when(k.revoked_at)) for k in keys]
+    rows += [
+        (
+            k.name,
+            k.prefix,
+            ",".join(k.scopes),
+            _when(k.created_at),
+            _when(k.last_used_at),
+            _when(k.revoked_at),
+        )
+        for k in keys
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)
-                           ).rstrip())
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
 
 
 @keys_command.command("revoke")
@@ -125,8 +158,9 @@ def openapi_command():
     YAML sorts the keys)."""
 
 
-_FORMAT = click.option("-f", "--format", "form", type=click.Choice(["json", "yaml"]),
-                       default="json", show_default=True)
+_FORMAT = click.option(
+    "-f", "--format", "form", type=click.Choice(["json", "yaml"]), default="json", show_default=True
+)
 
 
 @openapi_command.command("print")

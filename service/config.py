@@ -47,8 +47,7 @@ def from_environment() -> dict:
         # /metrics without a key (true), or for keys with the `admin` scope only (false).
         "METRICS_PUBLIC": _bool("METRICS_PUBLIC", True),
         # events_stored is recounted at a scrape when older than this (one GROUP BY).
-        "EVENTS_COUNT_INTERVAL_SECONDS": float(os.environ.get("EVENTS_COUNT_INTERVAL_SECONDS",
-                                                              30)),
+        "EVENTS_COUNT_INTERVAL_SECONDS": float(os.environ.get("EVENTS_COUNT_INTERVAL_SECONDS", 30)),
         # HTTP
         "MAX_CONTENT_LENGTH": _int("MAX_BODY_BYTES", MIB),
         # POST /v1/events/bulk: most events in one request (more: 413), and its own body
@@ -74,8 +73,9 @@ def from_environment() -> dict:
         # anonymous limits count the client, not the proxy.
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         # Origins whose browser apps may call the API (CORS); empty: none.
-        "CORS_ORIGINS": [o.strip() for o in os.environ.get("CORS_ORIGINS", "").split(",")
-                         if o.strip()],
+        "CORS_ORIGINS": [
+            o.strip() for o in os.environ.get("CORS_ORIGINS", "").split(",") if o.strip()
+        ],
         # A search with as_of replays the updates and deletes recorded after that moment:
         # at most this many (over: a 400 naming as_of), which bounds its time and memory.
         "AS_OF_MAX_CHANGES": _int("AS_OF_MAX_CHANGES", 10_000),
@@ -96,12 +96,16 @@ def require_secret_key(config) -> None:
     Development is the embedded database (no DATABASE_URL) or DEVELOPMENT=true; anywhere
     else a forged cursor could be signed with the key printed above.
     """
-    if (config["SECRET_KEY"] != DEFAULT_SECRET_KEY or not config["DATABASE_URL"]
-            or config["DEVELOPMENT"]):
+    if (
+        config["SECRET_KEY"] != DEFAULT_SECRET_KEY
+        or not config["DATABASE_URL"]
+        or config["DEVELOPMENT"]
+    ):
         return
     raise InsecureConfiguration(
         "SECRET_KEY is not set, and its built-in default is public: anyone could sign "
         "pagination cursors with it. Set SECRET_KEY to a long random value, the same on "
         "every instance (for example: export SECRET_KEY=\"$(python3 -c 'import secrets; "
         "print(secrets.token_urlsafe(32))')\"), or, on a development machine only, set "
-        "DEVELOPMENT=true.")
+        "DEVELOPMENT=true."
+    )

@@ -67,8 +67,12 @@ class Database:
     # host that drops packets. A stopped server refuses at once.
     PROBE_CONNECT_TIMEOUT = 2
 
-    def __init__(self, app: Flask, url_setting: str = "DATABASE_URL",
-                 timeout_setting: str = "DATABASE_POOL_TIMEOUT"):
+    def __init__(
+        self,
+        app: Flask,
+        url_setting: str = "DATABASE_URL",
+        timeout_setting: str = "DATABASE_POOL_TIMEOUT",
+    ):
         """``url_setting`` and ``timeout_setting`` name the settings of the server it
         connects to: the primary's by default, a read replica's for ``service.replica``."""
         self.app = app
@@ -122,8 +126,12 @@ class Database:
     def answers(self) -> bool:
         """Whether the database accepts a fresh connection now (one attempt, not pooled)."""
         try:
-            with psycopg.connect(self.url, connect_timeout=self.PROBE_CONNECT_TIMEOUT,
-                                 application_name="events-service-probe", autocommit=True):
+            with psycopg.connect(
+                self.url,
+                connect_timeout=self.PROBE_CONNECT_TIMEOUT,
+                application_name="events-service-probe",
+                autocommit=True,
+            ):
                 return True
         except psycopg.Error:
             return False
@@ -161,8 +169,11 @@ class Database:
                     recovering = self.pool is not None
                     self._replace_pool()
                     self._down = False
-                    log.log(logging.WARNING if recovering else logging.INFO,
-                            "database %s answers: serving from a new pool", self._name)
+                    log.log(
+                        logging.WARNING if recovering else logging.INFO,
+                        "database %s answers: serving from a new pool",
+                        self._name,
+                    )
         return self.pool
 
     def _checkout(self) -> tuple[ConnectionPool, psycopg.Connection, float]:
@@ -196,8 +207,11 @@ class Database:
             return False
         with self._lock:
             if self._dropped_at < taken_at and self.pool is not None:
-                log.warning("database %s answers after a lost connection (a restart?): "
-                            "dropping every pooled connection", self._name)
+                log.warning(
+                    "database %s answers after a lost connection (a restart?): "
+                    "dropping every pooled connection",
+                    self._name,
+                )
                 self.pool.drain()
                 self._dropped_at = time.monotonic()
         return True
@@ -208,8 +222,7 @@ class Database:
             return True
         with self._lock:
             if not self._down:
-                log.warning("database %s does not answer: failing fast until it does",
-                            self._name)
+                log.warning("database %s does not answer: failing fast until it does", self._name)
             self._down = True
         return False
 
@@ -219,8 +232,7 @@ class Database:
         self._dropped_at = time.monotonic()
         if old is not None:
             # Connections still checked out of it are closed when they are returned.
-            threading.Thread(target=old.close, name="events-old-pool-close",
-                             daemon=True).start()
+            threading.Thread(target=old.close, name="events-old-pool-close", daemon=True).start()
 
     @property
     def _name(self) -> str:

@@ -91,6 +91,7 @@ def stop(instance_path: str) -> bool:
         return False
     # As root, pgserver runs PostgreSQL as its own `pgserver` user (initdb refuses root).
     user = "pgserver" if os.geteuid() == 0 else None
-    pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data, user=user,
-                    timeout=START_TIMEOUT_SECONDS)
+    pgserver.pg_ctl(
+        ["-w", "-m", "fast", "stop"], pgdata=data, user=user, timeout=START_TIMEOUT_SECONDS
+    )
     return True

@@ -12,8 +12,11 @@ CGROUP_V1_QUOTA = "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"
 CGROUP_V1_PERIOD = "/sys/fs/cgroup/cpu/cpu.cfs_period_us"
 
 
-def cpu_quota(cpu_max: str = CGROUP_V2_CPU_MAX, v1_quota: str = CGROUP_V1_QUOTA,
-              v1_period: str = CGROUP_V1_PERIOD) -> float | None:
+def cpu_quota(
+    cpu_max: str = CGROUP_V2_CPU_MAX,
+    v1_quota: str = CGROUP_V1_QUOTA,
+    v1_period: str = CGROUP_V1_PERIOD,
+) -> float | None:
     """CPUs the container may use per its cgroup (v2 ``cpu.max``, else v1 CFS quota);
     None when it has no limit or no such file."""
     try:
@@ -86,8 +89,8 @@ def pre_request(worker, req):
     """Close, and say so, after a request whose body gunicorn may not drain."""
     for name, value in req.headers:
         if name == "TRANSFER-ENCODING" or (
-                name == "CONTENT-LENGTH" and value.isdigit()
-                and int(value) > UNREAD_BODY_DRAINED):
+            name == "CONTENT-LENGTH" and value.isdigit() and int(value) > UNREAD_BODY_DRAINED
+        ):
             req.must_close = True
             return
 

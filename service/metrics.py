@@ -35,43 +35,68 @@ class Instruments:
         self.requests = Counter(
             "events_http_requests",
             "HTTP requests answered, by route template, method and status.",
-            ["route", "method", "status"])
+            ["route", "method", "status"],
+        )
         self.latency = Histogram(
             "events_http_request_duration_seconds",
             "Time from the request's start to its response being returned by the app (for "
             "a streamed export: to its first bytes), by route template and method.",
-            ["route", "method"], buckets=LATENCY_BUCKETS)
+            ["route", "method"],
+            buckets=LATENCY_BUCKETS,
+        )
         # livesum: the sum over the workers alive now (a dead worker's pool is gone).
         self.pool_size = Gauge(
-            "events_db_pool_connections", "Connections open in the pools, by pool (primary, "
-            "read).", ["pool"], multiprocess_mode="livesum")
+            "events_db_pool_connections",
+            "Connections open in the pools, by pool (primary, read).",
+            ["pool"],
+            multiprocess_mode="livesum",
+        )
         self.pool_in_use = Gauge(
-            "events_db_pool_connections_in_use", "Connections lent to requests, by pool.",
-            ["pool"], multiprocess_mode="livesum")
+            "events_db_pool_connections_in_use",
+            "Connections lent to requests, by pool.",
+            ["pool"],
+            multiprocess_mode="livesum",
+        )
         self.pool_waiting = Gauge(
-            "events_db_pool_requests_waiting", "Requests waiting for a connection, by pool.",
-            ["pool"], multiprocess_mode="livesum")
+            "events_db_pool_requests_waiting",
+            "Requests waiting for a connection, by pool.",
+            ["pool"],
+            multiprocess_mode="livesum",
+        )
         self.db_errors = Counter(
-            "events_db_errors", "Database errors answered as problems, by kind: connection "
+            "events_db_errors",
+            "Database errors answered as problems, by kind: connection "
             "(the server is unreachable or dropped the connection), pool_timeout (no "
             "connection free in time), statement_timeout, conflict (serialization failure or "
-            "deadlock: nothing was written), other.", ["kind"])
+            "deadlock: nothing was written), other.",
+            ["kind"],
+        )
         self.read_fallbacks = Counter(
-            "events_db_read_fallbacks", "Reads meant for the read replica that the primary "
-            "served, the replica being unreachable.")
+            "events_db_read_fallbacks",
+            "Reads meant for the read replica that the primary "
+            "served, the replica being unreachable.",
+        )
         # mostrecent: the last value written by any worker stands for all.
         self.replica_lag = Gauge(
-            "events_db_replica_lag_seconds", "Seconds since the transaction the read replica "
+            "events_db_replica_lag_seconds",
+            "Seconds since the transaction the read replica "
             "last replayed committed on the primary, at the last scrape (grows while the "
-            "primary is idle too).", multiprocess_mode="mostrecent")
+            "primary is idle too).",
+            multiprocess_mode="mostrecent",
+        )
         self.events_stored = Gauge(
-            "events_stored", "Live (not deleted) events by type, as counted at "
+            "events_stored",
+            "Live (not deleted) events by type, as counted at "
             "events_stored_counted_at_seconds: at most once every "
-            "EVENTS_COUNT_INTERVAL_SECONDS per worker, never once per scrape.", ["type"],
-            multiprocess_mode="mostrecent")
+            "EVENTS_COUNT_INTERVAL_SECONDS per worker, never once per scrape.",
+            ["type"],
+            multiprocess_mode="mostrecent",
+        )
         self.events_counted_at = Gauge(
-            "events_stored_counted_at_seconds", "Unix time of the count behind events_stored.",
-            multiprocess_mode="mostrecent")
+            "events_stored_counted_at_seconds",
+            "Unix time of the count behind events_stored.",
+            multiprocess_mode="mostrecent",
+        )
 
 
 _instruments: Instruments | None = None
@@ -170,11 +195,13 @@ class StoredEventsCount:
 
 def _counting(handler):
     """``handler``, counting the database errors it answers in ``events_db_errors``."""
+
     def handle(error):
         kind = error_kind(error)
         if kind is not None:
             instruments().db_errors.labels(kind).inc()
         return handler(error)
+
     return handle
 
 
@@ -198,8 +225,7 @@ def init_app(app: Flask, pools) -> None:
         metrics.requests.labels(route, request.method, str(response.status_code)).inc()
         # The start as service.observability marks it, the first thing a request does.
         if "started" in g:
-            metrics.latency.labels(route, request.method).observe(
-                time.perf_counter() - g.started)
+            metrics.latency.labels(route, request.method).observe(time.perf_counter() - g.started)
         for name, pool in pools():
             record_pool(name, pool)
         return response

@@ -24,10 +24,13 @@ class _RequestIdFilter(logging.Filter):
 def configure_logging(level: str) -> None:
     """Send every log record to stderr as one JSON object per line."""
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter(
-        "{asctime}{levelname}{name}{message}{request_id}", style="{",
-        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-    ))
+    handler.setFormatter(
+        JsonFormatter(
+            "{asctime}{levelname}{name}{message}{request_id}",
+            style="{",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        )
+    )
     handler.addFilter(_RequestIdFilter())
     handler.events_json = True  # marks ours, so a second app does not add a second one
     root = logging.getLogger()
@@ -49,9 +52,13 @@ def init_app(app: Flask) -> None:
     def _finish(response):
         response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
         if "started" in g:
-            access_log.info("request", extra={
-                "method": request.method, "path": request.path,
-                "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - g.started) * 1000, 2),
-            })
+            access_log.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - g.started) * 1000, 2),
+                },
+            )
         return response

@@ -52,8 +52,11 @@ class ReadDatabase:
     def _mark_down(self, error: Exception) -> None:
         with self._lock:
             if not self.replica_down():
-                log.warning("read replica unavailable, reading from the primary for %s s: %s",
-                            self.retry_seconds, error)
+                log.warning(
+                    "read replica unavailable, reading from the primary for %s s: %s",
+                    self.retry_seconds,
+                    error,
+                )
             self._down_until = time.monotonic() + self.retry_seconds
 
     @contextmanager
@@ -96,9 +99,12 @@ def init_app(app: Flask, primary: Database) -> ReadDatabase | None:
     if not app.config["DATABASE_READ_URL"]:
         return None
     read = ReadDatabase(
-        Database(app, url_setting="DATABASE_READ_URL",
-                 timeout_setting="DATABASE_READ_POOL_TIMEOUT"),
-        primary, app.config["DATABASE_READ_RETRY_SECONDS"])
+        Database(
+            app, url_setting="DATABASE_READ_URL", timeout_setting="DATABASE_READ_POOL_TIMEOUT"
+        ),
+        primary,
+        app.config["DATABASE_READ_RETRY_SECONDS"],
+    )
     app.extensions[_EXTENSION] = read
     return read
 

@@ -47,8 +47,9 @@ def seed_files(paths: Iterable[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.iterdir()
-                                if p.is_file() and p.suffix in SEED_FILE_SUFFIXES))
+            files.extend(
+                sorted(p for p in path.iterdir() if p.is_file() and p.suffix in SEED_FILE_SUFFIXES)
+            )
         else:
             files.append(path)
     return files
@@ -85,13 +86,16 @@ def read_seed_file(path: Path) -> list[dict]:
         try:
             event = EVENT.load(record)
         except ma.ValidationError as error:
-            problems.extend(f"{label}: {field}: {' '.join(messages)}"
-                            for field, messages in flatten_errors(error.messages).items())
+            problems.extend(
+                f"{label}: {field}: {' '.join(messages)}"
+                for field, messages in flatten_errors(error.messages).items()
+            )
             continue
         key = event.get("key")
         if key is None:
-            problems.append(f"{label}: key: Required in a seed, so that loading it again "
-                            "finds the same event.")
+            problems.append(
+                f"{label}: key: Required in a seed, so that loading it again finds the same event."
+            )
         elif key in index_of_key:
             problems.append(f"{label}: key: Duplicate of record {index_of_key[key]}.")
         else:
@@ -111,16 +115,20 @@ def load_events(store: EventStore, path: Path, events: list[dict]) -> Counter:
     try:
         outcomes = write_events(store, events, atomic=True)
     except BatchRefused as refusal:
-        raise BadSeedFile(path, [
-            f"{_record_label(index, events[index])}: {name}: {' '.join(messages)}"
-            for index, errors in refusal.errors.items()
-            for name, messages in errors.items()
-        ]) from refusal
+        raise BadSeedFile(
+            path,
+            [
+                f"{_record_label(index, events[index])}: {name}: {' '.join(messages)}"
+                for index, errors in refusal.errors.items()
+                for name, messages in errors.items()
+            ],
+        ) from refusal
     return Counter(outcome.outcome.replace("_", " ") for outcome in outcomes)
 
 
-def seed_database(db: Database, files: Iterable[Path]
-                  ) -> tuple[dict[Path, Counter], list[BadSeedFile]]:
+def seed_database(
+    db: Database, files: Iterable[Path]
+) -> tuple[dict[Path, Counter], list[BadSeedFile]]:
     """Load each seed file in its own transaction; the counts per loaded file, and the refusals."""
     loaded: dict[Path, Counter] = {}
     refused: list[BadSeedFile] = []
@@ -129,8 +137,11 @@ def seed_database(db: Database, files: Iterable[Path]
         try:
             events = read_seed_file(path)
             # Two files of one run with the same key would overwrite each other on every run.
-            clashes = [f"{_record_label(index, event)}: key: Also in {file_of_key[event['key']]}."
-                       for index, event in enumerate(events) if event["key"] in file_of_key]
+            clashes = [
+                f"{_record_label(index, event)}: key: Also in {file_of_key[event['key']]}."
+                for index, event in enumerate(events)
+                if event["key"] in file_of_key
+            ]
             if clashes:
                 raise BadSeedFile(path, clashes)
             with db.connection() as conn, conn.transaction():
@@ -155,8 +166,9 @@ def seed_command(paths: tuple[Path, ...]):
     paths = paths or (Path(current_app.config["SEEDS_DIR"]),)
     files = seed_files(paths)
     if not files:
-        raise click.ClickException(f"no seed files ({', '.join(SEED_FILE_SUFFIXES)}) in "
-                                   f"{', '.join(map(str, paths))}")
+        raise click.ClickException(
+            f"no seed files ({', '.join(SEED_FILE_SUFFIXES)}) in {', '.join(map(str, paths))}"
+        )
     loaded, refused = seed_database(get_db(), files)
     for path, outcomes in loaded.items():
         click.echo(f"{path}: {describe(outcomes)}")

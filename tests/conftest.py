@@ -67,8 +67,14 @@ def database_url():
 
 
 # One API key per scope, made once per run: name -> (scopes, key).
-TEST_KEYS = {name: (scopes, auth.new_key()) for name, scopes in {
-    "test-reader": ["read"], "test-writer": ["write"], "test-admin": ["admin"]}.items()}
+TEST_KEYS = {
+    name: (scopes, auth.new_key())
+    for name, scopes in {
+        "test-reader": ["read"],
+        "test-writer": ["write"],
+        "test-admin": ["admin"],
+    }.items()
+}
 
 
 def prepare_database(url: str) -> None:
@@ -76,9 +82,11 @@ def prepare_database(url: str) -> None:
     with psycopg.connect(url) as conn:
         migrate(conn)
         for name, (scopes, (prefix, key)) in TEST_KEYS.items():
-            conn.execute("INSERT INTO api_keys (name, prefix, secret_hash, scopes)"
-                         " VALUES (%s, %s, %s, %s) ON CONFLICT (name) DO NOTHING",
-                         (name, prefix, auth.key_digest(key), scopes))
+            conn.execute(
+                "INSERT INTO api_keys (name, prefix, secret_hash, scopes)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT (name) DO NOTHING",
+                (name, prefix, auth.key_digest(key), scopes),
+            )
 
 
 def bearer(name: str) -> dict:
@@ -111,10 +119,17 @@ def app(database_url):
     with psycopg.connect(database_url) as conn:
         conn.execute("TRUNCATE events, event_revisions, idempotency_keys CASCADE")
         conn.execute("UPDATE api_keys SET revoked_at = NULL, last_used_at = NULL")
-        conn.execute("DELETE FROM api_keys WHERE name NOT IN (SELECT unnest(%s::text[]))",
-                     (list(TEST_KEYS),))
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url,
-                      "DATABASE_POOL_MIN_SIZE": 1, "DATABASE_POOL_MAX_SIZE": 4})
+        conn.execute(
+            "DELETE FROM api_keys WHERE name NOT IN (SELECT unnest(%s::text[]))", (list(TEST_KEYS),)
+        )
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "DATABASE_POOL_MIN_SIZE": 1,
+            "DATABASE_POOL_MAX_SIZE": 4,
+        }
+    )
     yield app
     app.extensions["events_db_pool"].close()
 
@@ -171,8 +186,12 @@ def runner(app):
 # Real servers on loopback ports, one of each for the run: gunicorn under the service's
 # own config, and nginx under the repo's template in front of it (the production stack).
 # Rate limits are lifted: these tests send many requests from one address.
-LIVE_ENV = {"RATE_LIMIT_WRITE": "1000000/minute", "RATE_LIMIT_READ": "1000000/minute",
-            "RATE_LIMIT_ANONYMOUS": "1000000/minute", "LOG_LEVEL": "WARNING"}
+LIVE_ENV = {
+    "RATE_LIMIT_WRITE": "1000000/minute",
+    "RATE_LIMIT_READ": "1000000/minute",
+    "RATE_LIMIT_ANONYMOUS": "1000000/minute",
+    "LOG_LEVEL": "WARNING",
+}
 
 
 @pytest.fixture(scope="session")
@@ -181,8 +200,9 @@ def live_gunicorn(database_url, tmp_path_factory):
     from bench.servers import Gunicorn
 
     log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
-    with Gunicorn("service:create_app()", "/readyz", log,
-                  LIVE_ENV | {"DATABASE_URL": database_url}) as server:
+    with Gunicorn(
+        "service:create_app()", "/readyz", log, LIVE_ENV | {"DATABASE_URL": database_url}
+    ) as server:
         yield server
 
 

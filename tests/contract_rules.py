@@ -43,9 +43,12 @@ class Rule:
     detail: bool = False
 
     def explains(self, label: str, status: int, path: str, message: str) -> bool:
-        return (label in self.operations and status == self.status
-                and re.fullmatch(self.field, path) is not None
-                and re.search(self.message, message) is not None)
+        return (
+            label in self.operations
+            and status == self.status
+            and re.fullmatch(self.field, path) is not None
+            and re.search(self.message, message) is not None
+        )
 
 
 SEARCHES = ("GET /v1/events", "GET /v1/events/facets", "GET /v1/events/export")
@@ -55,48 +58,107 @@ BULK = ("POST /v1/events/bulk",)
 ITEM = r"(?:items\.[0-9]+\.)?"
 
 RULES = (
-    Rule("date window in order",
-         "compares two parameters (date_to must not end before date_from begins)",
-         SEARCHES, 400, "date_to", "Must not be before date_from"),
-    Rule("sort needs its parameter",
-         "OpenAPI parameters cannot depend on one another (relevance needs q, distance "
-         "needs near)", SEARCHES, 400, "sort", "needs"),
-    Rule("box and point in range",
-         "a range of numbers inside one comma-separated text, and minLat <= maxLat",
-         SEARCHES, 400, "bbox|near", "within|greater than|not be greater"),
-    Rule("cursor made by the service",
-         "a cursor is signed; its alphabet is stated, its signature cannot be",
-         ("GET /v1/events", "GET /v1/actors"), 400, "cursor", "Not a cursor of this listing"),
-    Rule("as_of in the past",
-         "depends on the clock (a future moment), or on how many changes were stored since",
-         (*SEARCHES, "GET /v1/events/{event_id}"), 400, "as_of",
-         "in the future|updates and deletes"),
-    Rule("figures within their bounds",
-         "compares two members (min <= max, min <= value <= max)",
-         (*EVENT_WRITES, *BULK), 422, rf"{ITEM}(?:details\.)?.*\.(?:min|value)",
-         "Must not be (?:greater than max|less than min)"),
-    Rule("end_date not before date",
-         "compares two members", (*EVENT_WRITES, *BULK), 422, rf"{ITEM}end_date",
-         "Must not be before date"),
-    Rule("links name stored events",
-         "depends on what is stored", (*EVENT_WRITES, *BULK), 422,
-         rf"{ITEM}related\.[0-9]+\.event", "No event has the id or key"),
-    Rule("a patch makes a valid event",
-         "a merge patch is validated merged into the stored event: its kind decides "
-         "`details`, its other members complete the patch's",
-         ("PATCH /v1/events/{event_id}",), 422, ".*", ""),
-    Rule("no NUL in free-form JSON",
-         "a patch's `details` is any object (the stored kind decides it), a bulk item any "
-         "JSON (one that is not an event is that item's error): no pattern of their members "
-         "can say what every text member of the spec says, no NUL",
-         ("PATCH /v1/events/{event_id}", *BULK), 400, "", "contains a NUL character",
-         detail=True),
-    Rule("an atomic bulk write refuses a bad item",
-         "any item is taken, but with atomic=true (a query parameter) a bad one refuses "
-         "the request", BULK, 422, r"items\.[0-9]+(?:\..*)?", ""),
-    Rule("an Idempotency-Key names one request",
-         "depends on what was stored under the key before", (*EVENT_WRITES[:1], *BULK), 422,
-         "", "Idempotency-Key was used with a different request", detail=True),
+    Rule(
+        "date window in order",
+        "compares two parameters (date_to must not end before date_from begins)",
+        SEARCHES,
+        400,
+        "date_to",
+        "Must not be before date_from",
+    ),
+    Rule(
+        "sort needs its parameter",
+        "OpenAPI parameters cannot depend on one another (relevance needs q, distance needs near)",
+        SEARCHES,
+        400,
+        "sort",
+        "needs",
+    ),
+    Rule(
+        "box and point in range",
+        "a range of numbers inside one comma-separated text, and minLat <= maxLat",
+        SEARCHES,
+        400,
+        "bbox|near",
+        "within|greater than|not be greater",
+    ),
+    Rule(
+        "cursor made by the service",
+        "a cursor is signed; its alphabet is stated, its signature cannot be",
+        ("GET /v1/events", "GET /v1/actors"),
+        400,
+        "cursor",
+        "Not a cursor of this listing",
+    ),
+    Rule(
+        "as_of in the past",
+        "depends on the clock (a future moment), or on how many changes were stored since",
+        (*SEARCHES, "GET /v1/events/{event_id}"),
+        400,
+        "as_of",
+        "in the future|updates and deletes",
+    ),
+    Rule(
+        "figures within their bounds",
+        "compares two members (min <= max, min <= value <= max)",
+        (*EVENT_WRITES, *BULK),
+        422,
+        rf"{ITEM}(?:details\.)?.*\.(?:min|value)",
+        "Must not be (?:greater than max|less than min)",
+    ),
+    Rule(
+        "end_date not before date",
+        "compares two members",
+        (*EVENT_WRITES, *BULK),
+        422,
+        rf"{ITEM}end_date",
+        "Must not be before date",
+    ),
+    Rule(
+        "links name stored events",
+        "depends on what is stored",
+        (*EVENT_WRITES, *BULK),
+        422,
+        rf"{ITEM}related\.[0-9]+\.event",
+        "No event has the id or key",
+    ),
+    Rule(
+        "a patch makes a valid event",
+        "a merge patch is validated merged into the stored event: its kind decides "
+        "`details`, its other members complete the patch's",
+        ("PATCH /v1/events/{event_id}",),
+        422,
+        ".*",
+        "",
+    ),
+    Rule(
+        "no NUL in free-form JSON",
+        "a patch's `details` is any object (the stored kind decides it), a bulk item any "
+        "JSON (one that is not an event is that item's error): no pattern of their members "
+        "can say what every text member of the spec says, no NUL",
+        ("PATCH /v1/events/{event_id}", *BULK),
+        400,
+        "",
+        "contains a NUL character",
+        detail=True,
+    ),
+    Rule(
+        "an atomic bulk write refuses a bad item",
+        "any item is taken, but with atomic=true (a query parameter) a bad one refuses the request",
+        BULK,
+        422,
+        r"items\.[0-9]+(?:\..*)?",
+        "",
+    ),
+    Rule(
+        "an Idempotency-Key names one request",
+        "depends on what was stored under the key before",
+        (*EVENT_WRITES[:1], *BULK),
+        422,
+        "",
+        "Idempotency-Key was used with a different request",
+        detail=True,
+    ),
 )
 
 # Answers that depend on the stored state only, as 404 and 409 do (which schemathesis
@@ -119,14 +181,26 @@ def refusal_explained(label: str, status: int, body: bytes) -> str | None:
     errors = problem.get("errors") or {}
     for path, messages in errors.items():
         for message in messages:
-            rule = next((rule for rule in RULES if not rule.detail
-                         and rule.explains(label, status, path, message)), None)
+            rule = next(
+                (
+                    rule
+                    for rule in RULES
+                    if not rule.detail and rule.explains(label, status, path, message)
+                ),
+                None,
+            )
             if rule is None:
                 return None
             named.add(rule.name)
     if not errors:
-        rule = next((rule for rule in RULES if rule.detail
-                     and rule.explains(label, status, "", problem.get("detail", ""))), None)
+        rule = next(
+            (
+                rule
+                for rule in RULES
+                if rule.detail and rule.explains(label, status, "", problem.get("detail", ""))
+            ),
+            None,
+        )
         if rule is None:
             return None
         named.add(rule.name)
@@ -149,8 +223,9 @@ def positive_data_acceptance_but_stated_rules(ctx, response, case):
     try:
         return positive_data_acceptance(ctx, response, case)
     except Failure:
-        if _partly_invalid(case) or refusal_explained(case.operation.label,
-                                                      response.status_code, response.content):
+        if _partly_invalid(case) or refusal_explained(
+            case.operation.label, response.status_code, response.content
+        ):
             return None
         raise
 

@@ -23,14 +23,25 @@ def connect(base: str, timeout: float = 30) -> http.client.HTTPConnection:
 def chunks(data: bytes, size: int = 64 * 1024) -> Iterator[bytes]:
     """``data`` in pieces, for a body sent with Transfer-Encoding: chunked."""
     for start in range(0, len(data), size):
-        yield data[start:start + size]
+        yield data[start : start + size]
 
 
-def exchange(conn: http.client.HTTPConnection, method: str, path: str, body=None,
-             headers: dict | None = None, chunked: bool = False):
+def exchange(
+    conn: http.client.HTTPConnection,
+    method: str,
+    path: str,
+    body=None,
+    headers: dict | None = None,
+    chunked: bool = False,
+):
     """Send one request on ``conn`` and read its whole answer: (response, body bytes)."""
-    conn.request(method, path, body=chunks(body) if chunked else body,
-                 headers=headers or {}, encode_chunked=chunked)
+    conn.request(
+        method,
+        path,
+        body=chunks(body) if chunked else body,
+        headers=headers or {},
+        encode_chunked=chunked,
+    )
     response = conn.getresponse()
     return response, response.read()
 

@@ -31,6 +31,7 @@ def assert_names_as_of(response, message_part: str) -> None:
 
 # --- GET /v1/events/{id}?as_of= ---------------------------------------------------------
 
+
 @pytest.fixture
 def history(client):
     """One event written four times: created, patched twice, deleted.
@@ -42,8 +43,9 @@ def history(client):
     url = created.headers["Location"]
     bodies = [created.get_json()]
     for summary in ("First correction.", "Second correction."):
-        patched = client.patch(url, json={"summary": summary},
-                               headers={"Content-Type": "application/merge-patch+json"})
+        patched = client.patch(
+            url, json={"summary": summary}, headers={"Content-Type": "application/merge-patch+json"}
+        )
         assert patched.status_code == 200
         bodies.append(patched.get_json())
     assert client.delete(url).status_code == 204
@@ -110,9 +112,15 @@ def test_an_offset_names_the_same_moment_as_utc(client, history):
 
 
 BAD_MOMENTS = [
-    "yesterday", "2025-07-13", "2025-07-13T12:00:00", "20250713T120000Z",
+    "yesterday",
+    "2025-07-13",
+    "2025-07-13T12:00:00",
+    "20250713T120000Z",
     "2025-07-13T12:00:00 02:00",  # a + sent unencoded arrives as a space
-    "2025-02-30T12:00:00Z", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "",
+    "2025-02-30T12:00:00Z",
+    "0001-01-01T00:00:00+01:00",
+    "9999-12-31T23:59:59-01:00",
+    "",
 ]
 
 
@@ -123,8 +131,9 @@ def test_a_bad_timestamp_is_a_400_naming_as_of(client, path, value):
     assert_names_as_of(response, "")
 
 
-@pytest.mark.parametrize("path", ["/v1/events/{id}", "/v1/events", "/v1/events/facets",
-                                  "/v1/events/export"])
+@pytest.mark.parametrize(
+    "path", ["/v1/events/{id}", "/v1/events", "/v1/events/facets", "/v1/events/export"]
+)
 def test_a_moment_in_the_future_is_a_400_naming_as_of(client, path):
     future = timestamp(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5))
     response = client.get(f"{path.format(id=uuid.uuid4())}?as_of={future}")
@@ -132,6 +141,7 @@ def test_a_moment_in_the_future_is_a_400_naming_as_of(client, path):
 
 
 # --- GET /v1/events?as_of= and its facets and export -------------------------------------
+
 
 @pytest.fixture
 def since(client):
@@ -146,15 +156,28 @@ def since(client):
         ids[name] = response.get_json()["id"]
         last = response.get_json()
     as_of = moment(last)
-    changed = client.patch(f"/v1/events/{ids['kharkiv']}", json={
-        "title": "Missile strike on Kharkiv", "summary": None, "certainty": "confirmed",
-        "tags": ["missiles"]}, headers={"Content-Type": "application/merge-patch+json"})
+    changed = client.patch(
+        f"/v1/events/{ids['kharkiv']}",
+        json={
+            "title": "Missile strike on Kharkiv",
+            "summary": None,
+            "certainty": "confirmed",
+            "tags": ["missiles"],
+        },
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
     assert changed.status_code == 200
     assert client.delete(f"/v1/events/{ids['wonsan']}").status_code == 204
     late = client.post("/v1/events", json={**EVENTS["kharkiv"], "title": "Late drone strike"})
     ids["late"] = late.get_json()["id"]
-    assert client.patch(late.headers["Location"], json={"summary": "Drones again."}, headers={
-        "Content-Type": "application/merge-patch+json"}).status_code == 200
+    assert (
+        client.patch(
+            late.headers["Location"],
+            json={"summary": "Drones again."},
+            headers={"Content-Type": "application/merge-patch+json"},
+        ).status_code
+        == 200
+    )
     return as_of, ids
 
 
@@ -171,22 +194,28 @@ def found(client, ids, query: str) -> list[str]:
     return result
 
 
-@pytest.mark.parametrize(("query", "now", "at_moment"), [
-    # created after the moment: absent then; deleted after it: present then
-    ("", {"kharkiv", "statement", "anadyr", "late"},
-     {"wonsan", "kharkiv", "statement", "anadyr"}),
-    # changed after the moment: found by its old text and filters, not by its new ones
-    ("q=drones", {"late"}, {"kharkiv"}),
-    ("q=missile", {"kharkiv"}, set()),
-    ("certainty=claimed", {"late"}, {"kharkiv"}),
-    ("certainty=confirmed", {"kharkiv", "statement"}, {"wonsan", "statement"}),
-    ("tag=drones", {"late"}, {"kharkiv"}),
-    ("tag=missiles", {"kharkiv"}, set()),
-    # unchanged since: read from events as they are
-    ("type=statement", {"statement"}, {"statement"}),
-    ("bbox=170,60,-170,70", {"anadyr"}, {"anadyr"}),
-    ("actor=sergey%20lavrov&country=KP", set(), {"wonsan"}),
-])
+@pytest.mark.parametrize(
+    ("query", "now", "at_moment"),
+    [
+        # created after the moment: absent then; deleted after it: present then
+        (
+            "",
+            {"kharkiv", "statement", "anadyr", "late"},
+            {"wonsan", "kharkiv", "statement", "anadyr"},
+        ),
+        # changed after the moment: found by its old text and filters, not by its new ones
+        ("q=drones", {"late"}, {"kharkiv"}),
+        ("q=missile", {"kharkiv"}, set()),
+        ("certainty=claimed", {"late"}, {"kharkiv"}),
+        ("certainty=confirmed", {"kharkiv", "statement"}, {"wonsan", "statement"}),
+        ("tag=drones", {"late"}, {"kharkiv"}),
+        ("tag=missiles", {"kharkiv"}, set()),
+        # unchanged since: read from events as they are
+        ("type=statement", {"statement"}, {"statement"}),
+        ("bbox=170,60,-170,70", {"anadyr"}, {"anadyr"}),
+        ("actor=sergey%20lavrov&country=KP", set(), {"wonsan"}),
+    ],
+)
 def test_search_as_of_answers_as_the_store_stood_then(client, since, query, now, at_moment):
     as_of, ids = since
     assert set(found(client, ids, query)) == now
@@ -197,8 +226,7 @@ def test_search_as_of_answers_as_the_store_stood_then(client, since, query, now,
 def test_search_as_of_serves_the_versions_of_then(client, since):
     as_of, _ = since
     items = client.get(f"/v1/events?as_of={as_of}&type=attack").get_json()["items"]
-    assert [(item["title"], item["version"]) for item in items] == [
-        ("Drone strike on Kharkiv", 1)]
+    assert [(item["title"], item["version"]) for item in items] == [("Drone strike on Kharkiv", 1)]
 
 
 @pytest.mark.parametrize("sort", ["-created_at", "created_at", "date", "-date"])
@@ -232,8 +260,7 @@ def test_facets_as_of_count_the_store_of_then(client, since):
     facets = client.get(f"/v1/events/facets?as_of={as_of}").get_json()
     assert facets["total"] == 4
     assert facets["certainty"] == {"confirmed": 2, "claimed": 1, "planned": 1}
-    assert facets["type"] == {"attack": 1, "meeting": 1, "military_cooperation": 1,
-                              "statement": 1}
+    assert facets["type"] == {"attack": 1, "meeting": 1, "military_cooperation": 1, "statement": 1}
     now = client.get("/v1/events/facets").get_json()
     assert now["certainty"] == {"confirmed": 2, "claimed": 1, "planned": 1}
     assert now["type"] == {"attack": 2, "military_cooperation": 1, "statement": 1}
@@ -245,8 +272,7 @@ def test_export_as_of_streams_the_versions_of_then(client, since):
     assert response.status_code == 200
     events = [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
     names = {value: name for name, value in ids.items()}
-    assert [names[event["id"]] for event in events] == ["anadyr", "statement", "kharkiv",
-                                                        "wonsan"]
+    assert [names[event["id"]] for event in events] == ["anadyr", "statement", "kharkiv", "wonsan"]
     assert events[2]["title"] == "Drone strike on Kharkiv"
 
 
@@ -261,14 +287,12 @@ def test_search_as_of_before_too_many_changes_is_a_400_naming_as_of(app, client,
     # Since the moment: two updates and one delete (the creation since does not count).
     app.config["AS_OF_MAX_CHANGES"] = 2
     for path in ("/v1/events", "/v1/events/facets", "/v1/events/export"):
-        assert_names_as_of(client.get(f"{path}?as_of={as_of}"),
-                           "More than 2 updates and deletes")
+        assert_names_as_of(client.get(f"{path}?as_of={as_of}"), "More than 2 updates and deletes")
     app.config["AS_OF_MAX_CHANGES"] = 3
     assert client.get(f"/v1/events?as_of={as_of}").status_code == 200
 
 
 def test_search_and_facets_as_of_the_earliest_moment_find_nothing(client, since):
     earliest = "as_of=0001-01-01T00:00:00Z"
-    assert client.get(f"/v1/events?{earliest}").get_json() == {"items": [],
-                                                                "next_cursor": None}
+    assert client.get(f"/v1/events?{earliest}").get_json() == {"items": [], "next_cursor": None}
     assert client.get(f"/v1/events/facets?{earliest}").get_json()["total"] == 0

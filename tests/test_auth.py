@@ -10,8 +10,12 @@ import pytest
 from conftest import TEST_KEYS, bearer
 from examples import example
 
-WRITE_REQUESTS = [("post", "/v1/events"), ("put", "/v1/events/{id}"),
-                  ("patch", "/v1/events/{id}"), ("delete", "/v1/events/{id}")]
+WRITE_REQUESTS = [
+    ("post", "/v1/events"),
+    ("put", "/v1/events/{id}"),
+    ("patch", "/v1/events/{id}"),
+    ("delete", "/v1/events/{id}"),
+]
 
 
 def _operations(client, scope: str) -> list[tuple[str, str]]:
@@ -41,11 +45,18 @@ def event_id(created):
 def test_spec_declares_the_bearer_scheme_and_each_operations_scope(client):
     spec = client.get("/openapi.json").get_json()
     assert spec["components"]["securitySchemes"]["apiKey"] == {
-        "type": "http", "scheme": "bearer", "bearerFormat": "evs_<prefix>_<secret>",
-        "description": spec["components"]["securitySchemes"]["apiKey"]["description"]}
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "evs_<prefix>_<secret>",
+        "description": spec["components"]["securitySchemes"]["apiKey"]["description"],
+    }
     writes = _operations(client, "write")
-    every_write = {(method, path) for path, item in spec["paths"].items()
-                   for method in item if method in ("post", "put", "patch", "delete")}
+    every_write = {
+        (method, path)
+        for path, item in spec["paths"].items()
+        for method in item
+        if method in ("post", "put", "patch", "delete")
+    }
     assert set(writes) == every_write
     assert {(m, p.replace("{id}", "{event_id}")) for m, p in WRITE_REQUESTS} <= every_write
     for method, path in writes:
@@ -67,13 +78,16 @@ def test_every_write_without_a_key_is_401_with_a_bearer_challenge(client, anonym
     assert client.get(f"/v1/events/{event_id}").json["version"] == 1
 
 
-@pytest.mark.parametrize("header", [
-    "Bearer evs_0123456789_" + "A" * 43,  # well formed, unknown
-    f"Bearer {TEST_KEYS['test-writer'][1][1][:-1]}x",  # a known prefix, a wrong secret
-    "Bearer not-a-key",
-    "Basic dXNlcjpwYXNz",
-    "Bearer",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer evs_0123456789_" + "A" * 43,  # well formed, unknown
+        f"Bearer {TEST_KEYS['test-writer'][1][1][:-1]}x",  # a known prefix, a wrong secret
+        "Bearer not-a-key",
+        "Basic dXNlcjpwYXNz",
+        "Bearer",
+    ],
+)
 def test_every_write_with_a_bad_key_is_401_invalid_token(client, event_id, header):
     for method, path in _operations(client, "write"):
         response = _call(client, method, path, event_id, headers={"Authorization": header})
@@ -134,37 +148,51 @@ def test_each_revision_records_the_name_of_the_key_that_wrote_it(client, created
     client.delete(url)
     revisions = client.get(f"{url}/revisions").json["items"]
     assert [(r["operation"], r["written_by"]) for r in revisions] == [
-        ("create", "test-writer"), ("update", "test-admin"), ("delete", "test-writer")]
+        ("create", "test-writer"),
+        ("update", "test-admin"),
+        ("delete", "test-writer"),
+    ]
 
 
 def test_no_key_is_stored_or_logged_in_plain_text(app, client, database_url, runner, caplog):
     result = runner.invoke(args=["keys", "create", "--name", "ingest", "--scope", "write"])
     key = result.stdout.strip().splitlines()[-1]
     with caplog.at_level(logging.DEBUG):
-        assert client.post("/v1/events", json=example(),
-                           headers={"Authorization": f"Bearer {key}"}).status_code == 201
+        assert (
+            client.post(
+                "/v1/events", json=example(), headers={"Authorization": f"Bearer {key}"}
+            ).status_code
+            == 201
+        )
         client.post("/v1/events", json=example(), headers={"Authorization": f"Bearer {key}x"})
     assert key not in caplog.text
     with psycopg.connect(database_url) as conn:
         dump = conn.execute(
-            "SELECT string_agg(t::text, ' ') FROM (SELECT * FROM api_keys) t").fetchone()[0]
+            "SELECT string_agg(t::text, ' ') FROM (SELECT * FROM api_keys) t"
+        ).fetchone()[0]
         revisions = conn.execute(
-            "SELECT string_agg(t::text, ' ') FROM (SELECT * FROM event_revisions) t").fetchone()[0]
+            "SELECT string_agg(t::text, ' ') FROM (SELECT * FROM event_revisions) t"
+        ).fetchone()[0]
     prefix, secret = key[:14], key[15:]
     assert secret not in dump and secret not in revisions
     assert prefix in dump  # the prefix is kept, to find the key
 
 
 def test_keys_command_creates_lists_and_revokes(runner, client):
-    created = runner.invoke(args=["keys", "create", "--name", "mirror", "--scope", "read",
-                                  "--scope", "write"])
+    created = runner.invoke(
+        args=["keys", "create", "--name", "mirror", "--scope", "read", "--scope", "write"]
+    )
     assert created.exit_code == 0, created.output
     key = created.stdout.strip().splitlines()[-1]
     assert key.startswith("evs_") and len(key) == 4 + 10 + 1 + 43
     prefix = key[:14]
 
-    assert client.post("/v1/events", json=example(),
-                       headers={"Authorization": f"Bearer {key}"}).status_code == 201
+    assert (
+        client.post(
+            "/v1/events", json=example(), headers={"Authorization": f"Bearer {key}"}
+        ).status_code
+        == 201
+    )
     listed = runner.invoke(args=["keys", "list"])
     line = next(line for line in listed.output.splitlines() if line.startswith("mirror"))
     assert prefix in line and "read,write" in line and key not in listed.output
@@ -176,8 +204,12 @@ def test_keys_command_creates_lists_and_revokes(runner, client):
 
     revoked = runner.invoke(args=["keys", "revoke", prefix])
     assert revoked.exit_code == 0 and "mirror" in revoked.output
-    assert client.post("/v1/events", json=example(),
-                       headers={"Authorization": f"Bearer {key}"}).status_code == 401
+    assert (
+        client.post(
+            "/v1/events", json=example(), headers={"Authorization": f"Bearer {key}"}
+        ).status_code
+        == 401
+    )
     unknown = runner.invoke(args=["keys", "revoke", "nobody"])
     assert unknown.exit_code != 0
 

@@ -20,15 +20,17 @@ BULK = "/v1/events/bulk"
 
 def _stored(database_url: str, title: str) -> int:
     with psycopg.connect(database_url) as conn:
-        return conn.execute("SELECT count(*) FROM events WHERE body->>'title' = %s",
-                            (title,)).fetchone()[0]
+        return conn.execute(
+            "SELECT count(*) FROM events WHERE body->>'title' = %s", (title,)
+        ).fetchone()[0]
 
 
 def _chunked(app, path: str, body: bytes) -> Response:
     """``body`` posted to ``app`` as a server passes a chunked body: no Content-Length, the
     input stream ended by the server (``wsgi.input_terminated``)."""
-    environ = EnvironBuilder(path=path, method="POST", content_type="application/json",
-                             headers=bearer("test-writer")).get_environ()
+    environ = EnvironBuilder(
+        path=path, method="POST", content_type="application/json", headers=bearer("test-writer")
+    ).get_environ()
     environ.pop("CONTENT_LENGTH", None)
     environ["wsgi.input"] = io.BytesIO(body)
     environ["wsgi.input_terminated"] = True
@@ -67,31 +69,43 @@ def test_a_chunked_bulk_body_has_the_bulk_limit(app, database_url):
 
 
 @pytest.mark.parametrize("stack", ["live_gunicorn", "live_nginx"])
-def test_over_the_limit_is_413_however_framed_through_a_real_server(request, stack,
-                                                                     database_url):
+def test_over_the_limit_is_413_however_framed_through_a_real_server(request, stack, database_url):
     server = request.getfixturevalue(stack)
     body = padded_event(example(title=f"3 MB through {stack}"), 3 * MIB)
     for chunked in (False, True):
-        response, answer = exchange(connect(server.base), "POST", "/v1/events", body,
-                                    WRITER | JSON_TYPE, chunked=chunked)
+        response, answer = exchange(
+            connect(server.base), "POST", "/v1/events", body, WRITER | JSON_TYPE, chunked=chunked
+        )
         assert_problem(response, answer, 413)
     assert _stored(database_url, f"3 MB through {stack}") == 0
 
 
 @pytest.mark.parametrize("stack", ["live_gunicorn", "live_nginx"])
 def test_bulk_bodies_meet_the_bulk_limit_however_framed_through_a_real_server(
-        request, stack, database_url):
+    request, stack, database_url
+):
     server = request.getfixturevalue(stack)
     title = f"bulk through {stack}"
     batch = json.dumps([example(title=title)]).encode()
     # Over MAX_BODY_BYTES but within BULK_MAX_BODY_BYTES (32 MiB): read whole.
-    response, answer = exchange(connect(server.base), "POST", BULK,
-                                batch + b" " * (2 * MIB), WRITER | JSON_TYPE, chunked=True)
+    response, answer = exchange(
+        connect(server.base),
+        "POST",
+        BULK,
+        batch + b" " * (2 * MIB),
+        WRITER | JSON_TYPE,
+        chunked=True,
+    )
     assert response.status == 200, answer[:300]
     # Over BULK_MAX_BODY_BYTES: refused, the array at its start not stored again.
     for chunked in (False, True):
-        response, answer = exchange(connect(server.base), "POST", f"{BULK}?atomic=true",
-                                    batch + b" " * (33 * MIB), WRITER | JSON_TYPE,
-                                    chunked=chunked)
+        response, answer = exchange(
+            connect(server.base),
+            "POST",
+            f"{BULK}?atomic=true",
+            batch + b" " * (33 * MIB),
+            WRITER | JSON_TYPE,
+            chunked=chunked,
+        )
         assert_problem(response, answer, 413)
     assert _stored(database_url, title) == 1

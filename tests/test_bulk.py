@@ -40,19 +40,30 @@ def _event_count(database_url: str) -> int:
 
 
 def test_mixed_batch_stores_the_valid_items_and_names_each_bad_field(client):
-    response = client.post(BULK, json=[_keyed("a"), _bad_personnel("b"), example("visit"),
-                                       {"type": "meeting"}])
+    response = client.post(
+        BULK, json=[_keyed("a"), _bad_personnel("b"), example("visit"), {"type": "meeting"}]
+    )
 
     assert response.status_code == 200
     body = response.get_json()
     items = body["items"]
     assert [(i["index"], i["status"], i["outcome"]) for i in items] == [
-        (0, 201, "created"), (1, 422, "invalid"), (2, 201, "created"), (3, 422, "invalid")]
+        (0, 201, "created"),
+        (1, 422, "invalid"),
+        (2, 201, "created"),
+        (3, 422, "invalid"),
+    ]
     assert items[1]["errors"] == {"details.personnel.min": ["Must not be greater than max."]}
     assert "title" in items[3]["errors"] and "sources" in items[3]["errors"]
     assert "id" not in items[1]
-    assert body["counts"] == {"created": 2, "updated": 0, "unchanged": 0, "left_deleted": 0,
-                              "invalid": 2, "conflict": 0}
+    assert body["counts"] == {
+        "created": 2,
+        "updated": 0,
+        "unchanged": 0,
+        "left_deleted": 0,
+        "invalid": 2,
+        "conflict": 0,
+    }
     stored = client.get(f"/v1/events/{items[0]['id']}").get_json()
     assert stored["key"] == "a"
     assert stored["version"] == items[0]["version"] == 1
@@ -60,9 +71,11 @@ def test_mixed_batch_stores_the_valid_items_and_names_each_bad_field(client):
 
 
 def test_atomic_batch_with_a_bad_item_is_422_naming_every_bad_item_and_stores_nothing(
-        client, database_url):
-    response = client.post(f"{BULK}?atomic=true",
-                           json=[_keyed("a"), _bad_personnel("b"), _keyed("c"), "not an event"])
+    client, database_url
+):
+    response = client.post(
+        f"{BULK}?atomic=true", json=[_keyed("a"), _bad_personnel("b"), _keyed("c"), "not an event"]
+    )
 
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
@@ -102,8 +115,9 @@ def test_ndjson_line_with_text_postgresql_cannot_store_is_that_items_error(clien
 
 
 def test_ndjson_bad_line_in_atomic_mode_is_named_by_its_index(client, database_url):
-    response = client.post(f"{BULK}?atomic=true", data=_ndjson(_keyed("a"), "{nope"),
-                           content_type=NDJSON)
+    response = client.post(
+        f"{BULK}?atomic=true", data=_ndjson(_keyed("a"), "{nope"), content_type=NDJSON
+    )
 
     assert response.status_code == 422
     assert list(response.get_json()["errors"]) == ["items.1"]
@@ -115,8 +129,11 @@ def test_more_items_than_bulk_max_items_is_413(app, client, database_url, as_ndj
     app.config["BULK_MAX_ITEMS"] = 2
     events = [_keyed("a"), _keyed("b"), _keyed("c")]
 
-    response = (client.post(BULK, data=_ndjson(*events), content_type=NDJSON) if as_ndjson
-                else client.post(BULK, json=events))
+    response = (
+        client.post(BULK, data=_ndjson(*events), content_type=NDJSON)
+        if as_ndjson
+        else client.post(BULK, json=events)
+    )
 
     assert response.status_code == 413
     assert response.mimetype == "application/problem+json"
@@ -165,8 +182,7 @@ def test_resent_batch_is_all_unchanged_and_writes_no_revision(client, database_u
     again = client.post(BULK, json=batch).get_json()
 
     assert [i["outcome"] for i in again["items"]] == ["unchanged"] * 3
-    assert [(i["id"], i["version"]) for i in again["items"]] == [
-        (i["id"], 1) for i in first]
+    assert [(i["id"], i["version"]) for i in again["items"]] == [(i["id"], 1) for i in first]
     assert again["counts"]["unchanged"] == 3
     assert _revision_count(database_url) == revisions
 
@@ -177,23 +193,37 @@ def test_a_changed_item_is_updated_with_the_next_version_and_a_revision(client):
     again = client.post(BULK, json=[_keyed("a", title="Retitled"), _keyed("b")]).get_json()
 
     assert [(i["outcome"], i["status"], i["version"]) for i in again["items"]] == [
-        ("updated", 200, 2), ("unchanged", 200, 1)]
+        ("updated", 200, 2),
+        ("unchanged", 200, 1),
+    ]
     assert again["items"][0]["id"] == first[0]["id"]
     stored = client.get(f"/v1/events/{first[0]['id']}")
     assert stored.get_json()["title"] == "Retitled"
     assert stored.headers["ETag"] == '"v2"'
     revisions = client.get(f"/v1/events/{first[0]['id']}/revisions").get_json()["items"]
-    assert [(r["version"], r["operation"], r["written_by"], r["event"]["title"])
-            for r in revisions] == [(1, "create", "test-writer", "Foreign minister meets leader"),
-                                    (2, "update", "test-writer", "Retitled")]
+    assert [
+        (r["version"], r["operation"], r["written_by"], r["event"]["title"]) for r in revisions
+    ] == [
+        (1, "create", "test-writer", "Foreign minister meets leader"),
+        (2, "update", "test-writer", "Retitled"),
+    ]
     assert revisions[0]["event"]["created_at"] == revisions[1]["event"]["created_at"]
 
 
 def test_events_written_by_bulk_are_searched_and_their_actors_listed(client):
     client.post(BULK, json=[_keyed("a"), _keyed("b", "visit")])
-    client.post(BULK, json=[_keyed("a", title="Sanctions summit in Pyongyang",
-                                    actors=[{"name": "Choe Son Hui", "kind": "person",
-                                             "country": "KP", "role": "host"}])])
+    client.post(
+        BULK,
+        json=[
+            _keyed(
+                "a",
+                title="Sanctions summit in Pyongyang",
+                actors=[
+                    {"name": "Choe Son Hui", "kind": "person", "country": "KP", "role": "host"}
+                ],
+            )
+        ],
+    )
 
     found = client.get("/v1/events?q=sanctions&country=KP&date_from=2025-07")
     actors = client.get("/v1/actors").get_json()["items"]
@@ -208,8 +238,7 @@ def test_an_item_whose_key_was_deleted_is_left_deleted(client):
 
     again = client.post(BULK, json=[_keyed("a", title="Back again")]).get_json()["items"][0]
 
-    assert (again["outcome"], again["status"], again["id"]) == ("left_deleted", 410,
-                                                                created["id"])
+    assert (again["outcome"], again["status"], again["id"]) == ("left_deleted", 410, created["id"])
     assert client.get(f"/v1/events/{created['id']}").status_code == 410
 
 
@@ -218,10 +247,14 @@ def test_a_key_repeated_in_the_batch_is_a_conflict_for_the_later_items(client):
 
     items = response.get_json()["items"]
     assert [(i["outcome"], i["status"]) for i in items] == [
-        ("created", 201), ("created", 201), ("conflict", 409)]
+        ("created", 201),
+        ("created", 201),
+        ("conflict", 409),
+    ]
     assert items[2]["errors"] == {"key": ["Duplicate of item 0 of this request."]}
     assert client.get(f"/v1/events/{items[0]['id']}").get_json()["title"] == (
-        "Foreign minister meets leader")
+        "Foreign minister meets leader"
+    )
 
 
 def test_a_repeated_key_in_atomic_mode_is_422(client, database_url):
@@ -229,7 +262,8 @@ def test_a_repeated_key_in_atomic_mode_is_422(client, database_url):
 
     assert response.status_code == 422
     assert response.get_json()["errors"] == {
-        "items.1.key": ["Duplicate of item 0 of this request."]}
+        "items.1.key": ["Duplicate of item 0 of this request."]
+    }
     assert _event_count(database_url) == 0
 
 
@@ -250,7 +284,8 @@ def test_the_atomic_parameter_must_be_a_boolean(client):
 
 
 def test_concurrent_batches_with_the_same_keys_in_opposite_orders_neither_fail_nor_repeat(
-        app, database_url):
+    app, database_url
+):
     keys = [f"k{n:02d}" for n in range(40)]
     batches = [[_keyed(key) for key in keys], [_keyed(key) for key in reversed(keys)]] * 3
     answers: list = [None] * len(batches)
@@ -265,8 +300,7 @@ def test_concurrent_batches_with_the_same_keys_in_opposite_orders_neither_fail_n
         thread.join()
 
     assert [answer.status_code for answer in answers] == [200] * len(batches)
-    outcomes = Counter(item["outcome"] for answer in answers
-                       for item in answer.get_json()["items"])
+    outcomes = Counter(item["outcome"] for answer in answers for item in answer.get_json()["items"])
     # Each key created once; a batch that met another's uncommitted create says conflict.
     assert outcomes["created"] == len(keys)
     assert set(outcomes) <= {"created", "unchanged", "conflict"}
@@ -275,8 +309,7 @@ def test_concurrent_batches_with_the_same_keys_in_opposite_orders_neither_fail_n
 
 
 @pytest.mark.parametrize("atomic", [False, True])
-def test_a_key_another_request_creates_meanwhile_is_a_conflict(app, client, database_url,
-                                                               atomic):
+def test_a_key_another_request_creates_meanwhile_is_a_conflict(app, client, database_url, atomic):
     # Another writer inserts key "a" and commits only once the batch waits on that key:
     # the batch's lock read saw no "a", so its insert meets the other's row.
     from service.storage.events import EventStore
@@ -292,9 +325,13 @@ def test_a_key_another_request_creates_meanwhile_is_a_conflict(app, client, data
     def release_once_the_batch_waits() -> None:
         with psycopg.connect(database_url, autocommit=True) as conn:
             deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and not conn.execute(
+            while (
+                time.monotonic() < deadline
+                and not conn.execute(
                     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND wait_event_type = 'Lock'").fetchone()[0]:
+                    " AND wait_event_type = 'Lock'"
+                ).fetchone()[0]
+            ):
                 time.sleep(0.02)
         release.set()
 
@@ -303,8 +340,7 @@ def test_a_key_another_request_creates_meanwhile_is_a_conflict(app, client, data
     assert inserted.wait(10)
     threading.Thread(target=release_once_the_batch_waits).start()
 
-    response = client.post(f"{BULK}?atomic={str(atomic).lower()}",
-                           json=[_keyed("b"), _keyed("a")])
+    response = client.post(f"{BULK}?atomic={str(atomic).lower()}", json=[_keyed("b"), _keyed("a")])
     writer.join()
 
     conflict = ["Created meanwhile by another request; send this item again."]
@@ -315,7 +351,9 @@ def test_a_key_another_request_creates_meanwhile_is_a_conflict(app, client, data
     else:
         items = response.get_json()["items"]
         assert [(i["outcome"], i.get("errors")) for i in items] == [
-            ("created", None), ("conflict", {"key": conflict})]
+            ("created", None),
+            ("conflict", {"key": conflict}),
+        ]
         assert _event_count(database_url) == 2
         assert _revision_count(database_url) == 2
     again = client.post(BULK, json=[_keyed("a", title="Written by the other")])

@@ -40,8 +40,10 @@ def test_feed_lists_creates_updates_and_deletes_with_who_wrote_them(client, crea
     items, _ = _follow(client)
     event_id = url.rsplit("/", 1)[1]
     assert [(i["event_id"], i["operation"], i["version"], i["written_by"]) for i in items] == [
-        (event_id, "create", 1, "test-writer"), (event_id, "update", 2, "test-writer"),
-        (event_id, "delete", 3, "test-writer")]
+        (event_id, "create", 1, "test-writer"),
+        (event_id, "update", 2, "test-writer"),
+        (event_id, "delete", 3, "test-writer"),
+    ]
     assert [i["event"]["title"] for i in items] == ["First", "Second", "Second"]
     assert "deleted_at" in items[2]["event"]  # the tombstone
     assert all(i["recorded_at"] == i["event"]["updated_at"] for i in items)
@@ -69,8 +71,7 @@ def test_after_now_starts_from_the_present(client, created):
     assert [i["event"]["title"] for i in items] == ["After"]
 
 
-@pytest.mark.parametrize("after", ["abc", "1.2.3", "-1.0", "01.0", "1.", "now1",
-                                   "1" * 25 + ".0"])
+@pytest.mark.parametrize("after", ["abc", "1.2.3", "-1.0", "01.0", "1.", "now1", "1" * 25 + ".0"])
 def test_a_cursor_that_is_not_one_is_400(client, after):
     response = client.get("/v1/changes", query_string={"after": after})
     assert response.status_code == 400
@@ -90,15 +91,18 @@ def test_a_change_committed_late_is_not_skipped(client, database_url):
         items, _ = _drain(client, cursor)
     assert [i["event"]["title"] for i in items] == ["Slow", "Fast"]
     with psycopg.connect(database_url) as conn:
-        by_seq = [row[0] for row in conn.execute(
-            "SELECT body->>'title' FROM event_revisions ORDER BY seq")]
+        by_seq = [
+            row[0]
+            for row in conn.execute("SELECT body->>'title' FROM event_revisions ORDER BY seq")
+        ]
     # Slow holds the lower seq: a feed that served Fast by seq while Slow was still
     # running would have moved its consumers past Slow for good.
     assert by_seq == ["Slow", "Fast"]
 
 
-def _writer(database_url: str, event_ids: list, stop_at: float, rounds: int, seed: int,
-            failures: list) -> None:
+def _writer(
+    database_url: str, event_ids: list, stop_at: float, rounds: int, seed: int, failures: list
+) -> None:
     rng = random.Random(seed)
     with psycopg.connect(database_url, autocommit=True) as conn:
         store = EventStore(None, conn, written_by=f"writer-{seed}")
@@ -113,8 +117,10 @@ def _writer(database_url: str, event_ids: list, stop_at: float, rounds: int, see
                     for _ in range(rng.randint(1, 3)):
                         if event_ids and rng.random() < 0.6:
                             summary = {"summary": f"{rng.random()}"}
-                            store.update(rng.choice(event_ids),
-                                         lambda current, s=summary: EVENT.load(current | s))
+                            store.update(
+                                rng.choice(event_ids),
+                                lambda current, s=summary: EVENT.load(current | s),
+                            )
                         else:
                             new.append(store.create(EVENT.load(example())).id)
                     time.sleep(rng.random() * 0.02)
@@ -126,14 +132,16 @@ def _writer(database_url: str, event_ids: list, stop_at: float, rounds: int, see
                 return
 
 
-def test_consumer_sees_every_change_once_and_each_events_versions_in_order(
-        client, database_url):
+def test_consumer_sees_every_change_once_and_each_events_versions_in_order(client, database_url):
     event_ids: list = []
     failures: list = []
     stop_at = time.monotonic() + 20
-    writers = [threading.Thread(target=_writer,
-                                args=(database_url, event_ids, stop_at, 25, seed, failures))
-               for seed in range(6)]
+    writers = [
+        threading.Thread(
+            target=_writer, args=(database_url, event_ids, stop_at, 25, seed, failures)
+        )
+        for seed in range(6)
+    ]
     seen: list[dict] = []
     cursor = None
     for writer in writers:
@@ -160,7 +168,8 @@ def test_consumer_sees_every_change_once_and_each_events_versions_in_order(
 
 
 def test_a_write_older_than_the_version_it_follows_is_refused_then_retried(
-        client, created, database_url):
+    client, created, database_url
+):
     """An older transaction cannot add a version after a newer one: the feed would misorder."""
     _, url = created(example(title="Shared"))
     event_id = url.rsplit("/", 1)[1]
@@ -173,7 +182,11 @@ def test_a_write_older_than_the_version_it_follows_is_refused_then_retried(
     # Rolled back, nothing of it stays; in a new transaction (a newer id) it succeeds.
     with psycopg.connect(database_url, autocommit=True) as conn:
         EventStore(None, conn).update(
-            event_id, lambda current: EVENT.load(current | {"title": "Retried"}))
+            event_id, lambda current: EVENT.load(current | {"title": "Retried"})
+        )
     items, _ = _drain(client, None)
     assert [(i["version"], i["event"]["title"]) for i in items] == [
-        (1, "Shared"), (2, "Newer"), (3, "Retried")]
+        (1, "Shared"),
+        (2, "Newer"),
+        (3, "Retried"),
+    ]

@@ -66,8 +66,7 @@ def test_if_match_can_be_made_mandatory(make_app):
     response = client.patch(url, json={"title": "New"})
     assert response.status_code == 428
     assert response.mimetype == "application/problem+json"
-    assert client.patch(url, json={"title": "New"},
-                        headers={"If-Match": '"v1"'}).status_code == 200
+    assert client.patch(url, json={"title": "New"}, headers={"If-Match": '"v1"'}).status_code == 200
 
 
 def test_concurrent_writers_with_the_same_if_match_only_one_wins(app, created):
@@ -78,8 +77,7 @@ def test_concurrent_writers_with_the_same_if_match_only_one_wins(app, created):
     def write(n):
         client = app.test_client()
         barrier.wait()
-        response = client.patch(url, json={"title": f"Writer {n}"},
-                                headers={"If-Match": '"v1"'})
+        response = client.patch(url, json={"title": f"Writer {n}"}, headers={"If-Match": '"v1"'})
         statuses.append(response.status_code)
 
     threads = [threading.Thread(target=write, args=(n,)) for n in range(6)]
@@ -110,14 +108,12 @@ def test_concurrent_writers_without_if_match_lose_no_update(app, created):
     client = app.test_client()
     revisions = client.get(f"{url}/revisions").get_json()["items"]
     assert [r["version"] for r in revisions] == [1, 2, 3, 4, 5, 6]
-    assert {r["event"].get("summary") for r in revisions[1:]} == {f"Writer {n}"
-                                                                  for n in range(5)}
+    assert {r["event"].get("summary") for r in revisions[1:]} == {f"Writer {n}" for n in range(5)}
 
 
-@pytest.mark.parametrize("if_match", ["", "v1", '"v1', 'W/', '"v1";"v2"', 'W/"a" x'])
+@pytest.mark.parametrize("if_match", ["", "v1", '"v1', "W/", '"v1";"v2"', 'W/"a" x'])
 @pytest.mark.parametrize("method", ["put", "patch", "delete"])
-def test_if_match_that_is_not_one_by_its_syntax_is_400_naming_it(client, created, method,
-                                                                  if_match):
+def test_if_match_that_is_not_one_by_its_syntax_is_400_naming_it(client, created, method, if_match):
     event = example()
     _, url = created(event)
     kwargs = {"headers": {"If-Match": if_match}}
@@ -145,5 +141,9 @@ def test_a_missing_or_bad_body_is_reported_before_if_match(client, created, meth
     assert send(url, headers=stale, json=[]).status_code == 422
     invalid = {"title": 5} if method == "patch" else example(title=5)
     assert send(url, headers=stale, json=invalid).status_code == 422
-    assert send(url, headers=stale, json={"title": "New"} if method == "patch"
-                else example()).status_code == 412
+    assert (
+        send(
+            url, headers=stale, json={"title": "New"} if method == "patch" else example()
+        ).status_code
+        == 412
+    )

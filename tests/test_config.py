@@ -32,8 +32,9 @@ def test_an_empty_secret_key_is_the_default(no_secret_key, monkeypatch, database
 
 
 @pytest.mark.parametrize("development", ["true", "1", "yes"])
-def test_the_development_flag_allows_the_default(no_secret_key, monkeypatch, database_url,
-                                                 development):
+def test_the_development_flag_allows_the_default(
+    no_secret_key, monkeypatch, database_url, development
+):
     monkeypatch.setenv("DEVELOPMENT", development)
     app = create_app({"DATABASE_URL": database_url})
     assert app.config["SECRET_KEY"] == DEFAULT_SECRET_KEY
@@ -47,19 +48,32 @@ def test_the_embedded_database_allows_the_default(no_secret_key, monkeypatch):
 
 def test_a_secret_key_of_its_own_is_used(no_secret_key, monkeypatch, database_url):
     monkeypatch.setenv("SECRET_KEY", "a long random value")
-    assert create_app({"DATABASE_URL": database_url}).config["SECRET_KEY"] == \
-        "a long random value"
+    assert create_app({"DATABASE_URL": database_url}).config["SECRET_KEY"] == "a long random value"
 
 
 def test_gunicorn_refuses_to_start_and_says_why(no_secret_key, database_url, tmp_path):
     # The production command, with DATABASE_URL and no SECRET_KEY: no worker boots.
     import os
 
-    env = {name: value for name, value in os.environ.items()
-           if name not in {"SECRET_KEY", "DEVELOPMENT"}}
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"SECRET_KEY", "DEVELOPMENT"}
+    }
     env |= {"DATABASE_URL": database_url, "WEB_CONCURRENCY": "1", "BIND": "127.0.0.1:0"}
     done = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "--config", "python:service.gunicorn_conf",
-         "service:create_app()"], env=env, capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--config",
+            "python:service.gunicorn_conf",
+            "service:create_app()",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0
     assert "SECRET_KEY is not set" in done.stderr

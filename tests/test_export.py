@@ -15,10 +15,18 @@ def searched(client, query: str) -> list[dict]:
     return client.get(f"/v1/events?{query}&limit=100").get_json()["items"]
 
 
-@pytest.mark.parametrize("query", [
-    "", "type=attack&type=meeting", "q=Lavrov", "country=RU&sort=date",
-    "date_from=2024&date_to=2024", "certainty=confirmed&sort=-date", "type=visit&country=UA",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "type=attack&type=meeting",
+        "q=Lavrov",
+        "country=RU&sort=date",
+        "date_from=2024&date_to=2024",
+        "certainty=confirmed&sort=-date",
+        "type=visit&country=UA",
+    ],
+)
 def test_ndjson_lines_are_the_search_results(client, ids, query):
     response = client.get(f"/v1/events/export?format=ndjson&{query}")
     assert response.status_code == 200
@@ -48,17 +56,32 @@ def test_csv_flattens_the_envelope(client, ids):
     text = client.get("/v1/events/export?format=csv&location=Wonsan").get_data(as_text=True)
     (row,) = csv.DictReader(io.StringIO(text))
     assert row == {
-        "id": ids["wonsan"], "type": "meeting", "key": "",
+        "id": ids["wonsan"],
+        "type": "meeting",
+        "key": "",
         "title": "Lavrov meets Kim in Wonsan",
         "summary": "Talks on bilateral relations and the war in Ukraine.",
-        "date": "2025-07-12", "end_date": "", "date_basis": "on", "certainty": "confirmed",
-        "location_name": "Wonsan", "location_region": "", "location_country": "KP",
-        "location_precision": "", "lat": "39.15", "lon": "127.44",
-        "actors": "Sergey Lavrov; Kim Jong Un", "actor_countries": "RU; KP",
-        "tags": "diplomacy", "publishers": "ANI", "source_kinds": "",
+        "date": "2025-07-12",
+        "end_date": "",
+        "date_basis": "on",
+        "certainty": "confirmed",
+        "location_name": "Wonsan",
+        "location_region": "",
+        "location_country": "KP",
+        "location_precision": "",
+        "lat": "39.15",
+        "lon": "127.44",
+        "actors": "Sergey Lavrov; Kim Jong Un",
+        "actor_countries": "RU; KP",
+        "tags": "diplomacy",
+        "publishers": "ANI",
+        "source_kinds": "",
         "source_urls": "https://example.org/ani/1",
-        "details": '{"format":"talks"}', "related": "", "version": "1",
-        "created_at": row["created_at"], "updated_at": row["updated_at"],
+        "details": '{"format":"talks"}',
+        "related": "",
+        "version": "1",
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
     }
     assert row["created_at"].endswith("Z")
 
@@ -73,12 +96,36 @@ def test_csv_keeps_commas_quotes_and_newlines_in_cells(client):
 
 def test_csv_of_nothing_is_its_header(client, ids):
     text = client.get("/v1/events/export?format=csv&q=nothingmatches").get_data(as_text=True)
-    assert list(csv.reader(io.StringIO(text))) == [[
-        "id", "type", "key", "title", "summary", "date", "end_date", "date_basis",
-        "certainty", "location_name", "location_region", "location_country",
-        "location_precision", "lat", "lon", "actors", "actor_countries", "tags", "publishers",
-        "source_kinds", "source_urls", "details", "related", "version", "created_at",
-        "updated_at"]]
+    assert list(csv.reader(io.StringIO(text))) == [
+        [
+            "id",
+            "type",
+            "key",
+            "title",
+            "summary",
+            "date",
+            "end_date",
+            "date_basis",
+            "certainty",
+            "location_name",
+            "location_region",
+            "location_country",
+            "location_precision",
+            "lat",
+            "lon",
+            "actors",
+            "actor_countries",
+            "tags",
+            "publishers",
+            "source_kinds",
+            "source_urls",
+            "details",
+            "related",
+            "version",
+            "created_at",
+            "updated_at",
+        ]
+    ]
 
 
 @pytest.mark.parametrize("query", ["", "country=RU", "sort=date", "q=nothingmatches"])
@@ -93,14 +140,20 @@ def test_geojson_is_a_feature_collection_of_events_with_coordinates(client, ids,
     for feature, event in zip(collection["features"], located, strict=True):
         assert feature["type"] == "Feature"
         assert feature["geometry"] == {
-            "type": "Point", "coordinates": [event["location"]["lon"], event["location"]["lat"]]}
+            "type": "Point",
+            "coordinates": [event["location"]["lon"], event["location"]["lat"]],
+        }
 
 
 def test_geojson_leaves_out_events_without_coordinates(client, ids):
     collection = json.loads(client.get("/v1/events/export?format=geojson").get_data())
     names = {value: name for name, value in ids.items()}
     assert {names[f["properties"]["id"]] for f in collection["features"]} == {
-        "wonsan", "kharkiv", "kursk", "anadyr"}
+        "wonsan",
+        "kharkiv",
+        "kursk",
+        "anadyr",
+    }
 
 
 def test_export_streams_more_rows_than_one_batch(client, app, monkeypatch):
@@ -113,8 +166,6 @@ def test_export_streams_more_rows_than_one_batch(client, app, monkeypatch):
     assert response.is_streamed
     titles = [json.loads(line)["title"] for line in response.get_data(as_text=True).splitlines()]
     assert titles == [f"Exercise {n}" for n in range(5)]
-
-
 
 
 def test_head_answers_the_headers_without_a_body(client, ids):

@@ -10,14 +10,19 @@ def test_facets_count_every_live_event(client, ids):
     assert response.status_code == 200
     assert response.get_json() == {
         "total": 7,
-        "type": {"arms_transfer": 1, "attack": 1, "casualties": 1, "meeting": 1,
-                 "military_cooperation": 1, "statement": 1, "visit": 1},
+        "type": {
+            "arms_transfer": 1,
+            "attack": 1,
+            "casualties": 1,
+            "meeting": 1,
+            "military_cooperation": 1,
+            "statement": 1,
+            "visit": 1,
+        },
         "country": {"RU": 6, "KP": 3, "UA": 1},
-        "certainty": {"confirmed": 2, "reported": 2, "claimed": 1, "estimated": 1,
-                      "planned": 1},
+        "certainty": {"confirmed": 2, "reported": 2, "claimed": 1, "estimated": 1, "planned": 1},
         "source_kind": {},
-        "month": {"2023-09": 1, "2024": 1, "2024-06": 1, "2024-12": 1, "2025-06": 1,
-                  "2025-07": 2},
+        "month": {"2023-09": 1, "2024": 1, "2024-06": 1, "2024-12": 1, "2025-06": 1, "2025-07": 2},
     }
 
 
@@ -35,14 +40,28 @@ def test_facets_apply_the_search_filters(client, ids):
 
 def test_facets_of_nothing_are_empty(client, ids):
     assert client.get("/v1/events/facets?q=nonexistentword").get_json() == {
-        "total": 0, "type": {}, "country": {}, "certainty": {}, "source_kind": {},
-        "month": {}}
+        "total": 0,
+        "type": {},
+        "country": {},
+        "certainty": {},
+        "source_kind": {},
+        "month": {},
+    }
 
 
-@pytest.mark.parametrize("query", [
-    "", "type=attack&type=meeting", "q=Lavrov", "country=RU", "certainty=reported",
-    "date_from=2024-06&date_to=2025-06", "bbox=30,45,40,55", "source=TASS&tag=diplomacy",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "type=attack&type=meeting",
+        "q=Lavrov",
+        "country=RU",
+        "certainty=reported",
+        "date_from=2024-06&date_to=2025-06",
+        "bbox=30,45,40,55",
+        "source=TASS&tag=diplomacy",
+    ],
+)
 def test_facets_add_up_to_the_search_total(client, ids, query):
     facets = client.get(f"/v1/events/facets?{query}").get_json()
     found = client.get(f"/v1/events?{query}&limit=100").get_json()["items"]
@@ -56,5 +75,3 @@ def test_facets_add_up_to_the_search_total(client, ids, query):
         for country in named - {None}:
             countries[country] = countries.get(country, 0) + 1
     assert facets["country"] == countries
-
-

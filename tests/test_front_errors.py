@@ -16,9 +16,13 @@ from bench.servers import NGINX_INSTALL_HINT, Nginx, free_port
 # The spec's longest search: each repeatable free-text filter at its 20 values of 200
 # characters, and q at its 500.
 LONGEST_SEARCH = "/v1/events?" + urllib.parse.urlencode(
-    [("q", "q" * 500)] + [(name, f"{n:02d}" + "v" * 198)
-                          for name in ("actor", "location", "tag", "source")
-                          for n in range(20)])
+    [("q", "q" * 500)]
+    + [
+        (name, f"{n:02d}" + "v" * 198)
+        for name in ("actor", "location", "tag", "source")
+        for n in range(20)
+    ]
+)
 
 
 def _raw(server, request: bytes) -> tuple[int, dict, bytes]:
@@ -51,21 +55,32 @@ def test_the_longest_search_the_spec_allows_fits(live_nginx, live_gunicorn):
 
 
 def test_nginx_answers_a_body_over_the_limit_with_a_problem(live_nginx):
-    response, body = exchange(connect(live_nginx.base), "POST", "/v1/events",
-                              padded_event(example(), 2 * 1024 * 1024), WRITER | JSON_TYPE)
+    response, body = exchange(
+        connect(live_nginx.base),
+        "POST",
+        "/v1/events",
+        padded_event(example(), 2 * 1024 * 1024),
+        WRITER | JSON_TYPE,
+    )
     problem = assert_problem(response, body, 413)
     assert problem["instance"] == "/v1/events"
     assert response.getheader("Cache-Control") == "no-store"
 
 
 def test_nginx_answers_a_request_line_over_its_buffer_with_a_problem(live_nginx):
-    _assert_raw_problem(*_raw(live_nginx, b"GET /v1/events?q=" + b"a" * 40_000
-                              + b" HTTP/1.1\r\nHost: x\r\n\r\n"), 414)
+    _assert_raw_problem(
+        *_raw(live_nginx, b"GET /v1/events?q=" + b"a" * 40_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"),
+        414,
+    )
 
 
 def test_nginx_answers_a_header_over_its_buffer_with_a_problem(live_nginx):
-    _assert_raw_problem(*_raw(live_nginx, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: "
-                              + b"a" * 40_000 + b"\r\n\r\n"), 431)
+    _assert_raw_problem(
+        *_raw(
+            live_nginx, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 40_000 + b"\r\n\r\n"
+        ),
+        431,
+    )
 
 
 def test_nginx_answers_a_malformed_request_with_a_problem(live_nginx):

@@ -33,9 +33,22 @@ def generated(tmp_path_factory):
     config.write_text("post_hooks: []\n")  # no formatter run: the code is only imported
     generator = Path(sys.executable).with_name("openapi-python-client")
     result = subprocess.run(
-        [str(generator), "generate", "--path", str(OPENAPI_YAML), "--meta", "none",
-         "--output-path", str(folder / PACKAGE), "--config", str(config)],
-        capture_output=True, text=True, timeout=120)
+        [
+            str(generator),
+            "generate",
+            "--path",
+            str(OPENAPI_YAML),
+            "--meta",
+            "none",
+            "--output-path",
+            str(folder / PACKAGE),
+            "--config",
+            str(config),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     sys.path.insert(0, str(folder))
     try:
@@ -49,8 +62,9 @@ def generated(tmp_path_factory):
 @pytest.fixture
 def api(generated, live_gunicorn, app):  # app: the store emptied before the test
     """A generated client with the writer key, against real gunicorn."""
-    client = generated.AuthenticatedClient(base_url=live_gunicorn.base,
-                                           token=TEST_KEYS["test-writer"][1][1])
+    client = generated.AuthenticatedClient(
+        base_url=live_gunicorn.base, token=TEST_KEYS["test-writer"][1][1]
+    )
     with client:
         yield client
 
@@ -63,9 +77,22 @@ def test_generating_the_client_warns_of_nothing_but_ndjson_bodies(tmp_path):
     generator = Path(sys.executable).with_name("openapi-python-client")
     (tmp_path / "config.yaml").write_text("post_hooks: []\n")
     result = subprocess.run(
-        [str(generator), "generate", "--path", str(OPENAPI_YAML), "--meta", "none",
-         "--output-path", str(tmp_path / "out"), "--config", str(tmp_path / "config.yaml")],
-        capture_output=True, text=True, timeout=120)
+        [
+            str(generator),
+            "generate",
+            "--path",
+            str(OPENAPI_YAML),
+            "--meta",
+            "none",
+            "--output-path",
+            str(tmp_path / "out"),
+            "--config",
+            str(tmp_path / "config.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     output = result.stdout + result.stderr
     warnings = [line for line in output.splitlines() if line.startswith("WARNING")]
     # The bulk endpoint's NDJSON body is a string the generator does not type; its JSON
@@ -106,15 +133,15 @@ def test_patch_through_the_generated_client_is_a_merge_patch(generated, api):
     models = _module(generated, "models")
     create = importlib.import_module(f"{generated.__name__}.api.events.create_event")
     patch = importlib.import_module(f"{generated.__name__}.api.events.patch_event")
-    event_id = create.sync(client=api, body=models.MeetingEvent.from_dict(
-        example(tags=["one"]))).id
+    event_id = create.sync(client=api, body=models.MeetingEvent.from_dict(example(tags=["one"]))).id
     body_type = patch.sync_detailed.__annotations__["body"]
     body_class = getattr(models, body_type) if isinstance(body_type, str) else body_type
     # With EventPatch under both media types, the generator types the body as a union of
     # its model for each: either serves.
     body_class = next(iter(typing.get_args(body_class)), body_class)
-    patched = patch.sync_detailed(event_id, client=api,
-                                  body=body_class.from_dict({"tags": ["two"]}))
+    patched = patch.sync_detailed(
+        event_id, client=api, body=body_class.from_dict({"tags": ["two"]})
+    )
     assert patched.status_code == 200, patched.content
     assert patched.parsed.tags == ["two"] and patched.parsed.version == 2
 
@@ -124,12 +151,18 @@ def test_search_pages_by_cursor_through_the_generated_client(generated, api):
     create = importlib.import_module(f"{generated.__name__}.api.events.create_event")
     search = importlib.import_module(f"{generated.__name__}.api.events.list_events")
     for day in range(1, 6):
-        create.sync(client=api, body=models.MeetingEvent.from_dict(
-            example(title=f"Day {day}", date=f"2025-07-0{day}")))
+        create.sync(
+            client=api,
+            body=models.MeetingEvent.from_dict(example(title=f"Day {day}", date=f"2025-07-0{day}")),
+        )
     titles, cursor = [], None
     while True:
-        page = search.sync(client=api, limit=2, sort=models.ListEventsSort.DATE_DESC,
-                           **({"cursor": cursor} if cursor else {}))
+        page = search.sync(
+            client=api,
+            limit=2,
+            sort=models.ListEventsSort.DATE_DESC,
+            **({"cursor": cursor} if cursor else {}),
+        )
         assert isinstance(page, models.EventPage), page
         titles += [item.title for item in page.items]
         if not page.next_cursor:

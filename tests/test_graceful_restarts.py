@@ -16,7 +16,8 @@ WRITER = bearer("test-writer")["Authorization"]
 
 
 def test_sigterm_answers_every_accepted_request_and_keeps_every_acknowledged_write(
-        database_url, tmp_path):
+    database_url, tmp_path
+):
     result = signal_round(database_url, WRITER, signal.SIGTERM, tmp_path / "gunicorn.log")
     assert result["failed"] == 0, result["failures"]
     # A request on a kept-alive connection is answered (with Connection: close), never

@@ -68,8 +68,10 @@ def test_a_request_while_the_first_is_running_is_409(client, database_url):
         assert response.headers["Retry-After"] == "1"
         assert response.mimetype == "application/problem+json"
     assert _count_events(database_url) == 0
-    assert client.post("/v1/events", json=example(),
-                       headers={"Idempotency-Key": key}).status_code == 201
+    assert (
+        client.post("/v1/events", json=example(), headers={"Idempotency-Key": key}).status_code
+        == 201
+    )
 
 
 def test_fifty_concurrent_requests_with_one_key_create_one_event(make_app, database_url):
@@ -103,14 +105,16 @@ def test_an_expired_key_is_swept_and_may_be_used_again(make_app, database_url):
             "INSERT INTO idempotency_keys (api_key_id, key, request_hash, status, headers,"
             " body, expires_at) SELECT id, 'old-' || n, '', 201, '{}', '',"
             " now() - interval '1 day'"
-            " FROM api_keys, generate_series(1, 5) n WHERE name = 'test-writer'")
+            " FROM api_keys, generate_series(1, 5) n WHERE name = 'test-writer'"
+        )
     key = {"Idempotency-Key": "short-lived"}
     assert client.post("/v1/events", json=example(), headers=key).status_code == 201
     again = client.post("/v1/events", json=example(), headers=key)
     assert again.status_code == 201 and "Idempotent-Replayed" not in again.headers
     with psycopg.connect(database_url) as conn:
-        left = conn.execute("SELECT count(*) FROM idempotency_keys WHERE key LIKE 'old-%'"
-                            ).fetchone()[0]
+        left = conn.execute(
+            "SELECT count(*) FROM idempotency_keys WHERE key LIKE 'old-%'"
+        ).fetchone()[0]
     assert left == 0
     assert _count_events(database_url) == 2
 

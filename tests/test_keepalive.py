@@ -10,7 +10,7 @@ from examples import example
 from live_http import JSON_TYPE, WRITER, assert_problem, connect, exchange, padded_event
 
 MIB = 1024 * 1024
-LARGE = padded_event(example(), 512 * 1024)   # within the limit, more than gunicorn drains
+LARGE = padded_event(example(), 512 * 1024)  # within the limit, more than gunicorn drains
 TOO_LARGE = padded_event(example(), 3 * MIB)
 
 # name -> (method, path, headers, body, chunked, status)
@@ -27,8 +27,7 @@ EARLY_ERRORS = {
 
 @pytest.mark.parametrize("stack", ["live_nginx", "live_gunicorn"])
 @pytest.mark.parametrize("case", list(EARLY_ERRORS))
-def test_after_an_early_error_the_connection_is_usable_or_closed_and_says_so(
-        request, stack, case):
+def test_after_an_early_error_the_connection_is_usable_or_closed_and_says_so(request, stack, case):
     server = request.getfixturevalue(stack)
     method, path, headers, body, chunked, status = EARLY_ERRORS[case]
     conn = connect(server.base)

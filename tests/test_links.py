@@ -41,8 +41,7 @@ def test_post_with_a_link_to_nothing_is_422_naming_the_field(client, ref):
 
 @pytest.mark.parametrize("by", ["id", "key", "upper-case id"])
 def test_post_may_link_by_id_or_key(client, target, by):
-    ref = {"id": target["id"], "key": target["key"],
-           "upper-case id": target["id"].upper()}[by]
+    ref = {"id": target["id"], "key": target["key"], "upper-case id": target["id"].upper()}[by]
 
     response = client.post("/v1/events", json=_linking(ref))
 
@@ -51,8 +50,13 @@ def test_post_may_link_by_id_or_key(client, target, by):
 
 
 def test_the_second_bad_link_is_named_by_its_index(client, target):
-    event = example("meeting", related=[{"event": target["key"], "relation": "part_of"},
-                                        {"event": UNKNOWN_KEY, "relation": "follows"}])
+    event = example(
+        "meeting",
+        related=[
+            {"event": target["key"], "relation": "part_of"},
+            {"event": UNKNOWN_KEY, "relation": "follows"},
+        ],
+    )
 
     response = client.post("/v1/events", json=event)
 
@@ -73,8 +77,7 @@ def test_put_with_a_link_to_nothing_is_422_and_leaves_the_event(client, created)
 def test_patch_with_a_link_to_nothing_is_422_and_leaves_the_event(client, created):
     _, url = created(example("meeting"))
 
-    response = client.patch(url, json={"related": [{"event": UNKNOWN_ID,
-                                                    "relation": "follows"}]})
+    response = client.patch(url, json={"related": [{"event": UNKNOWN_ID, "relation": "follows"}]})
 
     assert response.status_code == 422
     assert response.get_json()["errors"] == {"related.0.event": _unknown(UNKNOWN_ID)}
@@ -85,23 +88,24 @@ def test_put_and_patch_may_link_to_a_stored_event(client, created, target):
     _, url = created(example("meeting"))
 
     assert client.put(url, json=_linking(target["id"])).status_code == 200
-    patched = client.patch(url, json={"related": [{"event": "the-visit",
-                                                   "relation": "follows"}]})
+    patched = client.patch(url, json={"related": [{"event": "the-visit", "relation": "follows"}]})
     assert patched.status_code == 200
     assert patched.get_json()["related"] == [{"event": "the-visit", "relation": "follows"}]
 
 
 def test_bulk_item_with_a_link_to_nothing_is_invalid_naming_the_field(client):
-    items = client.post(BULK, json=[_linking(UNKNOWN_KEY), example("visit")]
-                        ).get_json()["items"]
+    items = client.post(BULK, json=[_linking(UNKNOWN_KEY), example("visit")]).get_json()["items"]
 
     assert [i["outcome"] for i in items] == ["invalid", "created"]
     assert items[0]["errors"] == {"related.0.event": _unknown(UNKNOWN_KEY)}
 
 
 def test_bulk_items_may_link_to_keys_of_the_same_batch_in_any_order(client, target):
-    batch = [_linking("later", key="first"), example("visit", key="later"),
-             _linking(target["id"], key="third")]
+    batch = [
+        _linking("later", key="first"),
+        example("visit", key="later"),
+        _linking(target["id"], key="third"),
+    ]
 
     items = client.post(BULK, json=batch).get_json()["items"]
 
@@ -109,8 +113,11 @@ def test_bulk_items_may_link_to_keys_of_the_same_batch_in_any_order(client, targ
 
 
 def test_bulk_link_to_a_refused_item_is_refused_too(client):
-    batch = [_linking("b", key="a"), _linking(UNKNOWN_KEY, key="b"),
-             example("meeting", key="c", title=None)]
+    batch = [
+        _linking("b", key="a"),
+        _linking(UNKNOWN_KEY, key="b"),
+        example("meeting", key="c", title=None),
+    ]
     batch.append(_linking("c", key="d"))
 
     items = client.post(BULK, json=batch).get_json()["items"]
@@ -121,8 +128,9 @@ def test_bulk_link_to_a_refused_item_is_refused_too(client):
 
 
 def test_bulk_atomic_names_the_bad_link_and_stores_nothing(client, database_url):
-    response = client.post(f"{BULK}?atomic=true",
-                           json=[example("visit", key="v"), _linking(UNKNOWN_KEY)])
+    response = client.post(
+        f"{BULK}?atomic=true", json=[example("visit", key="v"), _linking(UNKNOWN_KEY)]
+    )
 
     assert response.status_code == 422
     assert response.get_json()["errors"] == {"items.1.related.0.event": _unknown(UNKNOWN_KEY)}
@@ -131,7 +139,8 @@ def test_bulk_atomic_names_the_bad_link_and_stores_nothing(client, database_url)
 
 
 def test_deleting_a_linked_event_leaves_the_link_readable_and_the_target_gone(
-        client, created, target):
+    client, created, target
+):
     _, url = created(_linking(target["key"]))
 
     assert client.delete(f"/v1/events/{target['id']}").status_code == 204

@@ -17,8 +17,11 @@ BY_ID = "/v1/events/<uuid:event_id>"
 
 def samples(text: str) -> dict[tuple, float]:
     """Every sample of a scrape: (name, sorted labels) -> value."""
-    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(text) for sample in family.samples}
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
 
 def value(scrape: dict, name: str, **labels) -> float:
@@ -40,8 +43,7 @@ def counted_app(app):
     return app
 
 
-def test_requests_are_counted_by_route_template_method_and_status(counted_app, client,
-                                                                   created):
+def test_requests_are_counted_by_route_template_method_and_status(counted_app, client, created):
     _, url = created(example("meeting"))
     before = scrape(client)
     for _ in range(3):
@@ -55,8 +57,7 @@ def test_requests_are_counted_by_route_template_method_and_status(counted_app, c
 
     assert delta("events_http_requests_total", route=BY_ID, method="GET", status="200") == 3
     assert delta("events_http_requests_total", route=BY_ID, method="GET", status="404") == 1
-    assert delta("events_http_requests_total", route="(unmatched)", method="GET",
-                 status="404") == 1
+    assert delta("events_http_requests_total", route="(unmatched)", method="GET", status="404") == 1
     # The raw path is never a label: one series per route, not per id.
     assert not any(url in str(key) for key in after)
     assert delta("events_http_request_duration_seconds_count", route=BY_ID, method="GET") == 4
@@ -91,14 +92,19 @@ def test_events_stored_is_not_recounted_within_the_interval(app, client, created
 
 def test_database_errors_are_counted_by_kind(make_app):
     # A server nobody listens on: the database is found down, refused at once.
-    client = make_app(DATABASE_URL=f"postgresql://127.0.0.1:{free_port()}/x",
-                      DATABASE_POOL_TIMEOUT=0.3, DATABASE_CONNECT_TIMEOUT=1).test_client()
+    client = make_app(
+        DATABASE_URL=f"postgresql://127.0.0.1:{free_port()}/x",
+        DATABASE_POOL_TIMEOUT=0.3,
+        DATABASE_CONNECT_TIMEOUT=1,
+    ).test_client()
     before = scrape_without_database(client)
     response = client.get("/v1/events/00000000-0000-0000-0000-000000000000")
     assert response.status_code == 503
     after = scrape_without_database(client)
-    assert (value(after, "events_db_errors_total", kind="connection")
-            - value(before, "events_db_errors_total", kind="connection")) == 1
+    assert (
+        value(after, "events_db_errors_total", kind="connection")
+        - value(before, "events_db_errors_total", kind="connection")
+    ) == 1
 
 
 def scrape_without_database(client) -> dict:
@@ -121,11 +127,14 @@ def test_metrics_need_an_admin_key_when_not_public(app, anonymous, client):
 @pytest.mark.slow
 def test_counts_are_summed_over_gunicorns_workers(database_url, tmp_path):
     metrics_dir = tmp_path / "metrics"
-    env = LIVE_ENV | {"DATABASE_URL": database_url, "WEB_CONCURRENCY": "2",
-                      "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-                      "SECRET_KEY": "metrics test"}
-    with Gunicorn("service:create_app()", "/healthz", tmp_path / "gunicorn.log",
-                  env) as server:
+    env = LIVE_ENV | {
+        "DATABASE_URL": database_url,
+        "WEB_CONCURRENCY": "2",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "SECRET_KEY": "metrics test",
+    }
+    with Gunicorn("service:create_app()", "/healthz", tmp_path / "gunicorn.log", env) as server:
+
         def get(path: str) -> bytes:
             with urllib.request.urlopen(server.base + path, timeout=10) as answer:
                 return answer.read()
@@ -151,10 +160,11 @@ def test_counts_are_summed_over_gunicorns_workers(database_url, tmp_path):
         # ...and every scrape, whichever worker answers it, gives the sum of both.
         for _ in range(6):
             after = samples(get("/metrics").decode())
-            served = (value(after, "events_http_requests_total", route="/v1/events",
-                            method="GET", status="200")
-                      - value(before, "events_http_requests_total", route="/v1/events",
-                              method="GET", status="200"))
+            served = value(
+                after, "events_http_requests_total", route="/v1/events", method="GET", status="200"
+            ) - value(
+                before, "events_http_requests_total", route="/v1/events", method="GET", status="200"
+            )
             assert served == per_thread * threads
             # Both workers' pools, each with at least its one connection.
             assert value(after, "events_db_pool_connections", pool="primary") >= 2

@@ -67,20 +67,25 @@ def test_0010_keeps_rows_stored_before_it_searchable(empty_database, tmp_path):
     for path in pending_files():
         if path.name < "0010":
             (tmp_path / path.name).write_text(path.read_text())
-    body = ('{"id":"6f1c1f8e-4d7b-4d7e-9a53-1f0c2b9e0a01","type":"meeting","title":"Old",'
-            '"date":"2024","sources":[{"publisher":"ANI","attributed_to":["CNN"]}],'
-            '"certainty":"reported","details":{"format":"talks"}}')
+    body = (
+        '{"id":"6f1c1f8e-4d7b-4d7e-9a53-1f0c2b9e0a01","type":"meeting","title":"Old",'
+        '"date":"2024","sources":[{"publisher":"ANI","attributed_to":["CNN"]}],'
+        '"certainty":"reported","details":{"format":"talks"}}'
+    )
     with psycopg.connect(empty_database) as conn:
         migrate(conn, tmp_path)
         conn.execute(
             "INSERT INTO events (id, type, version, body, date_span, date_precision, certainty,"
             " lat, lon, search, created_at, updated_at) VALUES (%s, 'meeting', 1, %s,"
             " '[2024-01-01,2024-12-31]', 'year', 'reported', 51.7, 36.2, ''::tsvector,"
-            " now(), now())", ("6f1c1f8e-4d7b-4d7e-9a53-1f0c2b9e0a01", body))
+            " now(), now())",
+            ("6f1c1f8e-4d7b-4d7e-9a53-1f0c2b9e0a01", body),
+        )
         conn.commit()
 
         assert migrate(conn) == [path.name for path in pending_files() if path.name >= "0010"]
         row = conn.execute(
             "SELECT date_basis, source_kinds, location_precision, body::text FROM events"
-            " WHERE point(lon, lat) <@ box(point(36, 51), point(37, 52))").fetchone()
+            " WHERE point(lon, lat) <@ box(point(36, 51), point(37, 52))"
+        ).fetchone()
     assert row == ("on", [], None, body)

@@ -11,12 +11,12 @@ from service.storage.distance import EARTH_RADIUS_KM, LONGEST_KM, bounding_box
 # name -> (lon, lat)
 PLACES = {
     "kursk": (36.19, 51.73),
-    "belgorod": (36.59, 50.60),       # ~128 km south of Kursk
-    "moscow": (37.62, 55.76),         # ~460 km north-north-east of Kursk
-    "kyiv": (30.52, 50.45),           # ~420 km west of Kursk
-    "east_of_line": (179.9, -16.5),   # either side of the antimeridian, ~21 km apart
+    "belgorod": (36.59, 50.60),  # ~128 km south of Kursk
+    "moscow": (37.62, 55.76),  # ~460 km north-north-east of Kursk
+    "kyiv": (30.52, 50.45),  # ~420 km west of Kursk
+    "east_of_line": (179.9, -16.5),  # either side of the antimeridian, ~21 km apart
     "west_of_line": (-179.9, -16.5),
-    "pole_a": (0.0, 89.9),            # either side of the North Pole, ~22 km apart
+    "pole_a": (0.0, 89.9),  # either side of the North Pole, ~22 km apart
     "pole_b": (180.0, 89.9),
 }
 
@@ -24,8 +24,10 @@ PLACES = {
 def haversine_km(a: tuple[float, float], b: tuple[float, float]) -> float:
     """Great-circle distance, written out independently of the SQL under test."""
     (lon1, lat1), (lon2, lat2) = (map(math.radians, point) for point in (a, b))
-    h = (math.sin((lat2 - lat1) / 2) ** 2
-         + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2)
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
     return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(h))
 
 
@@ -34,17 +36,31 @@ def places(client) -> dict[str, str]:
     """One event at each place, plus one without coordinates; name -> id."""
     ids = {}
     for name, (lon, lat) in PLACES.items():
-        response = client.post("/v1/events", json={
-            "type": "meeting", "title": name, "date": "2025-07-12",
-            "location": {"name": name, "country": "RU", "lat": lat, "lon": lon},
-            "sources": [{"publisher": "ANI"}], "certainty": "reported",
-            "details": {"format": "talks"}})
+        response = client.post(
+            "/v1/events",
+            json={
+                "type": "meeting",
+                "title": name,
+                "date": "2025-07-12",
+                "location": {"name": name, "country": "RU", "lat": lat, "lon": lon},
+                "sources": [{"publisher": "ANI"}],
+                "certainty": "reported",
+                "details": {"format": "talks"},
+            },
+        )
         assert response.status_code == 201
         ids[name] = response.get_json()["id"]
-    response = client.post("/v1/events", json={
-        "type": "meeting", "title": "nowhere", "date": "2025-07-12",
-        "sources": [{"publisher": "ANI"}], "certainty": "reported",
-        "details": {"format": "talks"}})
+    response = client.post(
+        "/v1/events",
+        json={
+            "type": "meeting",
+            "title": "nowhere",
+            "date": "2025-07-12",
+            "sources": [{"publisher": "ANI"}],
+            "certainty": "reported",
+            "details": {"format": "talks"},
+        },
+    )
     assert response.status_code == 201
     return ids
 
@@ -55,17 +71,27 @@ def _near(client, near: str, extra: str = "") -> list[dict]:
     return response.get_json()["items"]
 
 
-@pytest.mark.parametrize(("center", "km"), [
-    ("kursk", 100), ("kursk", 130), ("kursk", 450), ("kursk", 500), ("moscow", 1),
-    ("east_of_line", 30), ("west_of_line", 10), ("pole_a", 30), ("pole_b", 10),
-    ("kyiv", LONGEST_KM),
-])
-def test_near_finds_exactly_the_points_within_the_great_circle_distance(
-        client, places, center, km):
+@pytest.mark.parametrize(
+    ("center", "km"),
+    [
+        ("kursk", 100),
+        ("kursk", 130),
+        ("kursk", 450),
+        ("kursk", 500),
+        ("moscow", 1),
+        ("east_of_line", 30),
+        ("west_of_line", 10),
+        ("pole_a", 30),
+        ("pole_b", 10),
+        ("kyiv", LONGEST_KM),
+    ],
+)
+def test_near_finds_exactly_the_points_within_the_great_circle_distance(client, places, center, km):
     lon, lat = PLACES[center]
     found = {item["title"] for item in _near(client, f"{lon},{lat},{km}")}
-    assert found == {name for name, point in PLACES.items()
-                     if haversine_km(PLACES[center], point) <= km}
+    assert found == {
+        name for name, point in PLACES.items() if haversine_km(PLACES[center], point) <= km
+    }
 
 
 def test_near_sorts_by_distance_and_gives_each_distance(client, places):
@@ -95,8 +121,9 @@ def test_distance_cursor_pages_through_every_match_once_in_order(client, places)
     while url:
         page = client.get(url).get_json()
         seen.extend(page["items"])
-        url = page["next_cursor"] and (f"/v1/events?near=0,0,20000&sort=distance&limit=3"
-                                       f"&cursor={page['next_cursor']}")
+        url = page["next_cursor"] and (
+            f"/v1/events?near=0,0,20000&sort=distance&limit=3&cursor={page['next_cursor']}"
+        )
     assert len(seen) == len(PLACES)
     distances = [item["distance_km"] for item in seen]
     assert distances == sorted(distances)
@@ -109,16 +136,30 @@ def test_facets_and_export_take_near(client, places):
     assert len(export.get_data(as_text=True).splitlines()) == 2
 
 
-@pytest.mark.parametrize(("query", "name"), [
-    ("near=36,51", "near"), ("near=a,b,c", "near"), ("near=36,51,0", "near"),
-    ("near=36,51,-5", "near"), ("near=181,0,5", "near"), ("near=0,91,5", "near"),
-    ("near=0,0,30000", "near"), ("near=nan,0,5", "near"), ("near=0,0,inf", "near"),
-    ("sort=distance", "sort"),
-    # Plain decimals only, as the spec's pattern says (float() would take each of these).
-    ("near=1e1,0,5", "near"), ("near= 36,51,5", "near"), ("near=36,51,5_0", "near"),
-    ("near=.5,0,5", "near"), ("near=36.,51,5", "near"), ("near=+36,51,5", "near"),
-    ("bbox=1e1,0,20,20", "bbox"), ("bbox=0,0,1,1,", "bbox"),
-])
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ("near=36,51", "near"),
+        ("near=a,b,c", "near"),
+        ("near=36,51,0", "near"),
+        ("near=36,51,-5", "near"),
+        ("near=181,0,5", "near"),
+        ("near=0,91,5", "near"),
+        ("near=0,0,30000", "near"),
+        ("near=nan,0,5", "near"),
+        ("near=0,0,inf", "near"),
+        ("sort=distance", "sort"),
+        # Plain decimals only, as the spec's pattern says (float() would take each of these).
+        ("near=1e1,0,5", "near"),
+        ("near= 36,51,5", "near"),
+        ("near=36,51,5_0", "near"),
+        ("near=.5,0,5", "near"),
+        ("near=36.,51,5", "near"),
+        ("near=+36,51,5", "near"),
+        ("bbox=1e1,0,20,20", "bbox"),
+        ("bbox=0,0,1,1,", "bbox"),
+    ],
+)
 def test_bad_near_is_400_naming_it(client, query, name):
     response = client.get(f"/v1/events?{query}")
     assert response.status_code == 400
@@ -126,20 +167,31 @@ def test_bad_near_is_400_naming_it(client, query, name):
     assert name in response.get_json()["errors"]
 
 
-@pytest.mark.parametrize(("lon", "lat", "km"), [
-    (36.19, 51.73, 150), (179.9, -16.5, 30), (-179.9, 60, 500), (0, 89.9, 30), (0, -89, 200),
-    (10, 0, LONGEST_KM), (100, 70, 3000),
-])
+@pytest.mark.parametrize(
+    ("lon", "lat", "km"),
+    [
+        (36.19, 51.73, 150),
+        (179.9, -16.5, 30),
+        (-179.9, 60, 500),
+        (0, 89.9, 30),
+        (0, -89, 200),
+        (10, 0, LONGEST_KM),
+        (100, 70, 3000),
+    ],
+)
 def test_bounding_box_holds_the_whole_circle(lon, lat, km):
     min_lon, min_lat, max_lon, max_lat = bounding_box(lon, lat, km)
     for bearing in range(0, 360, 5):
         # The point at distance km along this bearing (spherical destination formula).
         angle, theta = km / EARTH_RADIUS_KM * 0.999999, math.radians(bearing)
         phi1, lam1 = math.radians(lat), math.radians(lon)
-        phi2 = math.asin(math.sin(phi1) * math.cos(angle)
-                         + math.cos(phi1) * math.sin(angle) * math.cos(theta))
-        lam2 = lam1 + math.atan2(math.sin(theta) * math.sin(angle) * math.cos(phi1),
-                                 math.cos(angle) - math.sin(phi1) * math.sin(phi2))
+        phi2 = math.asin(
+            math.sin(phi1) * math.cos(angle) + math.cos(phi1) * math.sin(angle) * math.cos(theta)
+        )
+        lam2 = lam1 + math.atan2(
+            math.sin(theta) * math.sin(angle) * math.cos(phi1),
+            math.cos(angle) - math.sin(phi1) * math.sin(phi2),
+        )
         point_lon = (math.degrees(lam2) + 540) % 360 - 180
         point_lat = math.degrees(phi2)
         assert min_lat <= point_lat <= max_lat

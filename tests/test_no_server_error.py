@@ -25,29 +25,78 @@ from service.http import cursor as cursors
 
 PROBLEM_JSON = "application/problem+json"
 # Deterministic, so a CI run tries exactly what a local run tried.
-PROPERTY = settings(deadline=None, derandomize=True, database=None,
-                    suppress_health_check=list(HealthCheck))
+PROPERTY = settings(
+    deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+)
 
 # Names a mutation may add to an object: the model's own number and text fields among
 # them, so that a quantity gains a `value` beside its `min`, a location a `lat`, and so on.
-MEMBER_NAMES = ("value", "min", "max", "approximate", "unit", "note", "lat", "lon", "round",
-                "duration_days", "name", "country", "end_date", "date", "url", "quantity",
-                "casualties", "killed", "none_reported", "related", "x", "")
+MEMBER_NAMES = (
+    "value",
+    "min",
+    "max",
+    "approximate",
+    "unit",
+    "note",
+    "lat",
+    "lon",
+    "round",
+    "duration_days",
+    "name",
+    "country",
+    "end_date",
+    "date",
+    "url",
+    "quantity",
+    "casualties",
+    "killed",
+    "none_reported",
+    "related",
+    "x",
+    "",
+)
 
 # JSON number text, as a client may send it: the grammar of RFC 8259 with long parts.
 NUMBER_TEXT = st.one_of(
     st.integers().map(str),
     st.floats(allow_nan=False, allow_infinity=False).map(repr),
-    st.from_regex(r"-?(0|[1-9][0-9]{0,400})(\.[0-9]{1,30})?([eE][+-]?[0-9]{1,4})?",
-                  fullmatch=True),
-    st.sampled_from(["1" + "0" * 309, "1" + "0" * 400, "-" + "9" * 320, "1e400", "-1e400",
-                     "1e-400", "-0", "-0.0", "1E15", "1000000000000000.5", "3.4028235e38"]),
+    st.from_regex(r"-?(0|[1-9][0-9]{0,400})(\.[0-9]{1,30})?([eE][+-]?[0-9]{1,4})?", fullmatch=True),
+    st.sampled_from(
+        [
+            "1" + "0" * 309,
+            "1" + "0" * 400,
+            "-" + "9" * 320,
+            "1e400",
+            "-1e400",
+            "1e-400",
+            "-0",
+            "-0.0",
+            "1E15",
+            "1000000000000000.5",
+            "3.4028235e38",
+        ]
+    ),
 )
 TEXT = st.one_of(
     st.text(),
     st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=5000),
-    st.sampled_from(["", " ", "\x00", "a\x00b", "\ud800", "x" * 100_000, "2025-02-30",
-                     "9999-12-31", "0000", "KP", "kp", "http://", "javascript:alert(1)"]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "\x00",
+            "a\x00b",
+            "\ud800",
+            "x" * 100_000,
+            "2025-02-30",
+            "9999-12-31",
+            "0000",
+            "KP",
+            "kp",
+            "http://",
+            "javascript:alert(1)",
+        ]
+    ),
 )
 
 
@@ -89,9 +138,14 @@ def _nested(depth: int, kind: str) -> RawJson:
 JSON_LEAF = st.one_of(st.none(), st.booleans(), NUMBER_TEXT.map(RawJson), TEXT)
 ANY_VALUE = st.one_of(
     JSON_LEAF,
-    st.recursive(JSON_LEAF, lambda children: st.one_of(
-        st.lists(children, max_size=4),
-        st.dictionaries(st.sampled_from(MEMBER_NAMES), children, max_size=4)), max_leaves=12),
+    st.recursive(
+        JSON_LEAF,
+        lambda children: st.one_of(
+            st.lists(children, max_size=4),
+            st.dictionaries(st.sampled_from(MEMBER_NAMES), children, max_size=4),
+        ),
+        max_leaves=12,
+    ),
     st.builds(_nested, st.integers(1, 3000), st.sampled_from(["list", "object"])),
     st.lists(st.just({"publisher": "ANI"}), min_size=0, max_size=200),
 )
@@ -136,7 +190,9 @@ def broken_events(draw) -> object:
 def _assert_problem(response, allowed: set[int]) -> None:
     event(f"status {response.status_code}")  # --hypothesis-show-statistics shows the mix
     assert response.status_code in allowed or 400 <= response.status_code < 500, (
-        response.status_code, response.get_data(as_text=True)[:500])
+        response.status_code,
+        response.get_data(as_text=True)[:500],
+    )
     if response.status_code >= 400:
         assert response.mimetype == PROBLEM_JSON
         assert response.get_json()["status"] == response.status_code
@@ -157,8 +213,7 @@ def test_event_schema_raises_only_validation_errors(body):
 @given(body=broken_events())
 def test_any_event_body_is_created_or_refused_with_a_problem(app, body):
     client = app.test_client()
-    response = client.post("/v1/events", data=_json_text(body),
-                           content_type="application/json")
+    response = client.post("/v1/events", data=_json_text(body), content_type="application/json")
     _assert_problem(response, {201})
 
 
@@ -167,8 +222,11 @@ def test_any_event_body_is_created_or_refused_with_a_problem(app, body):
 def test_any_merge_patch_is_applied_or_refused_with_a_problem(app, patch):
     client = app.test_client()
     created = client.post("/v1/events", json=EXAMPLES["attack"])
-    response = client.patch(created.headers["Location"], data=_json_text(patch),
-                            content_type="application/merge-patch+json")
+    response = client.patch(
+        created.headers["Location"],
+        data=_json_text(patch),
+        content_type="application/merge-patch+json",
+    )
     _assert_problem(response, {200})
 
 
@@ -177,15 +235,20 @@ def test_integer_of_400_digits_in_a_quantity_is_422_naming_it(client):
         quantity = {member: RawJson("1" + "0" * 400), "unit": "soldiers"}
         event = dict(EXAMPLES["deployment"])
         event["details"] = dict(event["details"], personnel=quantity)
-        response = client.post("/v1/events", data=_json_text(event),
-                               content_type="application/json")
+        response = client.post(
+            "/v1/events", data=_json_text(event), content_type="application/json"
+        )
         assert response.status_code == 422
         assert f"details.personnel.{member}" in response.get_json()["errors"]
 
 
 # Search orders whose cursors carry a number, a date or a time, with what each needs.
-SORTS = {"relevance": "q=Lavrov", "distance": "near=127.44,39.15,20000", "date": "",
-         "-created_at": ""}
+SORTS = {
+    "relevance": "q=Lavrov",
+    "distance": "near=127.44,39.15,20000",
+    "date": "",
+    "-created_at": "",
+}
 
 
 def _signed(app, payload: bytes | tuple[str, object]) -> str:
@@ -205,16 +268,33 @@ def _scope_of(client, query: str) -> str:
 
 
 POSITION_VALUES = st.one_of(
-    st.sampled_from([10**400, -(10**400), 1e39, -1e39, 1e308, 3.4028235e38, 0, -0.0,
-                     "", "2025-13-45", "9999-12-31T23:59:59+14:00", "0001-01-01",
-                     "00000000-0000-0000-0000-000000000000", True, None]),
-    st.integers(), st.floats(allow_nan=False), st.text(max_size=40),
+    st.sampled_from(
+        [
+            10**400,
+            -(10**400),
+            1e39,
+            -1e39,
+            1e308,
+            3.4028235e38,
+            0,
+            -0.0,
+            "",
+            "2025-13-45",
+            "9999-12-31T23:59:59+14:00",
+            "0001-01-01",
+            "00000000-0000-0000-0000-000000000000",
+            True,
+            None,
+        ]
+    ),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.text(max_size=40),
 )
 POSITIONS = st.one_of(
     st.lists(POSITION_VALUES, max_size=3),
     st.tuples(POSITION_VALUES, st.uuids().map(str)).map(list),
-    st.recursive(POSITION_VALUES, lambda children: st.lists(children, max_size=3),
-                 max_leaves=6),
+    st.recursive(POSITION_VALUES, lambda children: st.lists(children, max_size=3), max_leaves=6),
 )
 
 
@@ -244,8 +324,7 @@ def test_relevance_beyond_a_real_in_a_signed_cursor_is_400(app, client, ids):
 def test_a_signed_cursor_that_is_not_a_position_is_400(app, client, ids):
     """Payloads signed with the key but not made by the service: nested past Python's
     recursion limit in a cursor short enough to send, not UTF-8, not JSON, a JSON constant."""
-    for payload in (b"[" * 300 + b"]" * 300, b"\xff\xfe", b"not json",
-                    b'["events:x", NaN]', b"{}"):
+    for payload in (b"[" * 300 + b"]" * 300, b"\xff\xfe", b"not json", b'["events:x", NaN]', b"{}"):
         response = client.get(f"/v1/events?cursor={_signed(app, payload)}")
         assert response.status_code == 400, payload[:20]
         assert list(response.get_json()["errors"]) == ["cursor"]

@@ -17,7 +17,9 @@ def test_committed_openapi_yaml_is_what_the_app_serves(client):
     served = client.get("/openapi.yaml")
     assert served.status_code == 200
     assert served.get_data(as_text=True) == OPENAPI_YAML.read_text(), (
-        f"openapi.yaml is stale: run `{REGENERATE}`")
+        f"openapi.yaml is stale: run `{REGENERATE}`"
+    )
+
 
 def test_committed_yaml_and_served_json_are_one_document_in_one_order(client):
     # Compared as ordered documents: generators read the first content type of a response

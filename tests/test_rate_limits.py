@@ -22,8 +22,10 @@ def _redis_is_up() -> bool:
         return False
 
 
-needs_redis = pytest.mark.skipif(not _redis_is_up(), reason="no Redis at 127.0.0.1:6379 "
-                                 "(CI has one; `apt-get install redis-server` runs one)")
+needs_redis = pytest.mark.skipif(
+    not _redis_is_up(),
+    reason="no Redis at 127.0.0.1:6379 (CI has one; `apt-get install redis-server` runs one)",
+)
 
 
 @pytest.fixture
@@ -49,15 +51,21 @@ def test_writes_over_the_keys_limit_are_429_and_write_nothing(make_app):
     assert refused.headers["RateLimit"].startswith('"write";r=0;')
     assert len(client.get("/v1/events").json["items"]) == 3
     # Another key has its own allowance.
-    assert client.post("/v1/events", json=example(),
-                       headers=bearer("test-admin")).status_code == 201
+    assert (
+        client.post("/v1/events", json=example(), headers=bearer("test-admin")).status_code == 201
+    )
 
 
 def test_anonymous_reads_are_limited_per_address(no_key_client):
     client = no_key_client(RATE_LIMIT_ANONYMOUS="2/minute")
-    statuses = [client.get("/v1/events", headers={"X-Forwarded-For": f"10.0.0.{n}"},
-                           environ_base={"REMOTE_ADDR": "192.0.2.1"}).status_code
-                for n in range(3)]
+    statuses = [
+        client.get(
+            "/v1/events",
+            headers={"X-Forwarded-For": f"10.0.0.{n}"},
+            environ_base={"REMOTE_ADDR": "192.0.2.1"},
+        ).status_code
+        for n in range(3)
+    ]
     # Without trusted proxies, X-Forwarded-For is the client's word and is ignored.
     assert statuses == [200, 200, 429]
     other = client.get("/v1/events", environ_base={"REMOTE_ADDR": "192.0.2.2"})
@@ -68,12 +76,15 @@ def test_anonymous_reads_are_limited_per_address(no_key_client):
 def test_anonymous_limits_count_the_forwarded_client_behind_a_trusted_proxy(no_key_client):
     client = no_key_client(RATE_LIMIT_ANONYMOUS="1/minute", TRUSTED_PROXIES=1)
     proxy = {"REMOTE_ADDR": "10.1.1.1"}
-    first = client.get("/v1/events", headers={"X-Forwarded-For": "198.51.100.7"},
-                       environ_base=proxy)
-    second = client.get("/v1/events", headers={"X-Forwarded-For": "198.51.100.8"},
-                        environ_base=proxy)
-    again = client.get("/v1/events", headers={"X-Forwarded-For": "198.51.100.7"},
-                       environ_base=proxy)
+    first = client.get(
+        "/v1/events", headers={"X-Forwarded-For": "198.51.100.7"}, environ_base=proxy
+    )
+    second = client.get(
+        "/v1/events", headers={"X-Forwarded-For": "198.51.100.8"}, environ_base=proxy
+    )
+    again = client.get(
+        "/v1/events", headers={"X-Forwarded-For": "198.51.100.7"}, environ_base=proxy
+    )
     assert [first.status_code, second.status_code, again.status_code] == [200, 200, 429]
 
 
@@ -88,19 +99,25 @@ def test_a_key_reads_under_its_own_limit(no_key_client):
 
 @needs_redis
 def test_instances_sharing_redis_share_the_count(make_app):
-    shared = {"RATE_LIMIT_WRITE": "2/minute", "RATE_LIMIT_STORAGE_URL": "redis://127.0.0.1:6379/0",
-              "RATE_LIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
+    shared = {
+        "RATE_LIMIT_WRITE": "2/minute",
+        "RATE_LIMIT_STORAGE_URL": "redis://127.0.0.1:6379/0",
+        "RATE_LIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+    }
     one, two = make_app(**shared).test_client(), make_app(**shared).test_client()
-    statuses = [one.post("/v1/events", json=example()).status_code,
-                two.post("/v1/events", json=example()).status_code,
-                one.post("/v1/events", json=example()).status_code,
-                two.post("/v1/events", json=example()).status_code]
+    statuses = [
+        one.post("/v1/events", json=example()).status_code,
+        two.post("/v1/events", json=example()).status_code,
+        one.post("/v1/events", json=example()).status_code,
+        two.post("/v1/events", json=example()).status_code,
+    ]
     assert statuses == [201, 201, 429, 429]
 
 
 def test_requests_go_through_when_the_store_is_down(make_app, caplog):
-    client = make_app(RATE_LIMIT_WRITE="1/minute",
-                      RATE_LIMIT_STORAGE_URL="redis://127.0.0.1:1/0").test_client()
+    client = make_app(
+        RATE_LIMIT_WRITE="1/minute", RATE_LIMIT_STORAGE_URL="redis://127.0.0.1:1/0"
+    ).test_client()
     with caplog.at_level(logging.WARNING):
         statuses = [client.post("/v1/events", json=example()).status_code for _ in range(3)]
     assert statuses == [201, 201, 201]

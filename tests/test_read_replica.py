@@ -40,11 +40,18 @@ def replica_app(pair):
     with psycopg.connect(pair.primary.url(DATABASE)) as conn:
         conn.execute("TRUNCATE events, event_revisions, idempotency_keys CASCADE")
     pair.wait_replayed()
-    app = create_app({"TESTING": True, "DATABASE_URL": pair.primary.url(DATABASE),
-                      "DATABASE_READ_URL": pair.replica.url(DATABASE),
-                      "DATABASE_POOL_MIN_SIZE": 1, "DATABASE_POOL_MAX_SIZE": 2,
-                      "DATABASE_READ_POOL_TIMEOUT": 1, "DATABASE_READ_RETRY_SECONDS": 2,
-                      "AS_OF_MAX_CHANGES": 100})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": pair.primary.url(DATABASE),
+            "DATABASE_READ_URL": pair.replica.url(DATABASE),
+            "DATABASE_POOL_MIN_SIZE": 1,
+            "DATABASE_POOL_MAX_SIZE": 2,
+            "DATABASE_READ_POOL_TIMEOUT": 1,
+            "DATABASE_READ_RETRY_SECONDS": 2,
+            "AS_OF_MAX_CHANGES": 100,
+        }
+    )
     yield app
     app.extensions["events_read_db"].close()
     app.extensions["events_db_pool"].close()
@@ -69,15 +76,19 @@ def titles(response) -> set[str]:
 def service_connections(pair) -> int:
     """Connections of the service open on the replica."""
     with psycopg.connect(pair.replica.url(DATABASE), autocommit=True) as conn:
-        return conn.execute("SELECT count(*) FROM pg_stat_activity"
-                            " WHERE application_name = 'events-service'").fetchone()[0]
+        return conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'events-service'"
+        ).fetchone()[0]
 
 
-def test_replica_reads_serve_what_it_has_replayed_and_writes_go_to_the_primary(
-        pair, replica_app):
+def test_replica_reads_serve_what_it_has_replayed_and_writes_go_to_the_primary(pair, replica_app):
     client = replica_app.test_client()
-    old = client.post("/v1/events", json=example(title="Replayed", actors=[
-        {"name": "Old Actor", "kind": "person", "role": "host"}]))
+    old = client.post(
+        "/v1/events",
+        json=example(
+            title="Replayed", actors=[{"name": "Old Actor", "kind": "person", "role": "host"}]
+        ),
+    )
     assert old.status_code == 201
     pair.wait_replayed()
     feed_start = client.get("/v1/changes?after=now").get_json()["next_cursor"]
@@ -85,16 +96,26 @@ def test_replica_reads_serve_what_it_has_replayed_and_writes_go_to_the_primary(
     time.sleep(1.2)
 
     with replay_paused(pair):
-        new = client.post("/v1/events", json=example(title="Not yet replayed", actors=[
-            {"name": "New Actor", "kind": "person", "role": "host"}]))
+        new = client.post(
+            "/v1/events",
+            json=example(
+                title="Not yet replayed",
+                actors=[{"name": "New Actor", "kind": "person", "role": "host"}],
+            ),
+        )
         # The write, and the read by id right after it: the primary's.
         assert new.status_code == 201
         by_id = client.get(new.headers["Location"])
         assert by_id.status_code == 200 and by_id.get_json()["title"] == "Not yet replayed"
         # A PATCH under If-Match reads the current version on the primary: no 412.
-        patched = client.patch(new.headers["Location"], json={"summary": "Patched."},
-                               headers={"If-Match": by_id.headers["ETag"],
-                                        "Content-Type": "application/merge-patch+json"})
+        patched = client.patch(
+            new.headers["Location"],
+            json={"summary": "Patched."},
+            headers={
+                "If-Match": by_id.headers["ETag"],
+                "Content-Type": "application/merge-patch+json",
+            },
+        )
         assert patched.status_code == 200, patched.get_json()
 
         # Search, facets, export, actors and the change feed: the replica's, which has not
@@ -136,8 +157,11 @@ def test_reads_go_to_the_primary_while_the_replica_is_down(pair, replica_app):
         assert first < 3
         assert time.monotonic() - started < 1
         metrics = client.get("/metrics").get_data(as_text=True)
-        fallbacks = [line for line in metrics.splitlines()
-                     if line.startswith("events_db_read_fallbacks_total ")]
+        fallbacks = [
+            line
+            for line in metrics.splitlines()
+            if line.startswith("events_db_read_fallbacks_total ")
+        ]
         assert fallbacks and float(fallbacks[0].split()[1]) >= 11
     finally:
         pair.replica.start()

@@ -40,21 +40,29 @@ def test_serve_listens_on_loopback_only_and_seeds_from_any_folder(database_url, 
     with psycopg.connect(database_url) as conn:
         conn.execute("TRUNCATE events, event_revisions, idempotency_keys CASCADE")
     port = free_port()
-    env = os.environ | {"DATABASE_URL": database_url, "WEB_CONCURRENCY": "1",
-                        "LOG_LEVEL": "WARNING"}
+    env = os.environ | {
+        "DATABASE_URL": database_url,
+        "WEB_CONCURRENCY": "1",
+        "LOG_LEVEL": "WARNING",
+    }
     env.pop("SEEDS_DIR", None)
     env.pop("BIND", None)
     serve = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "service", "serve", "--port", str(port)],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
             assert serve.poll() is None, "serve exited"
             try:
                 with urllib.request.urlopen(
-                        f"http://127.0.0.1:{port}/v1/events?type=visit", timeout=2) as answer:
+                    f"http://127.0.0.1:{port}/v1/events?type=visit", timeout=2
+                ) as answer:
                     body = answer.read().decode()
                 break
             except OSError:

@@ -35,81 +35,88 @@ def ordered(client, ids, query: str) -> list[str]:
 ALL = set(EVENTS)
 
 
-@pytest.mark.parametrize(("query", "expected"), [
-    ("", ALL),
-    # type, repeatable
-    ("type=meeting", {"wonsan"}),
-    ("type=meeting&type=visit", {"wonsan", "visit"}),
-    # actor: whole name, any case, any actor of the event
-    ("actor=Sergey%20Lavrov", {"wonsan", "visit"}),
-    ("actor=sergey%20lavrov", {"wonsan", "visit"}),
-    ("actor=Lavrov", set()),
-    ("actor=Maria%20Zakharova&actor=kim%20jong%20un", {"statement", "wonsan"}),
-    # country: of the location or of any actor
-    ("country=UA", {"kharkiv"}),
-    ("country=KP", {"wonsan", "missiles", "kursk"}),
-    ("country=UA&country=KP", {"kharkiv", "wonsan", "missiles", "kursk"}),
-    ("country=RU", {"wonsan", "visit", "kharkiv", "kursk", "statement", "anadyr"}),
-    # location: place name, any case
-    ("location=kharkiv", {"kharkiv"}),
-    ("location=Wonsan&location=KURSK", {"wonsan", "kursk"}),
-    # certainty, tag, source
-    ("certainty=reported", {"visit", "missiles"}),
-    ("certainty=confirmed&certainty=claimed", {"wonsan", "kharkiv", "statement"}),
-    ("tag=diplomacy", {"wonsan", "visit"}),
-    ("tag=drones&tag=missiles", {"kharkiv", "missiles"}),
-    ("source=Reuters", {"kharkiv", "kursk"}),
-    ("source=TASS&source=ANI", {"visit", "statement", "wonsan", "anadyr"}),
-    # bbox: minLon,minLat,maxLon,maxLat; across the antimeridian when minLon > maxLon
-    ("bbox=30,45,40,55", {"kharkiv", "kursk"}),
-    ("bbox=120,35,130,45", {"wonsan"}),
-    ("bbox=170,60,-170,70", {"anadyr"}),
-    ("bbox=-170,60,170,70", set()),
-    # q: title, summary, actor names, place, quotes; web-search syntax
-    ("q=Lavrov", {"wonsan", "visit"}),
-    ("q=drones", {"kharkiv"}),
-    ("q=cooperation", {"statement"}),
-    ("q=Wonsan", {"wonsan"}),
-    ("q=%22drone%20strike%22", {"kharkiv"}),
-    ("q=%22strike%20drone%22", set()),
-    ("q=drone%20OR%20missiles", {"kharkiv", "missiles"}),
-    ("q=drone%20-kharkiv", set()),
-    ("q=Lavrov%20-Wonsan", {"visit"}),
-    # combinations: AND across parameters
-    ("type=attack&country=UA&date_from=2025-06&date_to=2025-06", {"kharkiv"}),
-    ("country=RU&certainty=confirmed", {"wonsan", "statement"}),
-    ("q=Lavrov&type=visit", {"visit"}),
-    ("country=KP&date_from=2024&date_to=2024", {"missiles", "kursk"}),
-    ("source=Reuters&bbox=30,50,40,55", {"kursk"}),
-    ("tag=diplomacy&actor=kim%20jong%20un&location=wonsan&q=talks", {"wonsan"}),
-    ("type=visit&country=UA", set()),
-])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("", ALL),
+        # type, repeatable
+        ("type=meeting", {"wonsan"}),
+        ("type=meeting&type=visit", {"wonsan", "visit"}),
+        # actor: whole name, any case, any actor of the event
+        ("actor=Sergey%20Lavrov", {"wonsan", "visit"}),
+        ("actor=sergey%20lavrov", {"wonsan", "visit"}),
+        ("actor=Lavrov", set()),
+        ("actor=Maria%20Zakharova&actor=kim%20jong%20un", {"statement", "wonsan"}),
+        # country: of the location or of any actor
+        ("country=UA", {"kharkiv"}),
+        ("country=KP", {"wonsan", "missiles", "kursk"}),
+        ("country=UA&country=KP", {"kharkiv", "wonsan", "missiles", "kursk"}),
+        ("country=RU", {"wonsan", "visit", "kharkiv", "kursk", "statement", "anadyr"}),
+        # location: place name, any case
+        ("location=kharkiv", {"kharkiv"}),
+        ("location=Wonsan&location=KURSK", {"wonsan", "kursk"}),
+        # certainty, tag, source
+        ("certainty=reported", {"visit", "missiles"}),
+        ("certainty=confirmed&certainty=claimed", {"wonsan", "kharkiv", "statement"}),
+        ("tag=diplomacy", {"wonsan", "visit"}),
+        ("tag=drones&tag=missiles", {"kharkiv", "missiles"}),
+        ("source=Reuters", {"kharkiv", "kursk"}),
+        ("source=TASS&source=ANI", {"visit", "statement", "wonsan", "anadyr"}),
+        # bbox: minLon,minLat,maxLon,maxLat; across the antimeridian when minLon > maxLon
+        ("bbox=30,45,40,55", {"kharkiv", "kursk"}),
+        ("bbox=120,35,130,45", {"wonsan"}),
+        ("bbox=170,60,-170,70", {"anadyr"}),
+        ("bbox=-170,60,170,70", set()),
+        # q: title, summary, actor names, place, quotes; web-search syntax
+        ("q=Lavrov", {"wonsan", "visit"}),
+        ("q=drones", {"kharkiv"}),
+        ("q=cooperation", {"statement"}),
+        ("q=Wonsan", {"wonsan"}),
+        ("q=%22drone%20strike%22", {"kharkiv"}),
+        ("q=%22strike%20drone%22", set()),
+        ("q=drone%20OR%20missiles", {"kharkiv", "missiles"}),
+        ("q=drone%20-kharkiv", set()),
+        ("q=Lavrov%20-Wonsan", {"visit"}),
+        # combinations: AND across parameters
+        ("type=attack&country=UA&date_from=2025-06&date_to=2025-06", {"kharkiv"}),
+        ("country=RU&certainty=confirmed", {"wonsan", "statement"}),
+        ("q=Lavrov&type=visit", {"visit"}),
+        ("country=KP&date_from=2024&date_to=2024", {"missiles", "kursk"}),
+        ("source=Reuters&bbox=30,50,40,55", {"kursk"}),
+        ("tag=diplomacy&actor=kim%20jong%20un&location=wonsan&q=talks", {"wonsan"}),
+        ("type=visit&country=UA", set()),
+    ],
+)
 def test_filter_finds_the_hand_checked_events(client, ids, query, expected):
     assert found(client, ids, query) == expected
 
 
-@pytest.mark.parametrize(("window", "expected"), [
-    # a year-dated event overlaps a June window; a day inside it too; December does not
-    ("date_from=2024-06-01&date_to=2024-06-30", {"missiles", "statement"}),
-    ("date_from=2024-06&date_to=2024-06", {"missiles", "statement"}),
-    # a three-day span matches on its last day
-    ("date_from=2025-07-13", {"visit"}),
-    # a month-dated event matches on its first and last day
-    ("date_to=2025-06-01", {"anadyr", "missiles", "statement", "kursk", "kharkiv"}),
-    ("date_from=2025-06-30&date_to=2025-06-30", {"kharkiv"}),
-    ("date_from=2024&date_to=2024", {"missiles", "statement", "kursk"}),
-    ("date_from=2025-07-12&date_to=2025-07-12", {"visit", "wonsan"}),
-    ("date_from=2026", set()),
-    ("date_to=2023-08-31", set()),
-])
+@pytest.mark.parametrize(
+    ("window", "expected"),
+    [
+        # a year-dated event overlaps a June window; a day inside it too; December does not
+        ("date_from=2024-06-01&date_to=2024-06-30", {"missiles", "statement"}),
+        ("date_from=2024-06&date_to=2024-06", {"missiles", "statement"}),
+        # a three-day span matches on its last day
+        ("date_from=2025-07-13", {"visit"}),
+        # a month-dated event matches on its first and last day
+        ("date_to=2025-06-01", {"anadyr", "missiles", "statement", "kursk", "kharkiv"}),
+        ("date_from=2025-06-30&date_to=2025-06-30", {"kharkiv"}),
+        ("date_from=2024&date_to=2024", {"missiles", "statement", "kursk"}),
+        ("date_from=2025-07-12&date_to=2025-07-12", {"visit", "wonsan"}),
+        ("date_from=2026", set()),
+        ("date_to=2023-08-31", set()),
+    ],
+)
 def test_date_window_matches_by_overlap_at_each_precision(client, ids, window, expected):
     assert found(client, ids, window) == expected
 
 
 def test_deleted_events_are_never_found(client, ids):
     for query in ("q=Odesa", "location=Odesa", "type=attack", "date_from=2025-06-20"):
-        assert "Deleted drone strike on Odesa" not in str(client.get(f"/v1/events?{query}")
-                                                          .get_json())
+        assert "Deleted drone strike on Odesa" not in str(
+            client.get(f"/v1/events?{query}").get_json()
+        )
 
 
 def test_sort_date_orders_by_start_of_span_and_minus_date_reverses(client, ids):
@@ -160,7 +167,11 @@ def test_cursor_round_trip_serves_every_event_once_in_order(client, ids, sort):
 
 def test_relevance_cursor_pages_through_ties(client, ids):
     assert found(client, ids, "q=Lavrov%20OR%20drones%20OR%20Kursk&limit=1") == {
-        "wonsan", "visit", "kharkiv", "kursk"}
+        "wonsan",
+        "visit",
+        "kharkiv",
+        "kursk",
+    }
 
 
 def test_link_keeps_repeated_filters(client, ids):
@@ -190,20 +201,26 @@ def test_rows_added_while_paging_are_neither_skipped_nor_repeated(client, ids, s
 
 def test_cursor_of_another_sort_or_filter_is_400(client, ids):
     cursor = client.get("/v1/events?sort=date&limit=1").get_json()["next_cursor"]
-    for query in (f"sort=-date&cursor={cursor}", f"cursor={cursor}",
-                  f"sort=date&type=meeting&cursor={cursor}"):
+    for query in (
+        f"sort=-date&cursor={cursor}",
+        f"cursor={cursor}",
+        f"sort=date&type=meeting&cursor={cursor}",
+    ):
         response = client.get(f"/v1/events?{query}")
         assert response.status_code == 400
         assert "cursor" in response.get_json()["errors"]
     assert client.get(f"/v1/events?sort=date&limit=5&cursor={cursor}").status_code == 200
 
 
-@pytest.mark.parametrize("change", [
-    lambda c: c[:-3] + ("AAA" if c[-3:] != "AAA" else "BBB"),
-    lambda c: "A" + c[1:] if c[0] != "A" else "B" + c[1:],
-    lambda c: c + "AA",
-    lambda c: c[:10],
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda c: c[:-3] + ("AAA" if c[-3:] != "AAA" else "BBB"),
+        lambda c: "A" + c[1:] if c[0] != "A" else "B" + c[1:],
+        lambda c: c + "AA",
+        lambda c: c[:10],
+    ],
+)
 def test_tampered_cursor_is_400(client, ids, change):
     cursor = client.get("/v1/events?limit=1").get_json()["next_cursor"]
     response = client.get(f"/v1/events?cursor={urllib.parse.quote(change(cursor))}")
@@ -223,5 +240,3 @@ def test_default_limit_is_20(client):
     page = client.get("/v1/events").get_json()
     assert len(page["items"]) == 20
     assert page["next_cursor"]
-
-

@@ -69,8 +69,7 @@ def _write_variant(tmp_path, change) -> Path:
     records = yaml.safe_load(ARTICLE_SEED.read_text(encoding="utf-8"))
     change(records)
     path = tmp_path / ARTICLE_SEED.name
-    path.write_text(yaml.safe_dump(records, allow_unicode=True, sort_keys=False),
-                    encoding="utf-8")
+    path.write_text(yaml.safe_dump(records, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
 
 
@@ -88,9 +87,18 @@ def test_seed_files_hold_every_event_of_the_article_once():
     keys = [event["key"] for event in events]
     assert len(keys) == len(set(keys)) == SEEDED_COUNT
     assert Counter(event["type"] for event in events) == {
-        "visit": 2, "meeting": 3, "statement": 2, "publication": 1, "deployment": 2,
-        "combat": 1, "casualties": 1, "arms_transfer": 2, "military_cooperation": 1,
-        "logistics_movement": 1, "situation": 2, "attack": 2,
+        "visit": 2,
+        "meeting": 3,
+        "statement": 2,
+        "publication": 1,
+        "deployment": 2,
+        "combat": 1,
+        "casualties": 1,
+        "arms_transfer": 2,
+        "military_cooperation": 1,
+        "logistics_movement": 1,
+        "situation": 2,
+        "attack": 2,
     }
     linked = {link["event"] for event in events for link in event.get("related", [])}
     assert linked <= set(keys)
@@ -117,8 +125,12 @@ def test_seed_updates_a_changed_record_with_a_revision(app, client, tmp_path):
     assert _seed(app).exit_code == 0
     key = "2025-07-10-russian-drone-attack-on-kyiv-from-all-directions"
     original_title = _events_by_key(client)[key]["title"]
-    changed = _write_variant(tmp_path, lambda records: _record(records, key).update(
-        title="Russian drones strike Kyiv from every side"))
+    changed = _write_variant(
+        tmp_path,
+        lambda records: _record(records, key).update(
+            title="Russian drones strike Kyiv from every side"
+        ),
+    )
 
     result = _seed(app, changed)
 
@@ -128,7 +140,9 @@ def test_seed_updates_a_changed_record_with_a_revision(app, client, tmp_path):
     assert (event["version"], event["title"]) == (2, "Russian drones strike Kyiv from every side")
     revisions = client.get(f"/v1/events/{event['id']}/revisions").json["items"]
     assert [revision["event"]["title"] for revision in revisions] == [
-        original_title, "Russian drones strike Kyiv from every side"]
+        original_title,
+        "Russian drones strike Kyiv from every side",
+    ]
 
 
 def test_seed_leaves_a_deleted_event_deleted(app, client):
@@ -140,8 +154,7 @@ def test_seed_leaves_a_deleted_event_deleted(app, client):
     result = _seed(app)
 
     assert result.exit_code == 0, result.output
-    assert (f"created 0, updated 0, unchanged {SEEDED_COUNT - 1}, left deleted 1"
-            in result.output)
+    assert f"created 0, updated 0, unchanged {SEEDED_COUNT - 1}, left deleted 1" in result.output
     assert client.get(f"/v1/events/{deleted['id']}").status_code == 410
 
 
@@ -157,15 +170,22 @@ def test_seed_refuses_invalid_yaml_and_loads_nothing(app, client, tmp_path):
 
 
 def test_seed_refuses_a_file_with_an_invalid_record_and_loads_nothing_from_it(
-        app, client, tmp_path):
-    broken = _write_variant(tmp_path, lambda records: _record(records, PLANNED_DEPLOYMENT)[
-        "details"]["personnel"].update(min=40000))
+    app, client, tmp_path
+):
+    broken = _write_variant(
+        tmp_path,
+        lambda records: _record(records, PLANNED_DEPLOYMENT)["details"]["personnel"].update(
+            min=40000
+        ),
+    )
 
     result = _seed(app, broken)
 
     assert result.exit_code != 0
-    assert (f"{broken}: record 9 (key '{PLANNED_DEPLOYMENT}'): details.personnel.min: "
-            "Must not be greater than max.") in result.output
+    assert (
+        f"{broken}: record 9 (key '{PLANNED_DEPLOYMENT}'): details.personnel.min: "
+        "Must not be greater than max."
+    ) in result.output
     assert _events_by_key(client) == {}
 
 
@@ -179,24 +199,33 @@ def test_seed_names_every_bad_record_by_index_and_field(app, tmp_path):
     result = _seed(app, _write_variant(tmp_path, break_records))
 
     assert result.exit_code != 0
-    assert ("record 0 (key '2025-07-11-lavrov-visits-north-korea'): date: "
-            "Not a real calendar date.") in result.output
+    assert (
+        "record 0 (key '2025-07-11-lavrov-visits-north-korea'): date: Not a real calendar date."
+    ) in result.output
     assert "record 3: key: Required in a seed" in result.output
-    assert ("record 5 (key '2025-07-12-lavrov-says-north-korea-backs-war-aims'): key: "
-            "Duplicate of record 4.") in result.output
+    assert (
+        "record 5 (key '2025-07-12-lavrov-says-north-korea-backs-war-aims'): key: "
+        "Duplicate of record 4."
+    ) in result.output
     assert f"record {SEEDED_COUNT}: _body: An event must be a JSON object." in result.output
 
 
 def test_seed_rolls_back_a_file_whose_link_names_no_event(app, client, tmp_path):
-    broken = _write_variant(tmp_path, lambda records: records[-1]["related"].__setitem__(
-        0, {"event": "2025-07-08-no-such-event", "relation": "follows"}))
+    broken = _write_variant(
+        tmp_path,
+        lambda records: records[-1]["related"].__setitem__(
+            0, {"event": "2025-07-08-no-such-event", "relation": "follows"}
+        ),
+    )
 
     result = _seed(app, broken)
 
     assert result.exit_code != 0
-    assert (f"record {SEEDED_COUNT - 1} (key '2025-07-10-russian-drone-attack-on-kyiv-from-all-"
-            "directions'): related.0.event: No event has the id or key '2025-07-08-no-such-event'"
-            in result.output)
+    assert (
+        f"record {SEEDED_COUNT - 1} (key '2025-07-10-russian-drone-attack-on-kyiv-from-all-"
+        "directions'): related.0.event: No event has the id or key '2025-07-08-no-such-event'"
+        in result.output
+    )
     assert _events_by_key(client) == {}
 
 
@@ -218,8 +247,10 @@ def test_seed_refuses_a_key_that_two_files_of_one_run_hold(app, client, tmp_path
     result = _seed(app, ARTICLE_SEED, copy)
 
     assert result.exit_code != 0
-    assert (f"{copy}: record 0 (key '2025-07-11-lavrov-visits-north-korea'): key: Also in "
-            f"{ARTICLE_SEED}.") in result.output
+    assert (
+        f"{copy}: record 0 (key '2025-07-11-lavrov-visits-north-korea'): key: Also in "
+        f"{ARTICLE_SEED}."
+    ) in result.output
     assert len(_events_by_key(client)) == SEEDED_COUNT
 
 
@@ -230,16 +261,25 @@ def test_seeded_facts_read_back_through_the_api(app, client):
     # "on Saturday", against a Sunday 13 July 2025 dateline
     meeting = events[KIM_MEETING]
     assert meeting["date"] == "2025-07-12"
-    assert meeting["location"] == {"name": "Wonsan", "region": "Kangwon Province",
-                                   "country": "KP", "lat": 39.1528, "lon": 127.4436,
-                                   "precision": "town"}
-    assert meeting["related"] == [{"event": "2025-07-11-lavrov-visits-north-korea",
-                                   "relation": "part_of"}]
+    assert meeting["location"] == {
+        "name": "Wonsan",
+        "region": "Kangwon Province",
+        "country": "KP",
+        "lat": 39.1528,
+        "lon": 127.4436,
+        "precision": "town",
+    }
+    assert meeting["related"] == [
+        {"event": "2025-07-11-lavrov-visits-north-korea", "relation": "part_of"}
+    ]
     # "on Wednesday"; "a record 728 drones"
     strike = events["2025-07-09-russia-launches-record-728-drones-and-13-missiles"]
     assert strike["date"] == "2025-07-09"
     assert strike["details"]["weapons"][0]["quantity"] == {
-        "value": 728, "unit": "drones", "note": "a record"}
+        "value": 728,
+        "unit": "drones",
+        "note": "a record",
+    }
     # "25,000 to 30,000", citing Ukrainian intelligence, via CNN, via ANI
     planned = events[PLANNED_DEPLOYMENT]
     assert planned["details"]["personnel"] == {"min": 25000, "max": 30000, "unit": "soldiers"}
@@ -247,15 +287,19 @@ def test_seeded_facts_read_back_through_the_api(app, client):
     # "at least 100 ballistic missiles", from a report of 11 UN member states
     missiles = events["2024-north-korea-sends-ballistic-missiles-to-russia"]
     assert missiles["date"] == "2024"
-    assert missiles["details"]["items"][0]["quantity"] == {"min": 100,
-                                                           "unit": "ballistic missiles"}
+    assert missiles["details"]["items"][0]["quantity"] == {"min": 100, "unit": "ballistic missiles"}
     assert missiles["sources"][0]["attributed_to"] == [
-        CNN, {"name": "report of 11 UN member states", "kind": "government"}]
+        CNN,
+        {"name": "report of 11 UN member states", "kind": "government"},
+    ]
     # "around 4,000 ... killed or wounded", an estimate
     casualties = events["2024-north-korean-casualties-estimated-at-4000"]
     assert casualties["certainty"] == "estimated"
     assert casualties["details"]["killed_or_wounded"] == {
-        "value": 4000, "approximate": True, "unit": "soldiers"}
+        "value": 4000,
+        "approximate": True,
+        "unit": "soldiers",
+    }
     # the words said, relayed by TASS
     statement = events["2025-07-12-lavrov-says-north-korea-backs-war-aims"]
     assert statement["sources"][0]["attributed_to"] == [{"name": "TASS", "kind": "state_media"}]
@@ -265,11 +309,17 @@ def test_seeded_facts_read_back_through_the_api(app, client):
 def test_readme_table_lists_every_seeded_event():
     readme = (REPOSITORY / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Seed data", 1)[1].split("\n## ", 1)[0]
-    rows = {tuple(cells) for line in section.splitlines()
-            if line.startswith("| ") and not line.startswith("| kind")
-            for cells in [[cell.strip() for cell in line.strip("|").split("|")]]}
-    seeded = {(record["type"], _readme_date(record), record["title"]) for path in SEED_FILES
-              for record in yaml.safe_load(path.read_text(encoding="utf-8"))}
+    rows = {
+        tuple(cells)
+        for line in section.splitlines()
+        if line.startswith("| ") and not line.startswith("| kind")
+        for cells in [[cell.strip() for cell in line.strip("|").split("|")]]
+    }
+    seeded = {
+        (record["type"], _readme_date(record), record["title"])
+        for path in SEED_FILES
+        for record in yaml.safe_load(path.read_text(encoding="utf-8"))
+    }
     assert rows == seeded
 
 
@@ -303,8 +353,15 @@ def test_press_conference_follows_the_talks_with_choe_son_hui(seeded):
 def test_planned_troops_are_a_claim_of_ukrainian_intelligence_via_cnn(seeded):
     planned = seeded[PLANNED_DEPLOYMENT]
     assert planned["certainty"] == "claimed"
-    assert planned["sources"] == [ANI | {"attributed_to": [
-        CNN, {"name": "Ukrainian intelligence", "kind": "intelligence_service"}]}]
+    assert planned["sources"] == [
+        ANI
+        | {
+            "attributed_to": [
+                CNN,
+                {"name": "Ukrainian intelligence", "kind": "intelligence_service"},
+            ]
+        }
+    ]
 
 
 def test_nine_million_shells_are_a_lower_bound_not_an_exact_figure(seeded):
@@ -322,8 +379,10 @@ def test_visit_cites_no_ministry_and_is_reported(seeded):
 def test_kim_meeting_reaches_the_ministry_post_through_ani(seeded):
     assert seeded[KIM_MEETING]["sources"] == [
         ANI | {"attributed_to": [CNN]},
-        ANI | {"attributed_to": [{"name": "Russian Ministry of Foreign Affairs",
-                                  "kind": "government"}]},
+        ANI
+        | {
+            "attributed_to": [{"name": "Russian Ministry of Foreign Affairs", "kind": "government"}]
+        },
     ]
 
 
@@ -350,12 +409,19 @@ def test_the_two_missing_claims_are_records(seeded):
     shortages, reliance = seeded[SHORTAGES], seeded[RELIANCE]
     assert (shortages["type"], shortages["details"]["aspect"]) == ("situation", "shortage")
     assert (reliance["details"]["aspect"], reliance["details"]["counterpart"]) == (
-        "dependence", "KP")
+        "dependence",
+        "KP",
+    )
 
 
-@pytest.mark.parametrize(("key", "linked"), [
-    (PLANNED_DEPLOYMENT, VISIT), (LOGISTICS, MISSILES), (LOGISTICS, SHELLS),
-])
+@pytest.mark.parametrize(
+    ("key", "linked"),
+    [
+        (PLANNED_DEPLOYMENT, VISIT),
+        (LOGISTICS, MISSILES),
+        (LOGISTICS, SHELLS),
+    ],
+)
 def test_missing_links_are_there(seeded, key, linked):
     assert linked in {link["event"] for link in seeded[key]["related"]}
 
@@ -364,8 +430,9 @@ def test_every_seeded_source_names_its_kind(seeded):
     for event in seeded.values():
         for source in event["sources"]:
             assert source["kind"]
-            assert all(isinstance(link, dict) and link["kind"]
-                       for link in source.get("attributed_to", []))
+            assert all(
+                isinstance(link, dict) and link["kind"] for link in source.get("attributed_to", [])
+            )
 
 
 def test_seed_updates_records_seeded_before_the_corrections_in_place(app, client):
@@ -380,8 +447,9 @@ def test_seed_updates_records_seeded_before_the_corrections_in_place(app, client
     assert set(after) == set(before) | {SHORTAGES, RELIANCE}
     for key, old in before.items():
         assert (after[key]["id"], after[key]["version"]) == (old["id"], 2)
-        revisions = [r["event"] for r in
-                     client.get(f"/v1/events/{old['id']}/revisions").json["items"]]
+        revisions = [
+            r["event"] for r in client.get(f"/v1/events/{old['id']}/revisions").json["items"]
+        ]
         assert revisions[0] == old
         assert revisions[1] == after[key]
         # The history stays readable: the old version still validates as it was stored.

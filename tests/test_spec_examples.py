@@ -67,8 +67,9 @@ def test_the_patch_example_patches_the_seeded_event(client, seeded, spec):
     operation = spec["paths"]["/v1/events/{event_id}"]["patch"]
     value = next(iter(_request_examples(operation, "application/merge-patch+json").values()))
     url = f"/v1/events/{_example_id(spec, '/v1/events/{event_id}')}"
-    response = client.patch(url, json=value["value"],
-                            headers={"Content-Type": "application/merge-patch+json"})
+    response = client.patch(
+        url, json=value["value"], headers={"Content-Type": "application/merge-patch+json"}
+    )
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["tags"] == value["value"]["tags"]
 
@@ -78,8 +79,9 @@ def test_the_read_example_is_what_a_read_of_the_seeded_event_answers(client, see
     example = operation["responses"]["200"]["content"]["application/json"]["example"]
     read = client.get(f"/v1/events/{example['id']}").get_json()
     service_set = ("created_at", "updated_at")
-    assert {k: v for k, v in read.items() if k not in service_set} == \
-        {k: v for k, v in example.items() if k not in service_set}
+    assert {k: v for k, v in read.items() if k not in service_set} == {
+        k: v for k, v in example.items() if k not in service_set
+    }
     assert list(read) == list(example)
 
 
@@ -90,7 +92,9 @@ def test_each_error_response_shows_an_example_of_its_own_status(spec):
             continue
         assert content["example"]["title"] == response["description"], name
         assert content["example"]["type"] == "about:blank", name
-    statuses = {response["content"]["application/problem+json"]["example"]["status"]
-                for name, response in spec["components"]["responses"].items()
-                if name != "DEFAULT_ERROR" and "content" in response}
+    statuses = {
+        response["content"]["application/problem+json"]["example"]["status"]
+        for name, response in spec["components"]["responses"].items()
+        if name != "DEFAULT_ERROR" and "content" in response
+    }
     assert {400, 404, 409, 412, 422, 503} <= statuses

@@ -20,28 +20,34 @@ MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
 @pytest.fixture(scope="module")
 def instances(database_url, tmp_path_factory):
     """Instances A and B: one worker each, the same SECRET_KEY."""
-    env = LIVE_ENV | {"DATABASE_URL": database_url, "WEB_CONCURRENCY": "1",
-                      "SECRET_KEY": "shared by both instances"}
+    env = LIVE_ENV | {
+        "DATABASE_URL": database_url,
+        "WEB_CONCURRENCY": "1",
+        "SECRET_KEY": "shared by both instances",
+    }
     logs = tmp_path_factory.mktemp("two-instances")
-    with Gunicorn("service:create_app()", "/readyz", logs / "a.log", env) as a, \
-            Gunicorn("service:create_app()", "/readyz", logs / "b.log", env) as b:
+    with (
+        Gunicorn("service:create_app()", "/readyz", logs / "a.log", env) as a,
+        Gunicorn("service:create_app()", "/readyz", logs / "b.log", env) as b,
+    ):
         yield a, b
 
 
 def call(server, method: str, path: str, body=None, headers=None):
     conn = connect(server.base)
     try:
-        response, answer = exchange(conn, method, path,
-                                    json.dumps(body).encode() if body is not None else None,
-                                    headers)
+        response, answer = exchange(
+            conn, method, path, json.dumps(body).encode() if body is not None else None, headers
+        )
         return response, (json.loads(answer) if answer else None)
     finally:
         conn.close()
 
 
 def create(server, **fields) -> str:
-    response, body = call(server, "POST", "/v1/events", example("meeting", **fields),
-                          WRITER | JSON_TYPE)
+    response, body = call(
+        server, "POST", "/v1/events", example("meeting", **fields), WRITER | JSON_TYPE
+    )
     assert response.status == 201, body
     return response.getheader("Location")
 
@@ -83,9 +89,13 @@ def test_concurrent_if_match_writes_through_both_lose_no_update(instances):
                 # Read on one instance, write with its ETag through the other.
                 response, body = call(mine, "GET", location)
                 patch = {"tags": [*body["tags"], f"w{number}-{turn}"]}
-                response, answer = call(other, "PATCH", location, patch,
-                                        WRITER | MERGE_PATCH
-                                        | {"If-Match": response.getheader("ETag")})
+                response, answer = call(
+                    other,
+                    "PATCH",
+                    location,
+                    patch,
+                    WRITER | MERGE_PATCH | {"If-Match": response.getheader("ETag")},
+                )
                 if response.status == 200:
                     break
                 if response.status not in (412, 503):

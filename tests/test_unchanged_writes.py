@@ -24,22 +24,34 @@ def _feed_until(client, created, marker: str) -> list[tuple[str, int]]:
     while time.monotonic() < deadline:
         items = client.get("/v1/changes?limit=1000").get_json()["items"]
         if any(item["event_id"] == marker_id for item in items):
-            return [(item["event_id"], item["version"]) for item in items
-                    if item["event_id"] != marker_id]
+            return [
+                (item["event_id"], item["version"])
+                for item in items
+                if item["event_id"] != marker_id
+            ]
         time.sleep(0.1)
     raise AssertionError("the marker event never reached the change feed")
 
 
-@pytest.mark.parametrize("write", [
-    pytest.param(lambda client, url, event: client.put(url, json=event), id="PUT same event"),
-    pytest.param(lambda client, url, event: client.patch(url, json={}), id="PATCH {}"),
-    pytest.param(lambda client, url, event: client.patch(url, json={"title": event["title"]}),
-                 id="PATCH same title"),
-    pytest.param(lambda client, url, event: client.patch(url, json={"no_such": None}),
-                 id="PATCH removing an absent member"),
-    pytest.param(lambda client, url, event: client.put(url, json=event | {"title": "  x  "}),
-                 id="PUT equal once stripped"),
-])
+@pytest.mark.parametrize(
+    "write",
+    [
+        pytest.param(lambda client, url, event: client.put(url, json=event), id="PUT same event"),
+        pytest.param(lambda client, url, event: client.patch(url, json={}), id="PATCH {}"),
+        pytest.param(
+            lambda client, url, event: client.patch(url, json={"title": event["title"]}),
+            id="PATCH same title",
+        ),
+        pytest.param(
+            lambda client, url, event: client.patch(url, json={"no_such": None}),
+            id="PATCH removing an absent member",
+        ),
+        pytest.param(
+            lambda client, url, event: client.put(url, json=event | {"title": "  x  "}),
+            id="PUT equal once stripped",
+        ),
+    ],
+)
 def test_a_write_that_changes_nothing_answers_the_current_version(client, created, write):
     event = example("meeting", title="x")
     first, url = created(event)

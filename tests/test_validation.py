@@ -44,13 +44,22 @@ CASES = [
     ("deployment", "details.personnel.min", -1, "details.personnel.min", "negative"),
     ("deployment", "details.personnel.max", True, "details.personnel.max", "number"),
     ("deployment", "details.personnel.max", "30000", "details.personnel.max", "number"),
-    ("deployment", "details.personnel.approximate", 1, "details.personnel.approximate",
-     "boolean"),
+    ("deployment", "details.personnel.approximate", 1, "details.personnel.approximate", "boolean"),
     ("deployment", "details.personnel", {"unit": "soldiers"}, "details.personnel", "Give"),
-    ("deployment", "details.personnel", {"value": 1, "min": 2, "unit": "soldiers"},
-     "details.personnel.value", "less than min"),
-    ("deployment", "details.personnel", {"value": 9, "max": 8, "unit": "soldiers"},
-     "details.personnel.value", "greater than max"),
+    (
+        "deployment",
+        "details.personnel",
+        {"value": 1, "min": 2, "unit": "soldiers"},
+        "details.personnel.value",
+        "less than min",
+    ),
+    (
+        "deployment",
+        "details.personnel",
+        {"value": 9, "max": 8, "unit": "soldiers"},
+        "details.personnel.value",
+        "greater than max",
+    ),
     ("visit", "details.duration_days", True, "details.duration_days", "integer"),
     ("visit", "details.duration_days", 1.5, "details.duration_days", "integer"),
     ("visit", "details.duration_days", 0, "details.duration_days", "greater than"),
@@ -65,50 +74,106 @@ CASES = [
     ("meeting", "actors.0.wikidata", "150412", "actors.0.wikidata", "match"),
     ("meeting", "sources.0.url", "javascript:alert(1)", "sources.0.url", "URL"),
     ("meeting", "key", "Not A Slug", "key", "match"),
-    ("meeting", "sources.0.url", "https://example.org/" + "a" * limits.URL_LENGTH,
-     "sources.0.url", "Longer than"),
+    (
+        "meeting",
+        "sources.0.url",
+        "https://example.org/" + "a" * limits.URL_LENGTH,
+        "sources.0.url",
+        "Longer than",
+    ),
     ("statement", "details.language", "zz", "details.language", "ISO 639-1"),
     ("statement", "details.language", "RU", "details.language", "ISO 639-1"),
     ("casualties", "details", {"party": "x"}, "details", "at least one"),
     ("statement", "details", {"speaker": "x"}, "details", "at least one"),
-    ("meeting", "related", [{"event": "x", "relation": "married_to"}], "related.0.relation",
-     "Must be one of"),
+    (
+        "meeting",
+        "related",
+        [{"event": "x", "relation": "married_to"}],
+        "related.0.relation",
+        "Must be one of",
+    ),
     # Issue 11: precision, on-or-before dates, best estimates, casualties, source kinds.
     ("meeting", "location.precision", "street", "location.precision", "Must be one of"),
     ("meeting", "date_basis", "after", "date_basis", "Must be one of"),
     ("visit", "date_basis", "on_or_before", "end_date", "on_or_before"),
-    ("deployment", "details.personnel", {"value": 31000, "min": 25000, "max": 30000,
-                                         "unit": "soldiers"},
-     "details.personnel.value", "greater than max"),
+    (
+        "deployment",
+        "details.personnel",
+        {"value": 31000, "min": 25000, "max": 30000, "unit": "soldiers"},
+        "details.personnel.value",
+        "greater than max",
+    ),
     ("attack", "details.casualties", {}, "details.casualties", "at least one"),
-    ("attack", "details.casualties", {"none_reported": True,
-                                      "killed": {"value": 2, "unit": "people"}},
-     "details.casualties.none_reported", "Not with figures"),
-    ("combat", "details.casualties", {"captured": {"value": 2, "unit": "soldiers"}},
-     "details.casualties.captured", "Unknown field"),
-    ("attack", "details.casualties", {"killed": {"min": 5, "max": 2, "unit": "people"}},
-     "details.casualties.killed.min", "greater than max"),
+    (
+        "attack",
+        "details.casualties",
+        {"none_reported": True, "killed": {"value": 2, "unit": "people"}},
+        "details.casualties.none_reported",
+        "Not with figures",
+    ),
+    (
+        "combat",
+        "details.casualties",
+        {"captured": {"value": 2, "unit": "soldiers"}},
+        "details.casualties.captured",
+        "Unknown field",
+    ),
+    (
+        "attack",
+        "details.casualties",
+        {"killed": {"min": 5, "max": 2, "unit": "people"}},
+        "details.casualties.killed.min",
+        "greater than max",
+    ),
     ("meeting", "sources.0.kind", "blog", "sources.0.kind", "Must be one of"),
-    ("meeting", "sources.0.attributed_to", [{"name": "CNN", "kind": "tv"}],
-     "sources.0.attributed_to.0.kind", "Must be one of"),
-    ("meeting", "sources.0.attributed_to", [{"kind": "broadcaster"}],
-     "sources.0.attributed_to.0.name", "Missing"),
-    ("meeting", "sources.0.attributed_to", [{"name": "CNN", "url": "x"}],
-     "sources.0.attributed_to.0.url", "Unknown field"),
+    (
+        "meeting",
+        "sources.0.attributed_to",
+        [{"name": "CNN", "kind": "tv"}],
+        "sources.0.attributed_to.0.kind",
+        "Must be one of",
+    ),
+    (
+        "meeting",
+        "sources.0.attributed_to",
+        [{"kind": "broadcaster"}],
+        "sources.0.attributed_to.0.name",
+        "Missing",
+    ),
+    (
+        "meeting",
+        "sources.0.attributed_to",
+        [{"name": "CNN", "url": "x"}],
+        "sources.0.attributed_to.0.url",
+        "Unknown field",
+    ),
     ("meeting", "sources.0.attributed_to", [7], "sources.0.attributed_to.0", "Give a name"),
     ("meeting", "sources.0.attributed_to", [" "], "sources.0.attributed_to.0", "empty"),
     ("logistics_movement", "details.between", ["KP", "RU"], "details.between", "not both"),
-    ("logistics_movement", "details", {"between": ["KP"], "means": [{"category": "ship"}]},
-     "details.between", "Length"),
-    ("logistics_movement", "details", {"origin_country": "KP", "means": [{"category": "ship"}]},
-     "details.destination_country", "Required unless between"),
+    (
+        "logistics_movement",
+        "details",
+        {"between": ["KP"], "means": [{"category": "ship"}]},
+        "details.between",
+        "Length",
+    ),
+    (
+        "logistics_movement",
+        "details",
+        {"origin_country": "KP", "means": [{"category": "ship"}]},
+        "details.destination_country",
+        "Required unless between",
+    ),
     ("situation", "details.aspect", "mood", "details.aspect", "Must be one of"),
     ("meeting", "distance_km", 3.5, "distance_km", "Read-only"),
 ]
 
 
-@pytest.mark.parametrize(("kind", "path", "value", "error_path", "words"), CASES,
-                         ids=[f"{c[0]}:{c[1]}={str(c[2])[:20]}" for c in CASES])
+@pytest.mark.parametrize(
+    ("kind", "path", "value", "error_path", "words"),
+    CASES,
+    ids=[f"{c[0]}:{c[1]}={str(c[2])[:20]}" for c in CASES],
+)
 def test_invalid_event_is_422_naming_the_field(client, kind, path, value, error_path, words):
     response = client.post("/v1/events", json=_with(example(kind), path, value))
     assert response.status_code == 422
@@ -163,7 +228,6 @@ def test_end_date_at_coarser_precision_may_contain_the_date(client):
     assert client.post("/v1/events", json=event).status_code == 201
 
 
-
 def _stored(client, event: dict) -> dict:
     response = client.post("/v1/events", json=event)
     assert response.status_code == 201, response.get_json()
@@ -172,8 +236,13 @@ def _stored(client, event: dict) -> dict:
 
 @pytest.mark.parametrize("precision", ["exact", "near", "town", "region", "country"])
 def test_location_precision_is_stored(client, precision):
-    location = {"name": "Kursk region", "country": "RU", "lat": 51.73, "lon": 36.19,
-                "precision": precision}
+    location = {
+        "name": "Kursk region",
+        "country": "RU",
+        "lat": 51.73,
+        "lon": 36.19,
+        "precision": precision,
+    }
     assert _stored(client, example(location=location))["location"] == location
 
 
@@ -183,8 +252,13 @@ def test_on_or_before_date_is_stored_without_end_date(client):
 
 
 def test_best_estimate_within_bounds_is_stored(client):
-    personnel = {"value": 27000, "min": 25000, "max": 30000, "approximate": True,
-                 "unit": "soldiers"}
+    personnel = {
+        "value": 27000,
+        "min": 25000,
+        "max": 30000,
+        "approximate": True,
+        "unit": "soldiers",
+    }
     event = example("deployment")
     event["details"]["personnel"] = personnel
     assert _stored(client, event)["details"]["personnel"] == personnel
@@ -198,13 +272,19 @@ def test_best_estimate_may_equal_a_bound(client, bounds):
 
 
 @pytest.mark.parametrize("kind", ["attack", "combat"])
-@pytest.mark.parametrize("casualties", [
-    {"none_reported": True},
-    {"killed": {"value": 0, "unit": "civilians"}},
-    {"killed": {"value": 2, "unit": "civilians"}, "wounded": {"min": 10, "unit": "civilians"},
-     "missing": {"max": 3, "unit": "civilians"}},
-    {"killed_or_wounded": {"value": 4000, "approximate": True, "unit": "soldiers"}},
-])
+@pytest.mark.parametrize(
+    "casualties",
+    [
+        {"none_reported": True},
+        {"killed": {"value": 0, "unit": "civilians"}},
+        {
+            "killed": {"value": 2, "unit": "civilians"},
+            "wounded": {"min": 10, "unit": "civilians"},
+            "missing": {"max": 3, "unit": "civilians"},
+        },
+        {"killed_or_wounded": {"value": 4000, "approximate": True, "unit": "soldiers"}},
+    ],
+)
 def test_attack_and_combat_carry_casualties(client, kind, casualties):
     event = example(kind)
     event["details"]["casualties"] = casualties
@@ -220,10 +300,14 @@ def test_casualties_left_out_mean_unknown_and_differ_from_none_reported(client):
 
 
 def test_source_kinds_on_publisher_and_each_link_and_plain_names_still_valid(client):
-    sources = [{"publisher": "ANI", "kind": "news_agency",
-                "attributed_to": [{"name": "CNN", "kind": "broadcaster"},
-                                  "Ukrainian intelligence"]},
-               {"publisher": "TASS", "kind": "state_media", "attributed_to": ["Sergey Lavrov"]}]
+    sources = [
+        {
+            "publisher": "ANI",
+            "kind": "news_agency",
+            "attributed_to": [{"name": "CNN", "kind": "broadcaster"}, "Ukrainian intelligence"],
+        },
+        {"publisher": "TASS", "kind": "state_media", "attributed_to": ["Sergey Lavrov"]},
+    ]
     assert _stored(client, example(sources=sources))["sources"] == sources
 
 

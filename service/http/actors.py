@@ -14,22 +14,32 @@ from service.http.pagination import LINK_HEADER, cursor_position, page_response
 from service.http.search_args import ActorArgs
 from service.storage.actors import actor_store
 
-blp = ApiBlueprint("actors", __name__, url_prefix="/v1/actors",
-                   description="Actors seen in events, with counts.")
+blp = ApiBlueprint(
+    "actors", __name__, url_prefix="/v1/actors", description="Actors seen in events, with counts."
+)
 
 
 class ActorSummary(ma.Schema):
     """An actor, as seen across events."""
 
-    name = ma.fields.String(required=True, metadata={
-        "description": "Its most frequent spelling; actors are told apart by name, ignoring "
-                       "case.", "examples": ["Sergey Lavrov"]})
-    kind = ma.fields.String(required=True, metadata={
-        "enum": list(ACTOR_KINDS), "description": "Its most frequent kind."})
-    country = ma.fields.String(allow_none=True, required=True,
-                               metadata={"description": "Its most frequent country."})
-    event_count = ma.fields.Integer(required=True,
-                                    metadata={"description": "Live events it takes part in."})
+    name = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "Its most frequent spelling; actors are told apart by name, ignoring "
+            "case.",
+            "examples": ["Sergey Lavrov"],
+        },
+    )
+    kind = ma.fields.String(
+        required=True,
+        metadata={"enum": list(ACTOR_KINDS), "description": "Its most frequent kind."},
+    )
+    country = ma.fields.String(
+        allow_none=True, required=True, metadata={"description": "Its most frequent country."}
+    )
+    event_count = ma.fields.Integer(
+        required=True, metadata={"description": "Live events it takes part in."}
+    )
 
 
 class ActorPage(ma.Schema):
@@ -37,8 +47,10 @@ class ActorPage(ma.Schema):
 
     items = ma.fields.List(ma.fields.Nested(ActorSummary), required=True)
     next_cursor = ma.fields.String(
-        allow_none=True, required=True,
-        metadata={"description": "Pass as `cursor` for the next page; null on the last."})
+        allow_none=True,
+        required=True,
+        metadata={"description": "Pass as `cursor` for the next page; null on the last."},
+    )
 
 
 @blp.route("")
@@ -62,9 +74,13 @@ class Actors(MethodView):
         after = cursor_position(scope, args.get("cursor"), _name_key)
         rows = actor_store().page(limit + 1, text, after)
         next_position = [rows[limit - 1][0]] if len(rows) > limit else None
-        items = [json.dumps({"name": name, "kind": kind, "country": country,
-                             "event_count": count}, ensure_ascii=False)
-                 for _, name, kind, country, count in rows[:limit]]
+        items = [
+            json.dumps(
+                {"name": name, "kind": kind, "country": country, "event_count": count},
+                ensure_ascii=False,
+            )
+            for _, name, kind, country, count in rows[:limit]
+        ]
         return page_response(items, scope, next_position)
 
 

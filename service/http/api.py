@@ -68,9 +68,11 @@ SETTINGS = {
 
 SECURITY_SCHEME = "apiKey"
 BEARER_AUTH = {
-    "type": "http", "scheme": "bearer", "bearerFormat": "evs_<prefix>_<secret>",
+    "type": "http",
+    "scheme": "bearer",
+    "bearerFormat": "evs_<prefix>_<secret>",
     "description": "An API key made by `flask --app service keys create`. Scopes nest: "
-                   "`admin` includes `write`, which includes `read`.",
+    "`admin` includes `write`, which includes `read`.",
 }
 
 
@@ -85,12 +87,14 @@ class QueryParser(FlaskParser):
         values = super().load_querystring(req, schema)
         # webargs would take the first of `limit=1&limit=2`; a cache or a proxy may take
         # the last. Only the repeatable parameters (lists) mean "any of these values".
-        single = {field.data_key or name for name, field in schema.fields.items()
-                  } - values.multiple_keys
+        single = {
+            field.data_key or name for name, field in schema.fields.items()
+        } - values.multiple_keys
         repeated = sorted(name for name in single if len(req.args.getlist(name)) > 1)
         if repeated:
-            raise ValidationError({name: ["Give this parameter once: it takes one value."]
-                                   for name in repeated})
+            raise ValidationError(
+                {name: ["Give this parameter once: it takes one value."] for name in repeated}
+            )
         return values
 
 
@@ -105,6 +109,7 @@ class ApiBlueprint(SmorestBlueprint):
         ``read`` operations are open unless ``REQUIRE_READ_KEY`` is set, so the spec offers
         them with no key or with one.
         """
+
         def decorator(view):
             @functools.wraps(view)
             def checked(*args, **kwargs):
@@ -118,18 +123,19 @@ class ApiBlueprint(SmorestBlueprint):
                 requirement.insert(0, {})
             checked = self.doc(security=requirement, **{"x-required-scope": scope})(checked)
             for status in (401, 403, 429):
-                checked = self.alt_response(status, response=problems.response_name(status)
-                                            )(checked)
+                checked = self.alt_response(status, response=problems.response_name(status))(
+                    checked
+                )
             return checked
 
         return decorator
 
     def answers(self, *statuses: int):
         """Document the problem+json answers of a view, one component per status."""
+
         def decorator(view):
             for status in statuses:  # the spec lists them in this order
-                view = self.alt_response(status, response=problems.response_name(status)
-                                         )(view)
+                view = self.alt_response(status, response=problems.response_name(status))(view)
             return view
 
         return decorator
@@ -138,8 +144,9 @@ class ApiBlueprint(SmorestBlueprint):
         """Honour and document ``Idempotency-Key`` (apply inside ``requires_scope``)."""
         guarded = idempotency.guarded(view)
         manual = getattr(view, "_apidoc", {}).get("manual_doc", {})
-        guarded = self.doc(parameters=[*manual.get("parameters", []), idempotency.PARAMETER]
-                           )(guarded)
+        guarded = self.doc(parameters=[*manual.get("parameters", []), idempotency.PARAMETER])(
+            guarded
+        )
         return self.alt_response(409, response=problems.response_name(409))(guarded)
 
     def uses_database(self, view):
@@ -189,18 +196,27 @@ class EventsApi(Api):
                 response["schema"] = self.ERROR_SCHEMA
                 response["example"] = problems.example(status)
             if status == http.HTTPStatus.SERVICE_UNAVAILABLE:
-                response["headers"] = {"Retry-After": {
-                    "description": "Seconds to wait before trying again. Absent when the "
-                                   "query ran past the statement timeout: the same request "
-                                   "would time out again; narrow it instead.",
-                    "schema": {"type": "integer"}}}
+                response["headers"] = {
+                    "Retry-After": {
+                        "description": "Seconds to wait before trying again. Absent when the "
+                        "query ran past the statement timeout: the same request "
+                        "would time out again; narrow it instead.",
+                        "schema": {"type": "integer"},
+                    }
+                }
             if status == http.HTTPStatus.NOT_MODIFIED:
-                response["headers"] = {"ETag": {
-                    "description": "The current version's ETag.", "schema": {"type": "string"}}}
+                response["headers"] = {
+                    "ETag": {
+                        "description": "The current version's ETag.",
+                        "schema": {"type": "string"},
+                    }
+                }
             prepare_response(response, self.spec, problems.PROBLEM_JSON)
             self.spec.components.response(problems.response_name(status), response, lazy=True)
-        response = {"description": "An error, as RFC 9457 problem details.",
-                    "schema": self.ERROR_SCHEMA}
+        response = {
+            "description": "An error, as RFC 9457 problem details.",
+            "schema": self.ERROR_SCHEMA,
+        }
         prepare_response(response, self.spec, problems.PROBLEM_JSON)
         self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
 
@@ -238,8 +254,11 @@ class EventsApi(Api):
                 stack.extend(node.values())
             elif isinstance(node, list):
                 stack.extend(node)
-        document = {"$schema": "https://json-schema.org/draft/2020-12/schema",
-                    "title": component, **components[component]}
+        document = {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": component,
+            **components[component],
+        }
         if needed:
             document["$defs"] = dict(sorted(needed.items()))
         return json.loads(json.dumps(document).replace(f'"{prefix}', '"#/$defs/'))
@@ -254,12 +273,23 @@ class EventsApi(Api):
         """
         if form == "json":
             return json.dumps(self.spec_dict(), indent=2, ensure_ascii=False) + "\n"
-        return yaml.dump(self.spec_dict(), Dumper=_SpecDumper, sort_keys=False,
-                         allow_unicode=True, width=100)
+        return yaml.dump(
+            self.spec_dict(), Dumper=_SpecDumper, sort_keys=False, allow_unicode=True, width=100
+        )
 
 
-_TOP_LEVEL_ORDER = ("openapi", "info", "jsonSchemaDialect", "servers", "security", "tags",
-                    "paths", "webhooks", "components", "externalDocs")
+_TOP_LEVEL_ORDER = (
+    "openapi",
+    "info",
+    "jsonSchemaDialect",
+    "servers",
+    "security",
+    "tags",
+    "paths",
+    "webhooks",
+    "components",
+    "externalDocs",
+)
 
 
 class _SpecDumper(yaml.SafeDumper):
@@ -272,8 +302,9 @@ class _SpecDumper(yaml.SafeDumper):
 
 def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
     # PyYAML falls back to a quoted style where a block scalar cannot hold the text.
-    return dumper.represent_scalar("tag:yaml.org,2002:str", text,
-                                   style="|" if "\n" in text else None)
+    return dumper.represent_scalar(
+        "tag:yaml.org,2002:str", text, style="|" if "\n" in text else None
+    )
 
 
 _SpecDumper.add_representer(str, _represent_text)
@@ -282,8 +313,9 @@ _SpecDumper.add_representer(str, _represent_text)
 def _docs_assets() -> Blueprint:
     """Swagger UI's files from the flask-swagger-ui package: the docs page needs no CDN."""
     assets = Path(flask_swagger_ui.__file__).with_name("dist")
-    return Blueprint("docs_assets", __name__, static_folder=str(assets),
-                     static_url_path="/docs/assets")
+    return Blueprint(
+        "docs_assets", __name__, static_folder=str(assets), static_url_path="/docs/assets"
+    )
 
 
 def current_api() -> EventsApi:
@@ -304,7 +336,8 @@ def create_api(app: Flask) -> EventsApi:
     # The server's root is where a person lands first: the docs page, which links the spec.
     app.add_url_rule("/", "root", lambda: redirect(app.config["OPENAPI_SWAGGER_UI_PATH"]))
     app.add_url_rule(
-        "/openapi.yaml", "openapi_yaml",
+        "/openapi.yaml",
+        "openapi_yaml",
         lambda: Response(api.spec_text("yaml"), mimetype="application/yaml"),
     )
     return api

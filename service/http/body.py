@@ -64,15 +64,16 @@ def parse_json(raw: bytes, subject: str = "The body") -> object:
     ``subject`` names the text in the messages (a line of NDJSON is "The line").
     """
     try:
-        body = json.loads(raw, parse_constant=_reject_constant,
-                          object_pairs_hook=_unique_members)
+        body = json.loads(raw, parse_constant=_reject_constant, object_pairs_hook=_unique_members)
     except UnicodeDecodeError as error:
         raise BadRequest(f"{subject} is not UTF-8 text.") from error
     except RecursionError as error:
         raise BadRequest(f"{subject} nests too deeply.") from error
     except DuplicateMember as error:
-        raise BadRequest(f"{subject} gives the member {json.dumps(error.name)} twice in one "
-                         "object; give each member once.") from error
+        raise BadRequest(
+            f"{subject} gives the member {json.dumps(error.name)} twice in one "
+            "object; give each member once."
+        ) from error
     except (json.JSONDecodeError, ValueError) as error:
         raise BadRequest(f"{subject} is not valid JSON: {error}.") from error
     # Walking every string costs ten times the parse; only an escape can smuggle either

@@ -34,8 +34,7 @@ class _RefusingLimit(LimitedStream):
             return
         self._checked_end = True
         if self._stream.read(1):
-            raise RequestEntityTooLarge(
-                f"The body is over the limit of {self.limit} bytes.")
+            raise RequestEntityTooLarge(f"The body is over the limit of {self.limit} bytes.")
 
     def readall(self) -> bytes:
         data = super().readall()
@@ -55,8 +54,11 @@ class Request(FlaskRequest):
         # body without Content-Length) lets werkzeug read a body of unstated length up to
         # a maximum: the case the parent gets wrong. A Content-Length over the limit the
         # parent refuses before anything is read.
-        if limit is not None and self.content_length is None \
-                and "wsgi.input_terminated" in self.environ:
+        if (
+            limit is not None
+            and self.content_length is None
+            and "wsgi.input_terminated" in self.environ
+        ):
             return _RefusingLimit(self.environ["wsgi.input"], limit)
         return super().stream
 

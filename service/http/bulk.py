@@ -22,8 +22,9 @@ from service.storage.bulk import OUTCOME_STATUS, BatchRefused, ItemOutcome, writ
 
 NDJSON = "application/x-ndjson"
 
-blp = ApiBlueprint("bulk", __name__, url_prefix="/v1/events",
-                   description="Write many events in one request.")
+blp = ApiBlueprint(
+    "bulk", __name__, url_prefix="/v1/events", description="Write many events in one request."
+)
 EVENT = Event()
 
 
@@ -31,34 +32,56 @@ class BulkArgs(ma.Schema):
     """Query parameters of a bulk write."""
 
     # Only the spec's spellings: marshmallow would also take yes, on, 1, t …
-    atomic = ma.fields.Boolean(load_default=False, truthy={"true"}, falsy={"false"}, metadata={
-        "description": "All or nothing: if any item cannot be written, answer 422 listing "
-                       "every such item and write none."})
+    atomic = ma.fields.Boolean(
+        load_default=False,
+        truthy={"true"},
+        falsy={"false"},
+        metadata={
+            "description": "All or nothing: if any item cannot be written, answer 422 listing "
+            "every such item and write none."
+        },
+    )
 
 
 class BulkItemResult(ma.Schema):
     """What became of one item of a bulk write."""
 
-    index = ma.fields.Integer(required=True, metadata={
-        "description": "The item's position in the request, from 0 (NDJSON: its line, "
-                       "blank lines not counted)."})
-    status = ma.fields.Integer(required=True, metadata={
-        "description": "The status a single write of this item would have answered.",
-        "examples": [201]})
-    outcome = ma.fields.String(required=True, metadata={
-        "enum": list(OUTCOME_STATUS),
-        "description": "`created`; `updated` (its key was stored with other content); "
-                       "`unchanged` (stored as sent: nothing written); `left_deleted` (an "
-                       "event with its key was deleted, and stays so); `invalid` (see "
-                       "`errors`); `conflict` (its key repeats an earlier item's, or was "
-                       "created meanwhile by another request)."})
+    index = ma.fields.Integer(
+        required=True,
+        metadata={
+            "description": "The item's position in the request, from 0 (NDJSON: its line, "
+            "blank lines not counted)."
+        },
+    )
+    status = ma.fields.Integer(
+        required=True,
+        metadata={
+            "description": "The status a single write of this item would have answered.",
+            "examples": [201],
+        },
+    )
+    outcome = ma.fields.String(
+        required=True,
+        metadata={
+            "enum": list(OUTCOME_STATUS),
+            "description": "`created`; `updated` (its key was stored with other content); "
+            "`unchanged` (stored as sent: nothing written); `left_deleted` (an "
+            "event with its key was deleted, and stays so); `invalid` (see "
+            "`errors`); `conflict` (its key repeats an earlier item's, or was "
+            "created meanwhile by another request).",
+        },
+    )
     id = ma.fields.UUID(metadata={"description": "The event's id (absent when not stored)."})
     version = ma.fields.Integer(metadata={"description": "The event's current version."})
     errors = ma.fields.Dict(
-        keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()),
-        metadata={"description": "Why the item was not written: dotted field path to "
-                                 "messages (`_body`: the item as a whole).",
-                  "examples": [{"details.personnel.min": ["Must not be greater than max."]}]})
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.String()),
+        metadata={
+            "description": "Why the item was not written: dotted field path to "
+            "messages (`_body`: the item as a whole).",
+            "examples": [{"details.personnel.min": ["Must not be greater than max."]}],
+        },
+    )
 
 
 class BulkCounts(ma.Schema):
@@ -82,13 +105,21 @@ class BulkResult(ma.Schema):
 BULK_BODY = {
     "required": True,
     "description": "Events, as a JSON array or as NDJSON (one event per line). A line that "
-                   "is not JSON is that item's error, not the request's.",
+    "is not JSON is that item's error, not the request's.",
     "content": {
         # Any item is taken: one that is not an event is that item's error (`invalid`).
-        JSON: {"schema": {"type": "array", "items": {
-            "anyOf": [{"$ref": "#/components/schemas/Event"},
-                      {"not": {"$ref": "#/components/schemas/Event"}}],
-            "description": "An event; anything else is reported as that item's error."}}},
+        JSON: {
+            "schema": {
+                "type": "array",
+                "items": {
+                    "anyOf": [
+                        {"$ref": "#/components/schemas/Event"},
+                        {"not": {"$ref": "#/components/schemas/Event"}},
+                    ],
+                    "description": "An event; anything else is reported as that item's error.",
+                },
+            }
+        },
         NDJSON: {"schema": {"type": "string"}},
     },
 }
@@ -142,8 +173,7 @@ def _validate(raw: object) -> tuple[dict | None, dict[str, list[str]]]:
 
 
 def _item(index: int, outcome: ItemOutcome, errors: dict) -> dict:
-    item = {"index": index, "status": OUTCOME_STATUS[outcome.outcome],
-            "outcome": outcome.outcome}
+    item = {"index": index, "status": OUTCOME_STATUS[outcome.outcome], "outcome": outcome.outcome}
     if outcome.id is not None:
         item["id"] = str(outcome.id)
         item["version"] = outcome.version
@@ -154,10 +184,13 @@ def _item(index: int, outcome: ItemOutcome, errors: dict) -> dict:
 
 def _atomic_refusal(errors: dict[int, dict[str, list[str]]]):
     """422 naming every bad item's fields as ``items.N.field``."""
-    return validation_problem({
-        (f"items.{index}" if name == "_body" else f"items.{index}.{name}"): messages
-        for index, item_errors in sorted(errors.items())
-        for name, messages in item_errors.items()})
+    return validation_problem(
+        {
+            (f"items.{index}" if name == "_body" else f"items.{index}.{name}"): messages
+            for index, item_errors in sorted(errors.items())
+            for name, messages in item_errors.items()
+        }
+    )
 
 
 @blp.route("/bulk")
@@ -168,8 +201,7 @@ class BulkEvents(MethodView):
     @blp.idempotent
     @blp.doc(operationId="bulkWriteEvents", requestBody=BULK_BODY)
     @blp.arguments(BulkArgs, location="query")
-    @blp.response(200, BulkResult, headers={
-        idempotency.REPLAYED_HEADER: idempotency.REPLAYED})
+    @blp.response(200, BulkResult, headers={idempotency.REPLAYED_HEADER: idempotency.REPLAYED})
     @blp.alt_response(400, response="BAD_REQUEST")
     @blp.alt_response(413, response="CONTENT_TOO_LARGE")
     @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
@@ -188,16 +220,21 @@ class BulkEvents(MethodView):
         validated = [_validate(raw) for raw in _raw_items()]
         events = [event for event, _ in validated]
         try:
-            outcomes = write_events(event_store(auth.caller_name()), events,
-                                    atomic=args["atomic"])
+            outcomes = write_events(event_store(auth.caller_name()), events, atomic=args["atomic"])
         except BatchRefused as refusal:
             # The store has no errors for the items that failed validation: those are here.
-            return _atomic_refusal(refusal.errors | {
-                index: errors for index, (_, errors) in enumerate(validated) if errors})
+            return _atomic_refusal(
+                refusal.errors
+                | {index: errors for index, (_, errors) in enumerate(validated) if errors}
+            )
         counts = dict.fromkeys(OUTCOME_STATUS, 0)
         for outcome in outcomes:
             counts[outcome.outcome] += 1
-        items = [_item(index, outcome, validated[index][1])
-                 for index, outcome in enumerate(outcomes)]
-        return json_response(json.dumps({"items": items, "counts": counts},
-                                         ensure_ascii=False, separators=(",", ":")))
+        items = [
+            _item(index, outcome, validated[index][1]) for index, outcome in enumerate(outcomes)
+        ]
+        return json_response(
+            json.dumps(
+                {"items": items, "counts": counts}, ensure_ascii=False, separators=(",", ":")
+            )
+        )

@@ -16,8 +16,12 @@ from service.http.pagination import LINK_HEADER
 from service.http.responses import json_response
 from service.storage.changes import FEED_START, FeedPosition, change_store
 
-blp = ApiBlueprint("changes", __name__, url_prefix="/v1/changes",
-                   description="The change feed: every create, update and delete, in order.")
+blp = ApiBlueprint(
+    "changes",
+    __name__,
+    url_prefix="/v1/changes",
+    description="The change feed: every create, update and delete, in order.",
+)
 
 _POSITION = re.compile(r"^(0|[1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})$")
 NOW = "now"
@@ -27,23 +31,40 @@ class ChangesArgs(ma.Schema):
     """Where to read the feed from, and how much."""
 
     after = ma.fields.String(
-        validate=Regexp(rf"^(now|{_POSITION.pattern[1:-1]})$",
-                        error="Give `now` or a `next_cursor` of this feed."),
-        metadata={"description": "`next_cursor` of the previous page; `now` to start from "
-                                 "the present. Absent: from the first change ever stored.",
-                  "examples": ["now"]})
-    limit = ma.fields.Integer(load_default=100, validate=Range(1, 1000),
-                              metadata={"description": "Changes per page (1–1000)."})
+        validate=Regexp(
+            rf"^(now|{_POSITION.pattern[1:-1]})$",
+            error="Give `now` or a `next_cursor` of this feed.",
+        ),
+        metadata={
+            "description": "`next_cursor` of the previous page; `now` to start from "
+            "the present. Absent: from the first change ever stored.",
+            "examples": ["now"],
+        },
+    )
+    limit = ma.fields.Integer(
+        load_default=100,
+        validate=Range(1, 1000),
+        metadata={"description": "Changes per page (1–1000)."},
+    )
 
 
 class ChangePage(ma.Schema):
     """A page of the change feed."""
 
-    items = ma.fields.List(ma.fields.Nested(Revision), required=True, metadata={
-        "description": "Changes in commit order: each event's versions in order, none twice."})
-    next_cursor = ma.fields.String(required=True, metadata={
-        "description": "Pass as `after` for the next page. Never null: on an empty page it "
-                       "is the cursor you sent, to poll with again."})
+    items = ma.fields.List(
+        ma.fields.Nested(Revision),
+        required=True,
+        metadata={
+            "description": "Changes in commit order: each event's versions in order, none twice."
+        },
+    )
+    next_cursor = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "Pass as `after` for the next page. Never null: on an empty page it "
+            "is the cursor you sent, to poll with again."
+        },
+    )
 
 
 def _position(after: str | None) -> FeedPosition:
@@ -78,5 +99,5 @@ class Changes(MethodView):
         items, position = change_store().page(_position(args.get("after")), args["limit"])
         cursor = str(position)
         link = url_for(request.endpoint, after=cursor, limit=args["limit"])
-        text = ('{"items":[' + ",".join(items) + '],"next_cursor":' + json.dumps(cursor) + "}")
+        text = '{"items":[' + ",".join(items) + '],"next_cursor":' + json.dumps(cursor) + "}"
         return json_response(text, headers={"Link": f'<{link}>; rel="next"'})

@@ -22,22 +22,47 @@ from service.http.body import JSON
 from service.http.problems import problem
 
 # Media types worth compressing: everything the API answers that is text.
-COMPRESSED_TYPES = ["application/json", "application/problem+json", "application/x-ndjson",
-                    "application/geo+json", "text/csv", "application/yaml", "text/html",
-                    "text/css", "application/javascript", "text/javascript"]
+COMPRESSED_TYPES = [
+    "application/json",
+    "application/problem+json",
+    "application/x-ndjson",
+    "application/geo+json",
+    "text/csv",
+    "application/yaml",
+    "text/html",
+    "text/css",
+    "application/javascript",
+    "text/javascript",
+]
 # Headers a browser app on an allowed origin may send, and may read in an answer.
-CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "If-Match", "If-None-Match",
-                        "Idempotency-Key", "X-Request-ID"]
-CORS_EXPOSED_HEADERS = ["ETag", "Location", "Link", "Retry-After", "RateLimit",
-                        "RateLimit-Policy", "X-Request-ID", "Idempotent-Replayed"]
+CORS_REQUEST_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "If-Match",
+    "If-None-Match",
+    "Idempotency-Key",
+    "X-Request-ID",
+]
+CORS_EXPOSED_HEADERS = [
+    "ETag",
+    "Location",
+    "Link",
+    "Retry-After",
+    "RateLimit",
+    "RateLimit-Policy",
+    "X-Request-ID",
+    "Idempotent-Replayed",
+]
 
 # An API answer is data, never a page: nothing in it may load or run, or be framed.
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 # The docs page runs Swagger UI from this server's own assets and its one inline script
 # (allowed by hash, below); it fetches only the spec. Swagger UI sets inline styles.
-DOCS_CSP = ("default-src 'none'; script-src 'self' {scripts}; style-src 'self' 'unsafe-inline';"
-            " img-src 'self' data:; connect-src 'self'; frame-ancestors 'none';"
-            " base-uri 'none'; form-action 'none'")
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self' {scripts}; style-src 'self' 'unsafe-inline';"
+    " img-src 'self' data:; connect-src 'self'; frame-ancestors 'none';"
+    " base-uri 'none'; form-action 'none'"
+)
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
 
 # How long clients may keep what changes only with a deployment.
@@ -49,8 +74,10 @@ compress = Compress()
 
 @functools.lru_cache(maxsize=8)
 def _docs_csp(page: bytes) -> str:
-    hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(s).digest()).decode()}'"
-                      for s in _INLINE_SCRIPT.findall(page))
+    hashes = " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(s).digest()).decode()}'"
+        for s in _INLINE_SCRIPT.findall(page)
+    )
     return DOCS_CSP.format(scripts=hashes)
 
 
@@ -85,8 +112,11 @@ def _writes_answer_json() -> None:
     Not for DELETE: its answer is a 204 with no body, so no Accept can refuse it (the docs
     page sends `Accept: application/problem+json` there, the only type its errors have).
     """
-    if request.method in ("POST", "PUT", "PATCH") and request.accept_mimetypes and \
-            not request.accept_mimetypes.best_match([JSON]):
+    if (
+        request.method in ("POST", "PUT", "PATCH")
+        and request.accept_mimetypes
+        and not request.accept_mimetypes.best_match([JSON])
+    ):
         raise NotAcceptable(f"Writes answer {JSON}; the request's Accept allows none of it.")
 
 
@@ -96,12 +126,17 @@ def _reads_answer_what_is_accepted(response: Response) -> Response:
     Reads have no effect, so deciding on the answer itself covers every operation and
     format (an export's depends on its `format`) without a table of what each produces.
     """
-    if request.method in ("GET", "HEAD") and 200 <= response.status_code < 300 \
-            and response.mimetype and request.accept_mimetypes \
-            and not request.accept_mimetypes.best_match([response.mimetype]):
+    if (
+        request.method in ("GET", "HEAD")
+        and 200 <= response.status_code < 300
+        and response.mimetype
+        and request.accept_mimetypes
+        and not request.accept_mimetypes.best_match([response.mimetype])
+    ):
         response.close()  # an export's cursor, for one
-        return problem(406, f"This answer is {response.mimetype}; the request's Accept "
-                            "allows none of it.")
+        return problem(
+            406, f"This answer is {response.mimetype}; the request's Accept allows none of it."
+        )
     return response
 
 
@@ -113,9 +148,14 @@ def init_app(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     origins = app.config["CORS_ORIGINS"]
     if origins:
-        CORS(app, origins=origins, allow_headers=CORS_REQUEST_HEADERS,
-             expose_headers=CORS_EXPOSED_HEADERS, max_age=600,
-             methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+        CORS(
+            app,
+            origins=origins,
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_EXPOSED_HEADERS,
+            max_age=600,
+            methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+        )
     app.config.setdefault("COMPRESS_MIMETYPES", COMPRESSED_TYPES)
     # gzip is what every client sends; flask-compress leaves it out of streams by default.
     app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])

@@ -13,8 +13,12 @@ from werkzeug.exceptions import NotFound
 from schemas import EVENT_KINDS
 from service.http.api import ApiBlueprint, current_api
 
-blp = ApiBlueprint("event-types", __name__, url_prefix="/v1/event-types",
-                   description="The kinds of event and their schemas.")
+blp = ApiBlueprint(
+    "event-types",
+    __name__,
+    url_prefix="/v1/event-types",
+    description="The kinds of event and their schemas.",
+)
 
 
 class EventType(ma.Schema):
@@ -22,8 +26,9 @@ class EventType(ma.Schema):
 
     type = ma.fields.String(required=True, metadata={"examples": ["deployment"]})
     description = ma.fields.String(required=True)
-    schema_url = ma.fields.String(required=True,
-                                  metadata={"description": "Where its JSON Schema is served."})
+    schema_url = ma.fields.String(
+        required=True, metadata={"description": "Where its JSON Schema is served."}
+    )
 
 
 class EventTypeList(ma.Schema):
@@ -44,24 +49,40 @@ class EventTypes(MethodView):
 
         Each kind has its own schema for `details`; `schema_url` serves it.
         """
-        return {"items": [
-            {"type": kind,
-             "description": inspect.getdoc(schema).removeprefix(f"A `{kind}` event. "),
-             "schema_url": url_for("event-types.EventTypeSchema", kind=kind)}
-            for kind, schema in sorted(EVENT_KINDS.items())
-        ]}
+        return {
+            "items": [
+                {
+                    "type": kind,
+                    "description": inspect.getdoc(schema).removeprefix(f"A `{kind}` event. "),
+                    "schema_url": url_for("event-types.EventTypeSchema", kind=kind),
+                }
+                for kind, schema in sorted(EVENT_KINDS.items())
+            ]
+        }
 
 
-@blp.route("/<string:kind>", parameters=[{
-    "in": "path", "name": "kind", "description": "A kind of event, as `type` names it.",
-    "schema": {"type": "string", "enum": sorted(EVENT_KINDS)}, "example": "meeting"}])
+@blp.route(
+    "/<string:kind>",
+    parameters=[
+        {
+            "in": "path",
+            "name": "kind",
+            "description": "A kind of event, as `type` names it.",
+            "schema": {"type": "string", "enum": sorted(EVENT_KINDS)},
+            "example": "meeting",
+        }
+    ],
+)
 class EventTypeSchema(MethodView):
     """One kind's schema."""
 
     @blp.requires_scope("read")
     @blp.doc(operationId="getEventTypeSchema")
-    @blp.response(200, {"type": "object", "description": "A JSON Schema (draft 2020-12)."},
-                  content_type="application/schema+json")
+    @blp.response(
+        200,
+        {"type": "object", "description": "A JSON Schema (draft 2020-12)."},
+        content_type="application/schema+json",
+    )
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, kind: str):
         """Get a kind's JSON Schema

@@ -27,29 +27,50 @@ from service.storage import as_of, event_store, search_query
 from service.storage.events import StoredEvent
 from service.storage.search import search_store
 
-blp = ApiBlueprint("events", __name__, url_prefix="/v1/events",
-                   description="Create, read, change and delete events.")
+blp = ApiBlueprint(
+    "events",
+    __name__,
+    url_prefix="/v1/events",
+    description="Create, read, change and delete events.",
+)
 EVENT = Event()
 OPERATIONS = ("create", "update", "delete")
 
-ETAG_HEADER = {"description": "The event's version, for If-Match and If-None-Match.",
-               "schema": {"type": "string", "examples": ['"v1"']}}
-IF_NONE_MATCH = {"in": "header", "name": "If-None-Match", "required": False,
-                 "description": "The ETag last read; 304 Not Modified if it is still current.",
-                 "schema": {"type": "string"}}
-IF_MATCH = {"in": "header", "name": "If-Match", "required": False,
-            "description": "The ETag last read (or `*`, or several); the write fails with 412 "
-                           "if the event has changed since. A weak tag (`W/\"v1\"`) never "
-                           "matches. Checked after the body: a bad body is a 400, 415 or 422 "
-                           "whatever If-Match says.",
-            "schema": {"type": "string", "pattern": conditional.IF_MATCH_PATTERN,
-                       "examples": ['"v1"']}}
-CREATE_BODY = {"required": True, "content": {JSON: {
-    "schema": Event, "examples": examples.create_examples()}}}
-REPLACE_BODY = {"required": True, "content": {JSON: {
-    "schema": Event, "examples": examples.replace_example()}}}
-EVENT_ID = {"in": "path", "name": "event_id", "description": "The event's `id`.",
-            "example": examples.example_event_id()}
+ETAG_HEADER = {
+    "description": "The event's version, for If-Match and If-None-Match.",
+    "schema": {"type": "string", "examples": ['"v1"']},
+}
+IF_NONE_MATCH = {
+    "in": "header",
+    "name": "If-None-Match",
+    "required": False,
+    "description": "The ETag last read; 304 Not Modified if it is still current.",
+    "schema": {"type": "string"},
+}
+IF_MATCH = {
+    "in": "header",
+    "name": "If-Match",
+    "required": False,
+    "description": "The ETag last read (or `*`, or several); the write fails with 412 "
+    'if the event has changed since. A weak tag (`W/"v1"`) never '
+    "matches. Checked after the body: a bad body is a 400, 415 or 422 "
+    "whatever If-Match says.",
+    "schema": {"type": "string", "pattern": conditional.IF_MATCH_PATTERN, "examples": ['"v1"']},
+}
+CREATE_BODY = {
+    "required": True,
+    "content": {JSON: {"schema": Event, "examples": examples.create_examples()}},
+}
+REPLACE_BODY = {
+    "required": True,
+    "content": {JSON: {"schema": Event, "examples": examples.replace_example()}},
+}
+EVENT_ID = {
+    "in": "path",
+    "name": "event_id",
+    "description": "The event's `id`.",
+    "example": examples.example_event_id(),
+}
 STORED_EXAMPLE = examples.stored_example()
 # The fields the service sets that a PUT may send back from a GET.
 READ_BACK_FIELDS = ("id", "version", "created_at", "updated_at")
@@ -64,19 +85,31 @@ def _optional(field: ma.fields.Field) -> ma.fields.Field:
 
 # The PATCH body: the event's members, each optional. `details` merges into the stored
 # details of the event's kind, so any object may be part of a valid patch.
-EventPatch = type("EventPatch", (StrictSchema,), {
-    "__doc__": "A JSON Merge Patch (RFC 7396) of an event: members replace, `null` removes "
-               "(only members an event may lack), objects merge. The result is validated as "
-               "a whole, as a PUT body would be: whether a patch is valid depends also on the "
-               "stored event (its kind decides `details`; `end_date` is checked against its "
-               "`date`).",
-    **{name: _optional(field) for name, field in EventEnvelope._declared_fields.items()
-       if not field.dump_only},
-    "type": ma.fields.String(validate=OneOf(sorted(EVENT_KINDS)), metadata={
-        "description": "Another kind: `details` must then fit that kind."}),
-    "details": ma.fields.Dict(metadata={
-        "description": "Merged into the stored details, which the event's kind validates."}),
-})
+EventPatch = type(
+    "EventPatch",
+    (StrictSchema,),
+    {
+        "__doc__": "A JSON Merge Patch (RFC 7396) of an event: members replace, `null` removes "
+        "(only members an event may lack), objects merge. The result is validated as "
+        "a whole, as a PUT body would be: whether a patch is valid depends also on the "
+        "stored event (its kind decides `details`; `end_date` is checked against its "
+        "`date`).",
+        **{
+            name: _optional(field)
+            for name, field in EventEnvelope._declared_fields.items()
+            if not field.dump_only
+        },
+        "type": ma.fields.String(
+            validate=OneOf(sorted(EVENT_KINDS)),
+            metadata={"description": "Another kind: `details` must then fit that kind."},
+        ),
+        "details": ma.fields.Dict(
+            metadata={
+                "description": "Merged into the stored details, which the event's kind validates."
+            }
+        ),
+    },
+)
 
 
 def _links(*operations: str, with_etag: bool = True) -> dict:
@@ -100,7 +133,8 @@ class EventPage(ma.Schema):
 
     items = ma.fields.List(ma.fields.Nested(Event), required=True)
     next_cursor = ma.fields.String(
-        allow_none=True, required=True,
+        allow_none=True,
+        required=True,
         metadata={"description": "Pass as `cursor` for the next page; null on the last."},
     )
 
@@ -113,12 +147,21 @@ class Revision(ma.Schema):
     operation = ma.fields.String(required=True, validate=OneOf(OPERATIONS))
     recorded_at = ma.fields.DateTime(required=True)
     written_by = ma.fields.String(
-        required=True, allow_none=True,
-        metadata={"description": "The name of the API key that wrote it (never the key); "
-                                 "null for a management command such as `seed`."})
-    event = ma.fields.Nested(Event, required=True, metadata={
-        "description": "The event as this version stored it. A `delete`'s is the tombstone: "
-                       "the last content, with `deleted_at` set."})
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "The name of the API key that wrote it (never the key); "
+            "null for a management command such as `seed`."
+        },
+    )
+    event = ma.fields.Nested(
+        Event,
+        required=True,
+        metadata={
+            "description": "The event as this version stored it. A `delete`'s is the tombstone: "
+            "the last content, with `deleted_at` set."
+        },
+    )
 
 
 class RevisionList(ma.Schema):
@@ -131,8 +174,7 @@ class RevisionList(ma.Schema):
 _documents_update_errors = blp.answers(400, 404, 409, 410, 412, 413, 415, 422, 428)
 
 
-def _read_back(body: dict, event_id: uuid.UUID, versions: set[int] | None
-               ) -> set[int] | None:
+def _read_back(body: dict, event_id: uuid.UUID, versions: set[int] | None) -> set[int] | None:
     """Take the service's fields out of a PUT body that echoes a GET; the versions to expect.
 
     They must be the stored event's: ``version`` as a precondition (412), the others as
@@ -148,12 +190,15 @@ def _read_back(body: dict, event_id: uuid.UUID, versions: set[int] | None
         versions = {version} if versions is None else versions & {version}
     stored = event_store().get(event_id)
     if versions is not None and stored.version not in versions:
-        raise PreconditionFailed("The event has changed since the version sent; read it "
-                                 "again and re-apply the change.")
+        raise PreconditionFailed(
+            "The event has changed since the version sent; read it again and re-apply the change."
+        )
     current = json.loads(stored.body)
-    wrong = {name: ["Read-only: must be the stored event's value, or left out."]
-             for name, value in echoed.items()
-             if name != "version" and not _same_value(name, value, current[name])}
+    wrong = {
+        name: ["Read-only: must be the stored event's value, or left out."]
+        for name, value in echoed.items()
+        if name != "version" and not _same_value(name, value, current[name])
+    }
     if wrong:
         raise ma.ValidationError(wrong)
     return {stored.version}
@@ -175,7 +220,8 @@ def search_page(args: dict) -> Response:
     limit, token, sort = args.pop("limit"), args.pop("cursor", None), args["sort"]
     scope = pagination.scope("events", args)
     after = pagination.cursor_position(
-        scope, token, lambda value: search_query.position_from_json(sort, value))
+        scope, token, lambda value: search_query.position_from_json(sort, value)
+    )
     rows = search_store().page(search_query.build(args), sort, limit + 1, after)
     next_position = None
     if len(rows) > limit:
@@ -183,7 +229,8 @@ def search_page(args: dict) -> Response:
         _, key_value, event_id, _ = rows[-1]
         next_position = search_query.position_to_json(sort, key_value, event_id)
     return pagination.page_response(
-        [_with_distance(body, distance) for body, _, _, distance in rows], scope, next_position)
+        [_with_distance(body, distance) for body, _, _, distance in rows], scope, next_position
+    )
 
 
 def _with_distance(body: str, distance_km: float | None) -> str:
@@ -194,11 +241,11 @@ def _with_distance(body: str, distance_km: float | None) -> str:
     return f'{body[:-1]},"distance_km":{round(distance_km, 3)}}}'
 
 
-def event_response(stored: StoredEvent, status: int = 200, headers: dict | None = None
-                   ) -> Response:
+def event_response(stored: StoredEvent, status: int = 200, headers: dict | None = None) -> Response:
     """One event, with its ETag."""
-    return json_response(stored.body, status,
-                         {"ETag": conditional.etag(stored.version), **(headers or {})})
+    return json_response(
+        stored.body, status, {"ETag": conditional.etag(stored.version), **(headers or {})}
+    )
 
 
 @blp.route("")
@@ -228,12 +275,21 @@ class Events(MethodView):
 
     @blp.requires_scope("write")
     @blp.idempotent
-    @blp.doc(operationId="createEvent", requestBody=CREATE_BODY,
-             responses={201: {"links": _links(*_ON_AN_EVENT)}})
-    @blp.response(201, Event, example=STORED_EXAMPLE, headers={
-        "ETag": ETAG_HEADER,
-        "Location": {"description": "URL of the new event.", "schema": {"type": "string"}},
-        idempotency.REPLAYED_HEADER: idempotency.REPLAYED})
+    @blp.doc(
+        operationId="createEvent",
+        requestBody=CREATE_BODY,
+        responses={201: {"links": _links(*_ON_AN_EVENT)}},
+    )
+    @blp.response(
+        201,
+        Event,
+        example=STORED_EXAMPLE,
+        headers={
+            "ETag": ETAG_HEADER,
+            "Location": {"description": "URL of the new event.", "schema": {"type": "string"}},
+            idempotency.REPLAYED_HEADER: idempotency.REPLAYED,
+        },
+    )
     @blp.answers(400, 409, 413, 415, 422)
     @blp.uses_database
     def post(self):
@@ -252,8 +308,11 @@ class EventById(MethodView):
     """One event."""
 
     @blp.requires_scope("read")
-    @blp.doc(operationId="getEvent", parameters=[IF_NONE_MATCH],
-             responses={200: {"links": _links(*_ON_AN_EVENT[1:])}})
+    @blp.doc(
+        operationId="getEvent",
+        parameters=[IF_NONE_MATCH],
+        responses={200: {"links": _links(*_ON_AN_EVENT[1:])}},
+    )
     @blp.arguments(AsOfArgs, location="query")
     @blp.response(200, Event, example=STORED_EXAMPLE, headers={"ETag": ETAG_HEADER})
     @blp.answers(304, 400, 404, 410)
@@ -276,8 +335,12 @@ class EventById(MethodView):
         return event_response(stored)
 
     @blp.requires_scope("write")
-    @blp.doc(operationId="replaceEvent", requestBody=REPLACE_BODY, parameters=[IF_MATCH],
-             responses={200: {"links": _links(*_ON_AN_EVENT)}})
+    @blp.doc(
+        operationId="replaceEvent",
+        requestBody=REPLACE_BODY,
+        parameters=[IF_MATCH],
+        responses={200: {"links": _links(*_ON_AN_EVENT)}},
+    )
     @blp.response(200, Event, example=STORED_EXAMPLE, headers={"ETag": ETAG_HEADER})
     @_documents_update_errors
     @blp.uses_database
@@ -298,19 +361,23 @@ class EventById(MethodView):
         if isinstance(body, dict):
             versions = _read_back(body, event_id, versions)
         event = EVENT.load(body)
-        stored = event_store(auth.caller_name()).update(event_id, lambda _current: event,
-                                                        versions)
+        stored = event_store(auth.caller_name()).update(event_id, lambda _current: event, versions)
         return event_response(stored)
 
     @blp.requires_scope("write")
-    @blp.doc(operationId="patchEvent", parameters=[IF_MATCH],
-             responses={200: {"links": _links(*_ON_AN_EVENT)}}, requestBody={
-        "required": True,
-        "description": "A JSON Merge Patch (RFC 7396): members replace, `null` removes.",
-        "content": {MERGE_PATCH_JSON: {"schema": EventPatch,
-                                       "examples": examples.patch_example()},
-                    JSON: {"schema": EventPatch, "examples": examples.patch_example()}},
-    })
+    @blp.doc(
+        operationId="patchEvent",
+        parameters=[IF_MATCH],
+        responses={200: {"links": _links(*_ON_AN_EVENT)}},
+        requestBody={
+            "required": True,
+            "description": "A JSON Merge Patch (RFC 7396): members replace, `null` removes.",
+            "content": {
+                MERGE_PATCH_JSON: {"schema": EventPatch, "examples": examples.patch_example()},
+                JSON: {"schema": EventPatch, "examples": examples.patch_example()},
+            },
+        },
+    )
     @blp.response(200, Event, example=STORED_EXAMPLE, headers={"ETag": ETAG_HEADER})
     @_documents_update_errors
     @blp.uses_database
@@ -324,8 +391,10 @@ class EventById(MethodView):
             # RFC 7396 would replace the whole event with it: never an event, so say so now.
             raise ma.ValidationError({"_schema": ["A patch of an event must be a JSON object."]})
         stored = event_store(auth.caller_name()).update(
-            event_id, lambda current: EVENT.load(merge_patch.apply(current, patch)),
-            conditional.expected_versions())
+            event_id,
+            lambda current: EVENT.load(merge_patch.apply(current, patch)),
+            conditional.expected_versions(),
+        )
         return event_response(stored)
 
     @blp.requires_scope("write")

@@ -48,9 +48,14 @@ def _example_record() -> dict | None:
 
 def _as_stored(record: dict) -> dict:
     """A seed record as a read answers it once loaded: the service's fields around it."""
-    return {"id": event_id(record["key"]), "type": record["type"],
-            **{name: value for name, value in record.items() if name != "type"},
-            "version": 1, "created_at": SEEDED_AT, "updated_at": SEEDED_AT}
+    return {
+        "id": event_id(record["key"]),
+        "type": record["type"],
+        **{name: value for name, value in record.items() if name != "type"},
+        "version": 1,
+        "created_at": SEEDED_AT,
+        "updated_at": SEEDED_AT,
+    }
 
 
 def create_examples() -> dict[str, dict]:
@@ -59,10 +64,15 @@ def create_examples() -> dict[str, dict]:
     # The example event first: "Try it out" starts from the first example.
     for record in sorted(seed_records(), key=lambda record: record["key"] != EXAMPLE_KEY):
         first_of_kind.setdefault(record["type"], record)
-    return {kind: {"summary": f"A {kind.replace('_', ' ')} (from the seed data)",
-                   "value": {name: value for name, value in record.items()
-                             if name not in _NOT_SENT_ON_CREATE}}
-            for kind, record in first_of_kind.items()}
+    return {
+        kind: {
+            "summary": f"A {kind.replace('_', ' ')} (from the seed data)",
+            "value": {
+                name: value for name, value in record.items() if name not in _NOT_SENT_ON_CREATE
+            },
+        }
+        for kind, record in first_of_kind.items()
+    }
 
 
 def replace_example() -> dict:
@@ -74,8 +84,7 @@ def replace_example() -> dict:
     record = _example_record()
     if record is None:
         return {}
-    return {"seeded": {"summary": "The seeded meeting, with its key and links",
-                       "value": record}}
+    return {"seeded": {"summary": "The seeded meeting, with its key and links", "value": record}}
 
 
 def patch_example() -> dict:
@@ -83,8 +92,12 @@ def patch_example() -> dict:
     record = _example_record()
     if record is None:
         return {}
-    return {"tags": {"summary": "Add a tag (a list is replaced whole)",
-                     "value": {"tags": [*record.get("tags", []), "reviewed"]}}}
+    return {
+        "tags": {
+            "summary": "Add a tag (a list is replaced whole)",
+            "value": {"tags": [*record.get("tags", []), "reviewed"]},
+        }
+    }
 
 
 def stored_example() -> dict | None:

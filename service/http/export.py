@@ -17,19 +17,44 @@ from service.http.search_args import ExportArgs
 from service.storage import search_query
 from service.storage.search import search_store
 
-blp = ApiBlueprint("export", __name__, url_prefix="/v1/events",
-                   description="Every event a search matches, streamed as a file.")
+blp = ApiBlueprint(
+    "export",
+    __name__,
+    url_prefix="/v1/events",
+    description="Every event a search matches, streamed as a file.",
+)
 
 NDJSON = "application/x-ndjson"
 CSV = "text/csv"
 GEOJSON = "application/geo+json"
 
 CSV_COLUMNS = (
-    "id", "type", "key", "title", "summary", "date", "end_date", "date_basis", "certainty",
-    "location_name", "location_region", "location_country", "location_precision", "lat", "lon",
-    "actors", "actor_countries", "tags", "publishers", "source_kinds", "source_urls", "details",
+    "id",
+    "type",
+    "key",
+    "title",
+    "summary",
+    "date",
+    "end_date",
+    "date_basis",
+    "certainty",
+    "location_name",
+    "location_region",
+    "location_country",
+    "location_precision",
+    "lat",
+    "lon",
+    "actors",
+    "actor_countries",
+    "tags",
+    "publishers",
+    "source_kinds",
+    "source_urls",
+    "details",
     "related",
-    "version", "created_at", "updated_at",
+    "version",
+    "created_at",
+    "updated_at",
 )
 # Lists inside one CSV cell.
 LIST_SEPARATOR = "; "
@@ -53,19 +78,32 @@ def csv_row(event: dict) -> list:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":")) if value else ""
 
     return [
-        event["id"], event["type"], event.get("key", ""), event["title"],
-        event.get("summary", ""), event["date"], event.get("end_date", ""),
-        event.get("date_basis", "on"), event["certainty"],
-        location.get("name", ""), location.get("region", ""), location.get("country", ""),
-        location.get("precision", ""), location.get("lat", ""), location.get("lon", ""),
+        event["id"],
+        event["type"],
+        event.get("key", ""),
+        event["title"],
+        event.get("summary", ""),
+        event["date"],
+        event.get("end_date", ""),
+        event.get("date_basis", "on"),
+        event["certainty"],
+        location.get("name", ""),
+        location.get("region", ""),
+        location.get("country", ""),
+        location.get("precision", ""),
+        location.get("lat", ""),
+        location.get("lon", ""),
         joined(actor["name"] for actor in actors),
         joined(dict.fromkeys(actor.get("country") for actor in actors)),
         joined(event.get("tags", [])),
         joined(source["publisher"] for source in sources),
         joined(source_kinds(sources)),
         joined(source.get("url") for source in sources),
-        as_json(event.get("details")), as_json(event.get("related")),
-        event["version"], event["created_at"], event["updated_at"],
+        as_json(event.get("details")),
+        as_json(event.get("related")),
+        event["version"],
+        event["created_at"],
+        event["updated_at"],
     ]
 
 
@@ -91,7 +129,8 @@ def _geojson(batches: Iterable[list[tuple]]) -> Iterator[str]:
             features.append(
                 f'{separator}{{"type":"Feature","geometry":{{"type":"Point","coordinates":'
                 f"[{json.dumps(lon)},{json.dumps(lat)}]}},"
-                f'"properties":{body}}}')
+                f'"properties":{body}}}'
+            )
             separator = ","
         yield "".join(features)
     yield "]}"
@@ -123,25 +162,47 @@ class EventExport(MethodView):
     """Search results as a file."""
 
     @blp.requires_scope("read")
-    @blp.doc(operationId="exportEvents", responses={"200": {
-        "description": "Every matching event, streamed in the requested format.",
-        "headers": {"Content-Disposition": {
-            "description": "attachment; filename=\"events.<format>\"",
-            "schema": {"type": "string"}}},
-        "content": {
-            NDJSON: {"schema": {"type": "string",
-                                "description": "One event (as `GET /v1/events/{id}` serves "
-                                               "it) per line."}},
-            CSV: {"schema": {"type": "string",
-                             "description": "A header row, then one row per event: "
-                                            + ", ".join(CSV_COLUMNS) + "."}},
-            GEOJSON: {"schema": {"type": "object",
-                                 "description": "A FeatureCollection: one Point feature per "
-                                                "event with coordinates, the event as its "
-                                                "properties (so `location.precision` says "
-                                                "what the point stands for, and "
-                                                "`date_basis` how the date places it)."}},
-        }}})
+    @blp.doc(
+        operationId="exportEvents",
+        responses={
+            "200": {
+                "description": "Every matching event, streamed in the requested format.",
+                "headers": {
+                    "Content-Disposition": {
+                        "description": 'attachment; filename="events.<format>"',
+                        "schema": {"type": "string"},
+                    }
+                },
+                "content": {
+                    NDJSON: {
+                        "schema": {
+                            "type": "string",
+                            "description": "One event (as `GET /v1/events/{id}` serves "
+                            "it) per line.",
+                        }
+                    },
+                    CSV: {
+                        "schema": {
+                            "type": "string",
+                            "description": "A header row, then one row per event: "
+                            + ", ".join(CSV_COLUMNS)
+                            + ".",
+                        }
+                    },
+                    GEOJSON: {
+                        "schema": {
+                            "type": "object",
+                            "description": "A FeatureCollection: one Point feature per "
+                            "event with coordinates, the event as its "
+                            "properties (so `location.precision` says "
+                            "what the point stands for, and "
+                            "`date_basis` how the date places it).",
+                        }
+                    },
+                },
+            }
+        },
+    )
     @blp.arguments(ExportArgs, location="query")
     @blp.alt_response(400, response="BAD_REQUEST")
     @blp.uses_database
@@ -160,8 +221,11 @@ class EventExport(MethodView):
             return Response(content_type=media_type, headers=headers)
         query = search_query.build(args, located=located)
         stream = search_store().stream(query, args["sort"])
-        response = Response(stream_with_context(_streamed(writer(_started(stream)))),
-                            content_type=media_type, headers=headers)
+        response = Response(
+            stream_with_context(_streamed(writer(_started(stream)))),
+            content_type=media_type,
+            headers=headers,
+        )
         # Give back the connection and its server-side cursor as soon as the response is
         # closed, read to the end or not (a client that hangs up), not when it is collected.
         response.call_on_close(stream.close)

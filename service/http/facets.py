@@ -10,36 +10,59 @@ from service.http.search_args import FilterArgs
 from service.storage import search_query
 from service.storage.search import search_store
 
-blp = ApiBlueprint("search", __name__, url_prefix="/v1/events",
-                   description="Search events: facet counts.")
+blp = ApiBlueprint(
+    "search", __name__, url_prefix="/v1/events", description="Search events: facet counts."
+)
+
 
 class Facets(ma.Schema):
     """How many events match, and how they divide."""
 
     total = ma.fields.Integer(required=True, metadata={"description": "Events matching."})
-    type = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True,
-                          metadata={"description": "Events per type; adds up to total."})
+    type = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Integer(),
+        required=True,
+        metadata={"description": "Events per type; adds up to total."},
+    )
     country = ma.fields.Dict(
-        keys=ma.fields.String(), values=ma.fields.Integer(), required=True,
-        metadata={"description": "Events per country (location or actor); an event with "
-                                 "several countries counts once in each."})
-    certainty = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(),
-                               required=True,
-                               metadata={"description": "Events per certainty; adds up to "
-                                                        "total."})
+        keys=ma.fields.String(),
+        values=ma.fields.Integer(),
+        required=True,
+        metadata={
+            "description": "Events per country (location or actor); an event with "
+            "several countries counts once in each."
+        },
+    )
+    certainty = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Integer(),
+        required=True,
+        metadata={"description": "Events per certainty; adds up to total."},
+    )
     source_kind = ma.fields.Dict(
-        keys=ma.fields.String(), values=ma.fields.Integer(), required=True,
-        metadata={"description": "Events per kind of source, publisher or any link of the "
-                                 "attribution chain; an event counts once under each kind "
-                                 "it names, and not at all when it names none."})
+        keys=ma.fields.String(),
+        values=ma.fields.Integer(),
+        required=True,
+        metadata={
+            "description": "Events per kind of source, publisher or any link of the "
+            "attribution chain; an event counts once under each kind "
+            "it names, and not at all when it names none."
+        },
+    )
     month = ma.fields.Dict(
-        keys=ma.fields.String(), values=ma.fields.Integer(), required=True,
-        metadata={"description": "Events per month (YYYY-MM) in which their date span "
-                                 "starts; an event dated only to a year counts under the "
-                                 "year (YYYY); an `on_or_before` event under its date with "
-                                 "an open start (`../YYYY-MM`, as in ISO 8601-2). Adds up "
-                                 "to total.",
-                  "examples": [{"2024": 5, "2024-11": 3, "2025-07": 12, "../2025-07": 2}]})
+        keys=ma.fields.String(),
+        values=ma.fields.Integer(),
+        required=True,
+        metadata={
+            "description": "Events per month (YYYY-MM) in which their date span "
+            "starts; an event dated only to a year counts under the "
+            "year (YYYY); an `on_or_before` event under its date with "
+            "an open start (`../YYYY-MM`, as in ISO 8601-2). Adds up "
+            "to total.",
+            "examples": [{"2024": 5, "2024-11": 3, "2025-07": 12, "../2025-07": 2}],
+        },
+    )
 
 
 @blp.route("/facets")

@@ -30,18 +30,21 @@ _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # visible ASCII, as Stripe's keys ar
 KEPT_HEADERS = ("Content-Type", "Location", "ETag")
 
 PARAMETER = {
-    "in": "header", "name": HEADER, "required": False,
+    "in": "header",
+    "name": HEADER,
+    "required": False,
     "description": "Any unique string up to 255 visible ASCII characters (a UUID is a good "
-                   "choice). A retry with the same key and the same request gets the first "
-                   "response again, with `Idempotent-Replayed: true`, instead of writing "
-                   "twice; the same key with another request is a 422; while the first "
-                   "request is still running, a 409. Kept 24 hours per API key.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255,
-               "pattern": "^[\\x21-\\x7e]+$"},
+    "choice). A retry with the same key and the same request gets the first "
+    "response again, with `Idempotent-Replayed: true`, instead of writing "
+    "twice; the same key with another request is a 422; while the first "
+    "request is still running, a 409. Kept 24 hours per API key.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
 }
-REPLAYED = {"description": "`true` when this is the stored response to an earlier request "
-                           "with the same Idempotency-Key.",
-            "schema": {"type": "string", "enum": ["true"]}}
+REPLAYED = {
+    "description": "`true` when this is the stored response to an earlier request "
+    "with the same Idempotency-Key.",
+    "schema": {"type": "string", "enum": ["true"]},
+}
 
 
 class BadIdempotencyKey(Exception):
@@ -92,10 +95,17 @@ def guarded(view):
                 return _replay(stored)
             response = current_app.make_response(view(*args, **kwargs))
             if 200 <= response.status_code < 300:
-                headers = {name: response.headers[name] for name in KEPT_HEADERS
-                           if name in response.headers}
-                store.save(caller.key_id, key, StoredResponse(
-                    digest, response.status_code, headers, response.get_data()), ttl)
+                headers = {
+                    name: response.headers[name]
+                    for name in KEPT_HEADERS
+                    if name in response.headers
+                }
+                store.save(
+                    caller.key_id,
+                    key,
+                    StoredResponse(digest, response.status_code, headers, response.get_data()),
+                    ttl,
+                )
         return response
 
     return run

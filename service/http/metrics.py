@@ -19,11 +19,17 @@ class Metrics(MethodView):
     """The service's metrics."""
 
     @blp.doc(
-        operationId="getMetrics", security=[{}, {SECURITY_SCHEME: []}],
+        operationId="getMetrics",
+        security=[{}, {SECURITY_SCHEME: []}],
         **{"x-required-scope": "admin"},
-        responses={"200": {"description": "Every metric, in the Prometheus text format "
-                                          "(summed over gunicorn's workers).",
-                           "content": {"text/plain": {"schema": {"type": "string"}}}}})
+        responses={
+            "200": {
+                "description": "Every metric, in the Prometheus text format "
+                "(summed over gunicorn's workers).",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
+    )
     @blp.alt_response(401, response=response_name(401))
     @blp.alt_response(403, response=response_name(403))
     @blp.uses_database
@@ -38,7 +44,8 @@ class Metrics(MethodView):
         if not current_app.config["METRICS_PUBLIC"]:
             auth.authorize("admin")
         current_app.extensions[metrics.EXTENSION].refresh(
-            lambda: live_events_by_type(get_read_db()))
+            lambda: live_events_by_type(get_read_db())
+        )
         replica = get_replica()
         if replica is not None and (lag := replica.replay_lag()) is not None:
             metrics.instruments().replica_lag.set(lag)

@@ -11,8 +11,10 @@ from service.http import cursor as cursors
 from service.http.problems import ParameterError
 from service.http.responses import json_response
 
-LINK_HEADER = {"description": 'RFC 8288 link to the next page, rel="next".',
-               "schema": {"type": "string"}}
+LINK_HEADER = {
+    "description": 'RFC 8288 link to the next page, rel="next".',
+    "schema": {"type": "string"},
+}
 
 
 def scope(listing: str, args: dict) -> str:
@@ -20,8 +22,11 @@ def scope(listing: str, args: dict) -> str:
 
     A short digest of them, so a cursor made by one search is refused by any other.
     """
-    canonical = {name: sorted(value) if isinstance(value, list) else value
-                 for name, value in args.items() if name not in ("limit", "cursor", "format")}
+    canonical = {
+        name: sorted(value) if isinstance(value, list) else value
+        for name, value in args.items()
+        if name not in ("limit", "cursor", "format")
+    }
     digest = hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode())
     return f"{listing}:{digest.hexdigest()[:16]}"
 
@@ -47,6 +52,5 @@ def page_response(items_json: list[str], scope: str, next_position: list | None)
         # behind a TLS-terminating proxy.
         link = url_for(request.endpoint, **request.view_args, **args)
         headers["Link"] = f'<{link}>; rel="next"'
-    text = ('{"items":[' + ",".join(items_json) + '],"next_cursor":'
-            + json.dumps(next_cursor) + "}")
+    text = '{"items":[' + ",".join(items_json) + '],"next_cursor":' + json.dumps(next_cursor) + "}"
     return json_response(text, headers=headers)

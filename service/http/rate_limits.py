@@ -45,8 +45,10 @@ class Verdict:
 
     def headers(self) -> dict[str, str]:
         window = self.limit.get_expiry()
-        return {"RateLimit-Policy": f'"{self.policy}";q={self.limit.amount};w={window}',
-                "RateLimit": f'"{self.policy}";r={self.remaining};t={self.reset_in}'}
+        return {
+            "RateLimit-Policy": f'"{self.policy}";q={self.limit.amount};w={window}',
+            "RateLimit": f'"{self.policy}";r={self.remaining};t={self.reset_in}',
+        }
 
 
 class RateLimited(Exception):
@@ -62,16 +64,21 @@ class RateLimiter:
 
     def __init__(self, app: Flask):
         config = app.config
-        self.policies = {name: parse(config[f"RATE_LIMIT_{name.upper()}"])
-                         for name in ("write", "read", "anonymous")}
+        self.policies = {
+            name: parse(config[f"RATE_LIMIT_{name.upper()}"])
+            for name in ("write", "read", "anonymous")
+        }
         options = {}
         if config["RATE_LIMIT_STORAGE_URL"].startswith(("redis://", "rediss://")):
-            options = {"socket_timeout": STORE_TIMEOUT_SECONDS,
-                       "socket_connect_timeout": STORE_TIMEOUT_SECONDS,
-                       # Deployments sharing one Redis (staging, production) count apart.
-                       "key_prefix": config["RATE_LIMIT_KEY_PREFIX"]}
+            options = {
+                "socket_timeout": STORE_TIMEOUT_SECONDS,
+                "socket_connect_timeout": STORE_TIMEOUT_SECONDS,
+                # Deployments sharing one Redis (staging, production) count apart.
+                "key_prefix": config["RATE_LIMIT_KEY_PREFIX"],
+            }
         self.limiter = SlidingWindowCounterRateLimiter(
-            storage_from_string(config["RATE_LIMIT_STORAGE_URL"], **options))
+            storage_from_string(config["RATE_LIMIT_STORAGE_URL"], **options)
+        )
         self._warned_at = 0.0
 
     def check(self, scope: str, caller: Caller | None) -> Verdict | None:
@@ -85,8 +92,9 @@ class RateLimiter:
         except Exception as error:  # any store failure: fail open, say so
             self._warn(error)
             return None
-        verdict = Verdict(policy, limit, stats.remaining,
-                          max(0, math.ceil(stats.reset_time - time.time())))
+        verdict = Verdict(
+            policy, limit, stats.remaining, max(0, math.ceil(stats.reset_time - time.time()))
+        )
         if not allowed:
             raise RateLimited(verdict)
         return verdict

@@ -30,9 +30,14 @@ MAX_TEXT = 200
 MAX_QUERY = 500
 # Each order, and the identifier a client generator gives it (`x-enum-varnames`): by
 # itself a generator turns `-date` into something like `VALUE_1`.
-SORT_NAMES = {"date": "DATE", "-date": "DATE_DESC", "created_at": "CREATED_AT",
-              "-created_at": "CREATED_AT_DESC", "relevance": "RELEVANCE",
-              "distance": "DISTANCE"}
+SORT_NAMES = {
+    "date": "DATE",
+    "-date": "DATE_DESC",
+    "created_at": "CREATED_AT",
+    "-created_at": "CREATED_AT_DESC",
+    "relevance": "RELEVANCE",
+    "distance": "DISTANCE",
+}
 SORTS = tuple(SORT_NAMES)
 
 
@@ -55,9 +60,13 @@ class Repeatable(ma.fields.List):
 
 
 def _repeatable(field: ma.fields.Field, description: str) -> Repeatable:
-    return Repeatable(field, validate=Length(max=MAX_VALUES), metadata={
-        "description": f"{description} Repeat for any of several values "
-                       f"(at most {MAX_VALUES})."})
+    return Repeatable(
+        field,
+        validate=Length(max=MAX_VALUES),
+        metadata={
+            "description": f"{description} Repeat for any of several values (at most {MAX_VALUES})."
+        },
+    )
 
 
 # A plain decimal number, as the spec's pattern states it: no exponent, no "inf" or
@@ -93,19 +102,24 @@ class BoundingBox(_Numbers):
     }
 
     def __init__(self, **kwargs):
-        super().__init__(metadata={
-            "description": "minLon,minLat,maxLon,maxLat (plain decimals): events whose "
-                           "coordinates are inside, whatever the point's `location.precision`. "
-                           "minLon > maxLon crosses the antimeridian. Also enforced: longitudes "
-                           "within -180..180, latitudes within -90..90, minLat not greater "
-                           "than maxLat (a 400 naming bbox).",
-            "examples": ["124.0,37.5,131.0,43.0"]}, **kwargs)
+        super().__init__(
+            metadata={
+                "description": "minLon,minLat,maxLon,maxLat (plain decimals): events whose "
+                "coordinates are inside, whatever the point's `location.precision`. "
+                "minLon > maxLon crosses the antimeridian. Also enforced: longitudes "
+                "within -180..180, latitudes within -90..90, minLat not greater "
+                "than maxLat (a 400 naming bbox).",
+                "examples": ["124.0,37.5,131.0,43.0"],
+            },
+            **kwargs,
+        )
 
     def _deserialize(self, value, attr, data, **kwargs):
         numbers = super()._deserialize(value, attr, data, **kwargs)
         min_lon, min_lat, max_lon, max_lat = numbers
         if not all(-180 <= lon <= 180 for lon in (min_lon, max_lon)) or not all(
-                -90 <= lat <= 90 for lat in (min_lat, max_lat)):
+            -90 <= lat <= 90 for lat in (min_lat, max_lat)
+        ):
             raise self.make_error("range")
         if min_lat > max_lat:
             raise self.make_error("order")
@@ -123,14 +137,18 @@ class NearPoint(_Numbers):
     }
 
     def __init__(self, **kwargs):
-        super().__init__(metadata={
-            "description": "lon,lat,km (plain decimals): events whose point lies within km "
-                           "kilometres of (lon, lat), measured along the Earth's surface (great "
-                           "circle), whatever the point's `location.precision`. Each item of "
-                           "the page then carries `distance_km`. Also enforced: lon within "
-                           f"-180..180, lat within -90..90, km more than 0 and at most "
-                           f"{LONGEST_KM} (a 400 naming near).",
-            "examples": ["36.19,51.73,150"]}, **kwargs)
+        super().__init__(
+            metadata={
+                "description": "lon,lat,km (plain decimals): events whose point lies within km "
+                "kilometres of (lon, lat), measured along the Earth's surface (great "
+                "circle), whatever the point's `location.precision`. Each item of "
+                "the page then carries `distance_km`. Also enforced: lon within "
+                f"-180..180, lat within -90..90, km more than 0 and at most "
+                f"{LONGEST_KM} (a 400 naming near).",
+                "examples": ["36.19,51.73,150"],
+            },
+            **kwargs,
+        )
 
     def _deserialize(self, value, attr, data, **kwargs):
         numbers = super()._deserialize(value, attr, data, **kwargs)
@@ -145,64 +163,82 @@ class NearPoint(_Numbers):
 class FilterArgs(AsOfArgs):
     """The filters shared by search, facets and export, and the moment they apply to."""
 
-    q = _text(MAX_QUERY, metadata={
-        "description": "Full text over title, summary, actor names, place names and "
-                       "regions, quotes and paraphrases, and tags, in web-search syntax: "
-                       '`"exact phrase"`, `OR`, `-excluded`.',
-        "examples": ['Lavrov "Kim Jong Un" -Kursk']})
-    type = _repeatable(ma.fields.String(validate=OneOf(sorted(EVENT_KINDS))),
-                       "Kind of event.")
+    q = _text(
+        MAX_QUERY,
+        metadata={
+            "description": "Full text over title, summary, actor names, place names and "
+            "regions, quotes and paraphrases, and tags, in web-search syntax: "
+            '`"exact phrase"`, `OR`, `-excluded`.',
+            "examples": ['Lavrov "Kim Jong Un" -Kursk'],
+        },
+    )
+    type = _repeatable(ma.fields.String(validate=OneOf(sorted(EVENT_KINDS))), "Kind of event.")
     actor = _repeatable(_text(), "Actor name, case-insensitive, any actor of the event.")
-    country = _repeatable(CountryCode(),
-                          "ISO 3166-1 alpha-2 code of the location or of any actor.")
+    country = _repeatable(CountryCode(), "ISO 3166-1 alpha-2 code of the location or of any actor.")
     location = _repeatable(_text(), "Place name, case-insensitive.")
-    date_from = PartialDate(metadata={
-        "description": "Start of the window (YYYY, YYYY-MM or YYYY-MM-DD: its first day). "
-                       "An event matches when it may have happened within the window: its "
-                       "date span overlaps it. An `on_or_before` event's span runs from the "
-                       "earliest date to its date, so it matches any window starting on or "
-                       "before its date (filter with `date_basis=on` to leave such events "
-                       "out)."})
-    date_to = PartialDate(metadata={
-        "description": "End of the window (YYYY, YYYY-MM or YYYY-MM-DD: its last day). Also "
-                       "enforced: it does not end before `date_from` begins (a 400 naming "
-                       "date_to)."})
+    date_from = PartialDate(
+        metadata={
+            "description": "Start of the window (YYYY, YYYY-MM or YYYY-MM-DD: its first day). "
+            "An event matches when it may have happened within the window: its "
+            "date span overlaps it. An `on_or_before` event's span runs from the "
+            "earliest date to its date, so it matches any window starting on or "
+            "before its date (filter with `date_basis=on` to leave such events "
+            "out)."
+        }
+    )
+    date_to = PartialDate(
+        metadata={
+            "description": "End of the window (YYYY, YYYY-MM or YYYY-MM-DD: its last day). Also "
+            "enforced: it does not end before `date_from` begins (a 400 naming "
+            "date_to)."
+        }
+    )
     certainty = _repeatable(ma.fields.String(validate=OneOf(CERTAINTY)), "Certainty.")
     tag = _repeatable(_text(), "Tag, exactly as stored.")
     source = _repeatable(_text(), "Publisher of a source, exactly as stored.")
-    source_kind = _repeatable(ma.fields.String(validate=OneOf(SOURCE_KINDS)),
-                              "Kind of source, of a publisher or of any link of its "
-                              "attribution chain.")
+    source_kind = _repeatable(
+        ma.fields.String(validate=OneOf(SOURCE_KINDS)),
+        "Kind of source, of a publisher or of any link of its attribution chain.",
+    )
     location_precision = _repeatable(
         ma.fields.String(validate=OneOf(tuple(LOCATION_PRECISIONS))),
         "How precisely the location is known. `bbox` and `near` match stored points "
         "whatever their precision; add `location_precision=exact&location_precision=near"
-        "&location_precision=town` to leave out points standing for a region or a country.")
-    date_basis = _repeatable(ma.fields.String(validate=OneOf(tuple(DATE_BASES))),
-                             "`on`: dated events; `on_or_before`: events known only to have "
-                             "happened by their date.")
+        "&location_precision=town` to leave out points standing for a region or a country.",
+    )
+    date_basis = _repeatable(
+        ma.fields.String(validate=OneOf(tuple(DATE_BASES))),
+        "`on`: dated events; `on_or_before`: events known only to have happened by their date.",
+    )
     bbox = BoundingBox()
     near = NearPoint()
 
     @ma.validates_schema
     def _window_is_ordered(self, data, **kwargs):
-        if ("date_from" in data and "date_to" in data
-                and date_span(data["date_to"])[1] < date_span(data["date_from"])[0]):
+        if (
+            "date_from" in data
+            and "date_to" in data
+            and date_span(data["date_to"])[1] < date_span(data["date_from"])[0]
+        ):
             raise ma.ValidationError("Must not be before date_from.", "date_to")
 
 
 class SortedArgs(FilterArgs):
     """Filters and an order."""
 
-    sort = ma.fields.String(validate=OneOf(SORTS), metadata={
-        "x-enum-varnames": list(SORT_NAMES.values()),
-        "description": "`date`/`-date`: by the start of the date span (ties by id; "
-                       "`on_or_before` events, whose span opens at the earliest date, come "
-                       "first); `created_at`/`-created_at`: by when stored; `relevance` "
-                       "(needs `q`); `distance`: nearest first (needs `near`). Default: "
-                       "`relevance` with `q`, else `distance` with `near`, else `-created_at` "
-                       "(newest first). Also enforced: `relevance` only with `q`, `distance` "
-                       "only with `near` (a 400 naming sort)."})
+    sort = ma.fields.String(
+        validate=OneOf(SORTS),
+        metadata={
+            "x-enum-varnames": list(SORT_NAMES.values()),
+            "description": "`date`/`-date`: by the start of the date span (ties by id; "
+            "`on_or_before` events, whose span opens at the earliest date, come "
+            "first); `created_at`/`-created_at`: by when stored; `relevance` "
+            "(needs `q`); `distance`: nearest first (needs `near`). Default: "
+            "`relevance` with `q`, else `distance` with `near`, else `-created_at` "
+            "(newest first). Also enforced: `relevance` only with `q`, `distance` "
+            "only with `near` (a 400 naming sort).",
+        },
+    )
 
     @ma.validates_schema
     def _sort_has_what_it_needs(self, data, **kwargs):
@@ -219,17 +255,24 @@ class SortedArgs(FilterArgs):
 
 def _cursor() -> ma.fields.String:
     """A cursor parameter: the alphabet of the cursors the service hands out."""
-    return ma.fields.String(validate=[Length(min=1, max=1000), Regexp(CURSOR_PATTERN)], metadata={
-        "description": "`next_cursor` of the previous page, as it was given. Also enforced: "
-                       "it was made by this service for this very search or listing (a 400 "
-                       "naming cursor otherwise)."})
+    return ma.fields.String(
+        validate=[Length(min=1, max=1000), Regexp(CURSOR_PATTERN)],
+        metadata={
+            "description": "`next_cursor` of the previous page, as it was given. Also enforced: "
+            "it was made by this service for this very search or listing (a 400 "
+            "naming cursor otherwise)."
+        },
+    )
 
 
 class SearchArgs(SortedArgs):
     """Search: filters, order and a page."""
 
-    limit = ma.fields.Integer(load_default=20, validate=Range(1, 100),
-                              metadata={"description": "Events per page (1–100)."})
+    limit = ma.fields.Integer(
+        load_default=20,
+        validate=Range(1, 100),
+        metadata={"description": "Events per page (1–100)."},
+    )
     cursor = _cursor()
 
 
@@ -239,18 +282,29 @@ EXPORT_FORMATS = ("ndjson", "csv", "geojson")
 class ExportArgs(SortedArgs):
     """Export: filters, order and a file format."""
 
-    format = ma.fields.String(load_default="ndjson", validate=OneOf(EXPORT_FORMATS), metadata={
-        "description": "`ndjson`: one event per line; `csv`: one row per event, flattened; "
-                       "`geojson`: a FeatureCollection of the events that have coordinates."})
+    format = ma.fields.String(
+        load_default="ndjson",
+        validate=OneOf(EXPORT_FORMATS),
+        metadata={
+            "description": "`ndjson`: one event per line; `csv`: one row per event, flattened; "
+            "`geojson`: a FeatureCollection of the events that have coordinates."
+        },
+    )
 
 
 class ActorArgs(ma.Schema):
     """The actors list: a name search and a page."""
 
-    q = _text(metadata={
-        "description": "Part of a name, case-insensitive; tolerates small typos "
-                       "(`Lavrof` finds `Sergey Lavrov`).",
-        "examples": ["lavrof"]})
-    limit = ma.fields.Integer(load_default=50, validate=Range(1, 100),
-                              metadata={"description": "Actors per page (1–100)."})
+    q = _text(
+        metadata={
+            "description": "Part of a name, case-insensitive; tolerates small typos "
+            "(`Lavrof` finds `Sergey Lavrov`).",
+            "examples": ["lavrof"],
+        }
+    )
+    limit = ma.fields.Integer(
+        load_default=50,
+        validate=Range(1, 100),
+        metadata={"description": "Actors per page (1–100)."},
+    )
     cursor = _cursor()

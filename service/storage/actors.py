@@ -20,15 +20,17 @@ class ActorStore:
     def __init__(self, db: Database):
         self.db = db
 
-    def page(self, limit: int, text: str | None = None, after: str | None = None
-             ) -> list[tuple[str, str, str, str | None, int]]:
+    def page(
+        self, limit: int, text: str | None = None, after: str | None = None
+    ) -> list[tuple[str, str, str, str | None, int]]:
         """Up to ``limit`` actors past name key ``after``, named like ``text`` if given."""
         conditions, params = [], {"limit": limit}
         if text is not None:
             # Substring, or word similarity above pg_trgm's threshold (0.6 by default):
             # both served by the trigram index.
-            conditions.append(sql.SQL(
-                "(name_key LIKE lower(%(pattern)s) OR lower(%(text)s) <%% name_key)"))
+            conditions.append(
+                sql.SQL("(name_key LIKE lower(%(pattern)s) OR lower(%(text)s) <%% name_key)")
+            )
             params |= {"pattern": _like_pattern(text), "text": text}
         if after is not None:
             conditions.append(sql.SQL("name_key > %(after)s"))

@@ -80,24 +80,30 @@ def version_at(db: Database, event_id: uuid.UUID, moment: dt.datetime) -> Stored
     return StoredEvent(event_id, version, body)
 
 
-def _changed_rows(conn: psycopg.Connection, moment: dt.datetime, max_changes: int
-                  ) -> Iterator[dict]:
+def _changed_rows(
+    conn: psycopg.Connection, moment: dt.datetime, max_changes: int
+) -> Iterator[dict]:
     """Rows of ``events`` as they stood at ``moment``, for the events changed since."""
-    changes = conn.execute(_CHANGED_AFTER, {"moment": moment, "limit": max_changes + 1}
-                           ).fetchall()
+    changes = conn.execute(_CHANGED_AFTER, {"moment": moment, "limit": max_changes + 1}).fetchall()
     if len(changes) > max_changes:
         raise TooManyChanges(max_changes)
-    ids = list({event_id for event_id, in changes})
+    ids = list({event_id for (event_id,) in changes})
     for event_id, version, body, created_at, recorded_at in conn.execute(
-            _VERSIONS_AT, {"moment": moment, "ids": ids}):
+        _VERSIONS_AT, {"moment": moment, "ids": ids}
+    ):
         yield search_columns(json.loads(body)) | {
-            "id": event_id, "version": version, "body": body,
-            "created_at": created_at, "updated_at": recorded_at}
+            "id": event_id,
+            "version": version,
+            "body": body,
+            "created_at": created_at,
+            "updated_at": recorded_at,
+        }
 
 
 @contextmanager
-def events_at(conn: psycopg.Connection, moment: dt.datetime | None, max_changes: int
-              ) -> Iterator[sql.Composable]:
+def events_at(
+    conn: psycopg.Connection, moment: dt.datetime | None, max_changes: int
+) -> Iterator[sql.Composable]:
     """What a search reads FROM: ``events``, or the events as they stood at ``moment``.
 
     For a moment, the rows unchanged since come from ``events`` (its indexes serve
@@ -120,15 +126,19 @@ def events_at(conn: psycopg.Connection, moment: dt.datetime | None, max_changes:
         if rows:
             # Defaults and generated columns too: a column the INSERT leaves out gets in a
             # rebuilt row what it would get in events.
-            conn.execute(sql.SQL(
-                "CREATE TEMPORARY TABLE {} (LIKE events INCLUDING DEFAULTS INCLUDING GENERATED)"
-                " ON COMMIT DROP").format(sql.Identifier(CHANGED_TABLE)))
+            conn.execute(
+                sql.SQL(
+                    "CREATE TEMPORARY TABLE {} (LIKE events INCLUDING DEFAULTS INCLUDING GENERATED)"
+                    " ON COMMIT DROP"
+                ).format(sql.Identifier(CHANGED_TABLE))
+            )
             with conn.cursor() as cursor:
                 cursor.executemany(_FILL, rows)
             # No condition on either branch: PostgreSQL flattens only a UNION ALL of
             # bare tables, and then serves an ordered LIMIT by merging index scans.
             relation = sql.SQL("(SELECT * FROM events UNION ALL SELECT * FROM {})").format(
-                sql.Identifier(CHANGED_TABLE))
+                sql.Identifier(CHANGED_TABLE)
+            )
         # A rebuilt row carries its version's own times, all at or before the moment, so
         # one condition keeps the rows of then from both: it drops the current rows of
         # events changed since (their versions of then are the rebuilt ones) and of

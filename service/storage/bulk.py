@@ -76,22 +76,29 @@ _CREATE_STAGING = sql.SQL(
     " FROM events WITH NO DATA"
 ).format(columns=_STAGED_SQL)
 _COPY = sql.SQL("COPY bulk_staging ({columns}, title, text, operation) FROM STDIN").format(
-    columns=_STAGED_SQL)
+    columns=_STAGED_SQL
+)
 # In key order, as the locks are taken, so two batches never wait on each other in a ring.
 _INSERT = sql.SQL(
     "INSERT INTO events ({columns}, search) SELECT {staged}, {vector} FROM bulk_staging s"
     " WHERE s.operation = 'create' ORDER BY s.key"
     " ON CONFLICT DO NOTHING RETURNING id"
-).format(columns=_STAGED_SQL,
-         staged=sql.SQL(", ").join(sql.Identifier("s", name) for name in _STAGED),
-         vector=_VECTOR)
+).format(
+    columns=_STAGED_SQL,
+    staged=sql.SQL(", ").join(sql.Identifier("s", name) for name in _STAGED),
+    vector=_VECTOR,
+)
 _UPDATE = sql.SQL(
     "UPDATE events e SET version = s.version, body = s.body, updated_at = s.updated_at,"
     " {assignments}, search = {vector} FROM bulk_staging s"
     " WHERE s.operation = 'update' AND e.id = s.id"
-).format(assignments=sql.SQL(", ").join(
-    sql.SQL("{} = {}").format(sql.Identifier(name), sql.Identifier("s", name))
-    for name in INDEXED_COLUMNS), vector=_VECTOR)
+).format(
+    assignments=sql.SQL(", ").join(
+        sql.SQL("{} = {}").format(sql.Identifier(name), sql.Identifier("s", name))
+        for name in INDEXED_COLUMNS
+    ),
+    vector=_VECTOR,
+)
 
 
 def _record_staged(conn: psycopg.Connection, written_by: str | None) -> None:
@@ -125,8 +132,9 @@ def _duplicates(events: Sequence[dict | None]) -> dict[int, ItemOutcome]:
         if key is None:
             continue
         if key in first:
-            found[index] = ItemOutcome("conflict", errors={
-                "key": [f"Duplicate of item {first[key]} of this request."]})
+            found[index] = ItemOutcome(
+                "conflict", errors={"key": [f"Duplicate of item {first[key]} of this request."]}
+            )
         else:
             first[key] = index
     return found
@@ -142,8 +150,9 @@ def _lock_by_key(conn: psycopg.Connection, keys: set[str]) -> dict[str, tuple]:
     return {row[0]: row[1:] for row in rows}
 
 
-def write_events(store: EventStore, events: Sequence[dict | None], *,
-                 atomic: bool = False) -> list[ItemOutcome]:
+def write_events(
+    store: EventStore, events: Sequence[dict | None], *, atomic: bool = False
+) -> list[ItemOutcome]:
     """Create, update or leave each validated event; one outcome per item, in order.
 
     ``None`` marks an item the caller found invalid (its outcome is ``invalid``, with no
@@ -153,27 +162,34 @@ def write_events(store: EventStore, events: Sequence[dict | None], *,
     return store.run_write(_write_batch, events, atomic, store.written_by)
 
 
-def _write_batch(conn: psycopg.Connection, events: Sequence[dict | None],
-                 atomic: bool, written_by: str | None) -> list[ItemOutcome]:
+def _write_batch(
+    conn: psycopg.Connection, events: Sequence[dict | None], atomic: bool, written_by: str | None
+) -> list[ItemOutcome]:
     """``write_events`` inside the caller's transaction (rolled back by any exception)."""
     outcomes = _refusals(conn, events)
     if atomic and outcomes:
         raise BatchRefused(_errors(outcomes))
     writable = {index: event for index, event in enumerate(events) if index not in outcomes}
     stored = _lock_by_key(conn, {event["key"] for event in writable.values() if "key" in event})
-    new_ids = new_event_ids(conn, {event["key"] for event in writable.values()
-                                   if "key" in event and event["key"] not in stored})
+    new_ids = new_event_ids(
+        conn,
+        {
+            event["key"]
+            for event in writable.values()
+            if "key" in event and event["key"] not in stored
+        },
+    )
     rows = _plan(writable, stored, new_ids, outcomes)
     if rows:
         _write(conn, rows, outcomes, atomic, written_by)
     return [outcomes[index] for index in range(len(events))]
 
 
-def _refusals(conn: psycopg.Connection, events: Sequence[dict | None]
-              ) -> dict[int, ItemOutcome]:
+def _refusals(conn: psycopg.Connection, events: Sequence[dict | None]) -> dict[int, ItemOutcome]:
     """The items that cannot be written: invalid, a repeated key, or a link to nothing."""
-    outcomes = {index: ItemOutcome("invalid") for index, event in enumerate(events)
-                if event is None}
+    outcomes = {
+        index: ItemOutcome("invalid") for index, event in enumerate(events) if event is None
+    }
     outcomes.update(_duplicates(events))
     candidates = [None if index in outcomes else event for index, event in enumerate(events)]
     for index, errors in link_errors(conn, candidates).items():
@@ -181,8 +197,12 @@ def _refusals(conn: psycopg.Connection, events: Sequence[dict | None]
     return outcomes
 
 
-def _plan(writable: dict[int, dict], stored: dict[str, tuple], new_ids: dict[str, uuid.UUID],
-          outcomes: dict[int, ItemOutcome]) -> list[tuple]:
+def _plan(
+    writable: dict[int, dict],
+    stored: dict[str, tuple],
+    new_ids: dict[str, uuid.UUID],
+    outcomes: dict[int, ItemOutcome],
+) -> list[tuple]:
     """The staged row of each item to create or update; every item's outcome into ``outcomes``."""
     now = dt.datetime.now(dt.UTC)
     rows = []
@@ -196,21 +216,38 @@ def _plan(writable: dict[int, dict], stored: dict[str, tuple], new_ids: dict[str
             event_id, current_version, text, deleted = found
             body = json.loads(text)
             if deleted or client_view(body) == event:
-                outcomes[index] = ItemOutcome("left_deleted" if deleted else "unchanged",
-                                              event_id, current_version)
+                outcomes[index] = ItemOutcome(
+                    "left_deleted" if deleted else "unchanged", event_id, current_version
+                )
                 continue
             version, created_at = current_version + 1, body["created_at"]
             operation, outcome = "update", "updated"
         outcomes[index] = ItemOutcome(outcome, event_id, version)
         columns = search_columns(event)
         body_text = event_body(event_id, event, version, created_at, timestamp(now))
-        rows.append((event_id, version, body_text, *(columns[n] for n in INDEXED_COLUMNS),
-                     created_at, now, columns["title"], columns["text"], operation))
+        rows.append(
+            (
+                event_id,
+                version,
+                body_text,
+                *(columns[n] for n in INDEXED_COLUMNS),
+                created_at,
+                now,
+                columns["title"],
+                columns["text"],
+                operation,
+            )
+        )
     return rows
 
 
-def _write(conn: psycopg.Connection, rows: list[tuple], outcomes: dict[int, ItemOutcome],
-           atomic: bool, written_by: str | None) -> None:
+def _write(
+    conn: psycopg.Connection,
+    rows: list[tuple],
+    outcomes: dict[int, ItemOutcome],
+    atomic: bool,
+    written_by: str | None,
+) -> None:
     """COPY the rows to write into staging, then insert, update and record them."""
     conn.execute(_CREATE_STAGING)
     with conn.cursor().copy(_COPY) as copy:
@@ -223,16 +260,23 @@ def _write(conn: psycopg.Connection, rows: list[tuple], outcomes: dict[int, Item
         # then, a unique key now. Those items are conflicts, and have no revision.
         for index, outcome in list(outcomes.items()):
             if outcome.outcome == "created" and outcome.id not in inserted:
-                outcomes[index] = ItemOutcome("conflict", errors={"key": [
-                    "Created meanwhile by another request; send this item again."]})
+                outcomes[index] = ItemOutcome(
+                    "conflict",
+                    errors={"key": ["Created meanwhile by another request; send this item again."]},
+                )
         if atomic:
             raise BatchRefused(_errors(outcomes))
-        conn.execute("DELETE FROM bulk_staging WHERE operation = 'create' AND id <> ALL(%s)",
-                     (list(inserted),))
+        conn.execute(
+            "DELETE FROM bulk_staging WHERE operation = 'create' AND id <> ALL(%s)",
+            (list(inserted),),
+        )
     conn.execute(_UPDATE)
     _record_staged(conn, written_by)
 
 
 def _errors(outcomes: dict[int, ItemOutcome]) -> dict[int, dict[str, list[str]]]:
-    return {index: outcome.errors for index, outcome in sorted(outcomes.items())
-            if outcome.outcome in ("invalid", "conflict")}
+    return {
+        index: outcome.errors
+        for index, outcome in sorted(outcomes.items())
+        if outcome.outcome in ("invalid", "conflict")
+    }

@@ -59,7 +59,8 @@ class ChangeStore:
         """The present: every change committed so far lies before it, every later one after."""
         with self.db.connection() as conn:
             horizon = conn.execute(
-                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text").fetchone()[0]
+                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"
+            ).fetchone()[0]
         # Transactions at or past the horizon may still commit; their changes have seq > 0.
         return FeedPosition(int(horizon), 0)
 

@@ -39,10 +39,15 @@ def new_event_ids(conn: psycopg.Connection, keys: set[str]) -> dict[str, uuid.UU
     if not keys:
         return {}
     derived = {key: uuid.uuid5(KEYED_EVENT_IDS, key) for key in keys}
-    taken = {row[0] for row in conn.execute(
-        "SELECT id FROM events WHERE id = ANY(%s)", (list(derived.values()),))}
-    return {key: uuid.uuid4() if event_id in taken else event_id
-            for key, event_id in derived.items()}
+    taken = {
+        row[0]
+        for row in conn.execute(
+            "SELECT id FROM events WHERE id = ANY(%s)", (list(derived.values()),)
+        )
+    }
+    return {
+        key: uuid.uuid4() if event_id in taken else event_id for key, event_id in derived.items()
+    }
 
 
 class EventNotFound(Exception):
@@ -96,9 +101,17 @@ def revision_json(row: tuple) -> str:
     The stored body is JSON text already and goes out as it is.
     """
     event_id, version, operation, recorded_at, written_by, body = row
-    head = json.dumps({"event_id": str(event_id), "version": version, "operation": operation,
-                       "recorded_at": timestamp(recorded_at), "written_by": written_by},
-                      ensure_ascii=False, separators=(",", ":"))
+    head = json.dumps(
+        {
+            "event_id": str(event_id),
+            "version": version,
+            "operation": operation,
+            "recorded_at": timestamp(recorded_at),
+            "written_by": written_by,
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
     return f'{head[:-1]},"event":{body}}}'
 
 
@@ -106,9 +119,13 @@ _INSERT = insert_statement("events")
 _UPDATE = sql.SQL(
     "UPDATE events SET version = %(version)s, body = %(body)s, updated_at = %(now)s,"
     " {assignments}, search = {vector} WHERE id = %(id)s"
-).format(assignments=sql.SQL(", ").join(
-    sql.SQL("{} = {}").format(sql.Identifier(name), sql.Placeholder(name))
-    for name in INDEXED_COLUMNS), vector=SEARCH_VECTOR)
+).format(
+    assignments=sql.SQL(", ").join(
+        sql.SQL("{} = {}").format(sql.Identifier(name), sql.Placeholder(name))
+        for name in INDEXED_COLUMNS
+    ),
+    vector=SEARCH_VECTOR,
+)
 
 
 def _require_version(version: int, expected_versions: set[int] | None) -> None:
@@ -130,8 +147,12 @@ class EventStore:
     ``written_by`` (an API key's name) is recorded on every revision the store writes.
     """
 
-    def __init__(self, db: Database | None, conn: psycopg.Connection | None = None,
-                 written_by: str | None = None):
+    def __init__(
+        self,
+        db: Database | None,
+        conn: psycopg.Connection | None = None,
+        written_by: str | None = None,
+    ):
         self.db = db
         self.conn = conn
         self.written_by = written_by
@@ -151,8 +172,13 @@ class EventStore:
             key = event.get("key")
             event_id = new_event_ids(conn, {key})[key] if key is not None else uuid.uuid4()
             body = event_body(event_id, event, 1, timestamp(now), timestamp(now))
-            params = search_columns(event) | {"id": event_id, "version": 1, "body": body,
-                                               "created_at": now, "updated_at": now}
+            params = search_columns(event) | {
+                "id": event_id,
+                "version": 1,
+                "body": body,
+                "created_at": now,
+                "updated_at": now,
+            }
             check_links(conn, event)
             try:
                 conn.execute(_INSERT, params)
@@ -181,8 +207,12 @@ class EventStore:
             ).fetchone()
         return None if row is None else StoredEvent(*row)
 
-    def update(self, event_id: uuid.UUID, change: Callable[[dict], dict],
-               expected_versions: set[int] | None = None) -> StoredEvent:
+    def update(
+        self,
+        event_id: uuid.UUID,
+        change: Callable[[dict], dict],
+        expected_versions: set[int] | None = None,
+    ) -> StoredEvent:
         """Replace an event with ``change(current client view)``, a validated event.
 
         The row is locked while ``change`` runs, so concurrent writers serialise and no
@@ -204,9 +234,13 @@ class EventStore:
                     raise
         raise AssertionError("unreachable")
 
-    def _update(self, conn: psycopg.Connection, event_id: uuid.UUID,
-                change: Callable[[dict], dict], expected_versions: set[int] | None
-                ) -> StoredEvent:
+    def _update(
+        self,
+        conn: psycopg.Connection,
+        event_id: uuid.UUID,
+        change: Callable[[dict], dict],
+        expected_versions: set[int] | None,
+    ) -> StoredEvent:
         current = self._lock(conn, event_id)
         stored = client_view(current["body"])
         # The change first: a patch that makes no event is a 422 whatever If-Match says,
@@ -220,10 +254,13 @@ class EventStore:
         check_links(conn, event)
         version = current["version"] + 1
         now = dt.datetime.now(dt.UTC)
-        body = event_body(event_id, event, version, current["body"]["created_at"],
-                          timestamp(now))
-        params = search_columns(event) | {"id": event_id, "body": body,
-                                           "version": version, "now": now}
+        body = event_body(event_id, event, version, current["body"]["created_at"], timestamp(now))
+        params = search_columns(event) | {
+            "id": event_id,
+            "body": body,
+            "version": version,
+            "now": now,
+        }
         try:
             conn.execute(_UPDATE, params)
         except psycopg.errors.UniqueViolation as error:
@@ -235,13 +272,20 @@ class EventStore:
         """Soft-delete: the row and its revisions stay; reads answer 410."""
         self.run_write(self._delete, event_id, expected_versions)
 
-    def _delete(self, conn: psycopg.Connection, event_id: uuid.UUID,
-                expected_versions: set[int] | None) -> None:
+    def _delete(
+        self, conn: psycopg.Connection, event_id: uuid.UUID, expected_versions: set[int] | None
+    ) -> None:
         current = self._lock(conn, event_id, expected_versions)
         version = current["version"] + 1
         now = dt.datetime.now(dt.UTC)
-        body = event_body(event_id, client_view(current["body"]), version,
-                          current["body"]["created_at"], timestamp(now), timestamp(now))
+        body = event_body(
+            event_id,
+            client_view(current["body"]),
+            version,
+            current["body"]["created_at"],
+            timestamp(now),
+            timestamp(now),
+        )
         conn.execute(
             "UPDATE events SET version = %s, body = %s, updated_at = %s, deleted_at = %s"
             " WHERE id = %s",
@@ -262,8 +306,9 @@ class EventStore:
         return [revision_json(row) for row in rows]
 
     @staticmethod
-    def _lock(conn: psycopg.Connection, event_id: uuid.UUID,
-              expected_versions: set[int] | None = None) -> dict:
+    def _lock(
+        conn: psycopg.Connection, event_id: uuid.UUID, expected_versions: set[int] | None = None
+    ) -> dict:
         row = conn.execute(
             "SELECT version, body::text, deleted_at FROM events WHERE id = %s FOR UPDATE",
             (event_id,),
@@ -275,8 +320,15 @@ class EventStore:
         _require_version(row[0], expected_versions)
         return {"version": row[0], "body": json.loads(row[1]), "text": row[1]}
 
-    def _record(self, conn: psycopg.Connection, event_id: uuid.UUID, version: int,
-                operation: str, body: str, now: dt.datetime) -> None:
+    def _record(
+        self,
+        conn: psycopg.Connection,
+        event_id: uuid.UUID,
+        version: int,
+        operation: str,
+        body: str,
+        now: dt.datetime,
+    ) -> None:
         """Append the revision; WriteOrderConflict if the previous one has a newer txid."""
         inserted = conn.execute(
             "INSERT INTO event_revisions"
@@ -285,8 +337,14 @@ class EventStore:
             "        %(written_by)s::text"
             " WHERE NOT EXISTS (SELECT FROM event_revisions WHERE event_id = %(id)s"
             "   AND version = %(version)s - 1 AND txid > pg_current_xact_id())",
-            {"id": event_id, "version": version, "operation": operation, "body": body,
-             "now": now, "written_by": self.written_by},
+            {
+                "id": event_id,
+                "version": version,
+                "operation": operation,
+                "body": body,
+                "now": now,
+                "written_by": self.written_by,
+            },
         ).rowcount
         if not inserted:
             raise WriteOrderConflict(event_id)

@@ -49,11 +49,9 @@ class IdempotencyStore:
             " WHERE api_key_id = %s AND key = %s AND expires_at > now()",
             (api_key_id, key),
         ).fetchone()
-        return None if row is None else StoredResponse(bytes(row[0]), row[1], row[2],
-                                                       bytes(row[3]))
+        return None if row is None else StoredResponse(bytes(row[0]), row[1], row[2], bytes(row[3]))
 
-    def save(self, api_key_id: int, key: str, response: StoredResponse,
-             ttl: dt.timedelta) -> None:
+    def save(self, api_key_id: int, key: str, response: StoredResponse, ttl: dt.timedelta) -> None:
         """Keep ``response`` for ``ttl`` (replacing an expired record), and sweep a few."""
         self.conn.execute(
             "INSERT INTO idempotency_keys"
@@ -62,8 +60,15 @@ class IdempotencyStore:
             " ON CONFLICT (api_key_id, key) DO UPDATE SET request_hash = excluded.request_hash,"
             "   status = excluded.status, headers = excluded.headers, body = excluded.body,"
             "   created_at = now(), expires_at = excluded.expires_at",
-            (api_key_id, key, response.request_hash, response.status, Jsonb(response.headers),
-             response.body, ttl),
+            (
+                api_key_id,
+                key,
+                response.request_hash,
+                response.status,
+                Jsonb(response.headers),
+                response.body,
+                ttl,
+            ),
         )
         self.conn.execute(
             "DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY("

@@ -49,8 +49,9 @@ def _stored(conn: psycopg.Connection, refs: set[str]) -> set[str]:
     return {ref for ref in refs if ref in found or _as_id(ref) in found}
 
 
-def link_errors(conn: psycopg.Connection, events: Sequence[dict | None]
-                ) -> dict[int, dict[str, list[str]]]:
+def link_errors(
+    conn: psycopg.Connection, events: Sequence[dict | None]
+) -> dict[int, dict[str, list[str]]]:
     """Per index of ``events``, the errors of its links that resolve to nothing.
 
     ``None`` stands for an item that will not be written (it failed validation): it
@@ -61,15 +62,20 @@ def link_errors(conn: psycopg.Connection, events: Sequence[dict | None]
     stored = _stored(conn, refs)
     errors: dict[int, dict[str, list[str]]] = {}
     while True:
-        batch_keys = {event["key"] for index, event in enumerate(events)
-                      if event and "key" in event and index not in errors}
+        batch_keys = {
+            event["key"]
+            for index, event in enumerate(events)
+            if event and "key" in event and index not in errors
+        }
         found = False
         for index, event in enumerate(events):
             if not event or index in errors:
                 continue
-            bad = {f"related.{n}.event": [unknown_link_message(link["event"])]
-                   for n, link in enumerate(event.get("related", ()))
-                   if link["event"] not in stored and link["event"] not in batch_keys}
+            bad = {
+                f"related.{n}.event": [unknown_link_message(link["event"])]
+                for n, link in enumerate(event.get("related", ()))
+                if link["event"] not in stored and link["event"] not in batch_keys
+            }
             if bad:
                 errors[index] = bad
                 found = True

@@ -18,10 +18,10 @@ from schemas import date_precision, event_span, source_kinds
 # Fields the service sets; a client's copy of them is never stored.
 SERVICE_FIELDS = ("id", "version", "created_at", "updated_at", "deleted_at")
 
+
 def timestamp(moment: dt.datetime) -> str:
     """RFC 3339 in UTC with a Z, as every timestamp of the API is written."""
     return moment.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
 
 
 def client_view(body: dict) -> dict:
@@ -29,8 +29,14 @@ def client_view(body: dict) -> dict:
     return {name: value for name, value in body.items() if name not in SERVICE_FIELDS}
 
 
-def event_body(event_id: uuid.UUID, event: dict, version: int, created_at: str,
-               updated_at: str, deleted_at: str | None = None) -> str:
+def event_body(
+    event_id: uuid.UUID,
+    event: dict,
+    version: int,
+    created_at: str,
+    updated_at: str,
+    deleted_at: str | None = None,
+) -> str:
     """An event's JSON text as stored and served: the service's fields around the client's."""
     body = {"id": str(event_id), "type": event["type"]}
     body.update((name, value) for name, value in event.items() if name != "type")
@@ -53,7 +59,8 @@ def search_columns(event: dict) -> dict:
     countries = {location.get("country")} | {actor.get("country") for actor in actors}
     details = event.get("details", {})
     weighted_text = " ".join(
-        part for part in (
+        part
+        for part in (
             event.get("summary"),
             " ".join(actor["name"] for actor in actors),
             location.get("name"),
@@ -61,7 +68,8 @@ def search_columns(event: dict) -> dict:
             details.get("quote"),
             details.get("gist"),
             " ".join(event.get("tags", [])),
-        ) if part
+        )
+        if part
     )
     return {
         "type": event["type"],
@@ -87,15 +95,32 @@ def search_columns(event: dict) -> dict:
 
 def search_vector_sql(title: str, text: str) -> str:
     """The SQL of the stored ``search`` tsvector, from SQL expressions of title and text."""
-    return (f"setweight(to_tsvector('english', {title}), 'A')"
-            f" || setweight(to_tsvector('english', {text}), 'B')")
+    return (
+        f"setweight(to_tsvector('english', {title}), 'A')"
+        f" || setweight(to_tsvector('english', {text}), 'B')"
+    )
 
 
 # The columns `search_columns` derives from an event, named once: the INSERT and the
 # UPDATE below are composed from this list, and so is the benchmark's COPY.
-INDEXED_COLUMNS = ("key", "type", "date_span", "date_precision", "date_basis", "certainty",
-                   "countries", "actor_names", "actor_keys", "tags", "publishers",
-                   "source_kinds", "place", "lat", "lon", "location_precision")
+INDEXED_COLUMNS = (
+    "key",
+    "type",
+    "date_span",
+    "date_precision",
+    "date_basis",
+    "certainty",
+    "countries",
+    "actor_names",
+    "actor_keys",
+    "tags",
+    "publishers",
+    "source_kinds",
+    "place",
+    "lat",
+    "lon",
+    "location_precision",
+)
 SEARCH_VECTOR = sql.SQL(search_vector_sql("%(title)s", "%(text)s"))
 
 
@@ -110,7 +135,9 @@ def insert_statement(table: str) -> sql.Composed:
         "INSERT INTO {table} (id, version, body, {columns}, search, created_at, updated_at)"
         " VALUES (%(id)s, %(version)s, %(body)s, {values}, {vector}, %(created_at)s,"
         " %(updated_at)s)"
-    ).format(table=sql.Identifier(table),
-             columns=sql.SQL(", ").join(map(sql.Identifier, INDEXED_COLUMNS)),
-             values=sql.SQL(", ").join(map(sql.Placeholder, INDEXED_COLUMNS)),
-             vector=SEARCH_VECTOR)
+    ).format(
+        table=sql.Identifier(table),
+        columns=sql.SQL(", ").join(map(sql.Identifier, INDEXED_COLUMNS)),
+        values=sql.SQL(", ").join(map(sql.Placeholder, INDEXED_COLUMNS)),
+        vector=SEARCH_VECTOR,
+    )

@@ -36,12 +36,15 @@ class SearchStore:
         An as_of read builds a temporary table, which only the primary can.
         """
         db = self.read_db if query.as_of is None else self.db
-        with db.connection() as conn, \
-                events_at(conn, query.as_of, self.as_of_max_changes) as source:
+        with (
+            db.connection() as conn,
+            events_at(conn, query.as_of, self.as_of_max_changes) as source,
+        ):
             yield conn, source
 
-    def page(self, query: EventQuery, sort: str, limit: int, after: tuple | None = None
-             ) -> list[tuple[str, object, uuid.UUID, float | None]]:
+    def page(
+        self, query: EventQuery, sort: str, limit: int, after: tuple | None = None
+    ) -> list[tuple[str, object, uuid.UUID, float | None]]:
         """Up to ``limit`` matches past ``after``: (JSON text, sort key value, id, distance
         from the ``near`` point in km or None) each."""
         where, params = query.where, dict(query.params)
@@ -53,9 +56,13 @@ class SearchStore:
             "SELECT {body}, {key} AS sort_key, id, {distance} AS distance FROM {source}"
             " WHERE {where} ORDER BY {order} LIMIT {limit}"
         )
-        parts = {"key": search_query.SORT_KEYS[sort].expression, "distance": query.distance,
-                 "where": where, "order": search_query.order_by(sort),
-                 "limit": sql.Placeholder("limit")}
+        parts = {
+            "key": search_query.SORT_KEYS[sort].expression,
+            "distance": query.distance,
+            "where": where,
+            "order": search_query.order_by(sort),
+            "limit": sql.Placeholder("limit"),
+        }
         with self._reading(query) as (conn, source):
             if query.on_point_index:
                 # Rows first, from an index-only scan of the covering point index (no table
@@ -63,9 +70,11 @@ class SearchStore:
                 statement = sql.SQL(
                     "SELECT events.body::text, m.sort_key, m.id, m.distance FROM ({found}) AS m"
                     " JOIN {source} USING (id) ORDER BY {order}"
-                ).format(found=found.format(body=sql.SQL("NULL"), source=source, **parts),
-                         source=source,
-                         order=search_query.order_by(sort, sql.SQL("m.sort_key")))
+                ).format(
+                    found=found.format(body=sql.SQL("NULL"), source=source, **parts),
+                    source=source,
+                    order=search_query.order_by(sort, sql.SQL("m.sort_key")),
+                )
             else:
                 statement = found.format(body=sql.SQL("body::text"), source=source, **parts)
             return conn.execute(statement, params | {"limit": limit}).fetchall()
@@ -105,18 +114,19 @@ class SearchStore:
             FROM matched GROUP BY 2
         """)
         with self._reading(query) as (conn, source):
-            rows = conn.execute(statement.format(source=source, where=query.where),
-                                query.params).fetchall()
-        counts = {facet: {} for facet in ("type", "country", "certainty", "source_kind",
-                                          "month")}
+            rows = conn.execute(
+                statement.format(source=source, where=query.where), query.params
+            ).fetchall()
+        counts = {facet: {} for facet in ("type", "country", "certainty", "source_kind", "month")}
         # Largest first, months in calendar order.
         for facet, value, count in sorted(rows, key=lambda row: (-row[2], row[1] or "")):
             if facet == "total":
                 total = count
             else:
                 counts[facet][value] = count
-        counts["month"] = dict(sorted(counts["month"].items(),
-                                      key=lambda item: (item[0].removeprefix("../"), item[0])))
+        counts["month"] = dict(
+            sorted(counts["month"].items(), key=lambda item: (item[0].removeprefix("../"), item[0]))
+        )
         return {"total": total, **counts}
 
     def stream(self, query: EventQuery, sort: str) -> Iterator[list[tuple]]:
@@ -124,10 +134,17 @@ class SearchStore:
         statement = sql.SQL(
             "SELECT body::text, lon, lat FROM {source} WHERE {where} ORDER BY {order}"
         )
-        with self._reading(query) as (conn, source), conn.transaction(), \
-                conn.cursor(name=f"export_{uuid.uuid4().hex}") as cursor:
-            cursor.execute(statement.format(source=source, where=query.where,
-                                            order=search_query.order_by(sort)), query.params)
+        with (
+            self._reading(query) as (conn, source),
+            conn.transaction(),
+            conn.cursor(name=f"export_{uuid.uuid4().hex}") as cursor,
+        ):
+            cursor.execute(
+                statement.format(
+                    source=source, where=query.where, order=search_query.order_by(sort)
+                ),
+                query.params,
+            )
             while batch := cursor.fetchmany(EXPORT_BATCH):
                 yield batch
 

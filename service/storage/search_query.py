@@ -92,36 +92,49 @@ class EventQuery:
 def _any_of(column: str, name: str, values: list) -> tuple[sql.Composable, dict]:
     # One value as `=`, so that a composite GiST index (which cannot take ANY) applies.
     if len(values) == 1:
-        return (sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(name)),
-                {name: values[0]})
-    return (sql.SQL("{} = ANY({})").format(sql.Identifier(column), sql.Placeholder(name)),
-            {name: values})
+        return (
+            sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(name)),
+            {name: values[0]},
+        )
+    return (
+        sql.SQL("{} = ANY({})").format(sql.Identifier(column), sql.Placeholder(name)),
+        {name: values},
+    )
 
 
 def _overlaps(column: str, name: str, values: list) -> tuple[sql.Composable, dict]:
-    return (sql.SQL("{} && {}::text[]").format(sql.Identifier(column), sql.Placeholder(name)),
-            {name: values})
+    return (
+        sql.SQL("{} && {}::text[]").format(sql.Identifier(column), sql.Placeholder(name)),
+        {name: values},
+    )
 
 
 def _place_is(names: list[str]) -> tuple[sql.Composable, dict]:
     # lower() on both sides in SQL, so the expression index on lower(place) applies.
     params = {f"location_{i}": name for i, name in enumerate(names)}
     alternatives = sql.SQL(", ").join(
-        sql.SQL("lower({})").format(sql.Placeholder(name)) for name in params)
+        sql.SQL("lower({})").format(sql.Placeholder(name)) for name in params
+    )
     return sql.SQL("lower(place) IN ({})").format(alternatives), params
 
 
 def _window(date_from: str | None, date_to: str | None) -> tuple[sql.Composable, dict]:
     # Each bound at its own precision: date_from=2024-06 starts on 1 June, date_to=2024
     # ends on 31 December. An absent bound is open (NULL in a range).
-    return (sql.SQL("date_span && daterange({}::date, {}::date, '[]')").format(
-                sql.Placeholder("window_start"), sql.Placeholder("window_end")),
-            {"window_start": date_span(date_from)[0] if date_from else None,
-             "window_end": date_span(date_to)[1] if date_to else None})
+    return (
+        sql.SQL("date_span && daterange({}::date, {}::date, '[]')").format(
+            sql.Placeholder("window_start"), sql.Placeholder("window_end")
+        ),
+        {
+            "window_start": date_span(date_from)[0] if date_from else None,
+            "window_end": date_span(date_to)[1] if date_to else None,
+        },
+    )
 
 
-def _in_box(bbox: tuple[float, float, float, float], prefix: str = "bbox"
-            ) -> tuple[sql.Composable, dict]:
+def _in_box(
+    bbox: tuple[float, float, float, float], prefix: str = "bbox"
+) -> tuple[sql.Composable, dict]:
     min_lon, min_lat, max_lon, max_lat = bbox
     # Across the antimeridian, the box is two: east of min_lon and west of max_lon.
     boxes = [(min_lon, max_lon)] if min_lon <= max_lon else [(min_lon, 180.0), (-180.0, max_lon)]
@@ -129,17 +142,24 @@ def _in_box(bbox: tuple[float, float, float, float], prefix: str = "bbox"
     parts = []
     for i, (west, east) in enumerate(boxes):
         params |= {f"{prefix}_west_{i}": west, f"{prefix}_east_{i}": east}
-        parts.append(sql.SQL("point(lon, lat) <@ box(point({}, {}), point({}, {}))").format(
-            sql.Placeholder(f"{prefix}_west_{i}"), sql.Placeholder(f"{prefix}_min_lat"),
-            sql.Placeholder(f"{prefix}_east_{i}"), sql.Placeholder(f"{prefix}_max_lat")))
+        parts.append(
+            sql.SQL("point(lon, lat) <@ box(point({}, {}), point({}, {}))").format(
+                sql.Placeholder(f"{prefix}_west_{i}"),
+                sql.Placeholder(f"{prefix}_min_lat"),
+                sql.Placeholder(f"{prefix}_east_{i}"),
+                sql.Placeholder(f"{prefix}_max_lat"),
+            )
+        )
     return sql.SQL("({})").format(sql.SQL(" OR ").join(parts)), params
 
 
 def _near(lon: float, lat: float, km: float) -> tuple[sql.Composable, dict]:
     # The box lets the point index find the candidates; the exact distance decides.
     box, params = _in_box(bounding_box(lon, lat, km), "near")
-    return (sql.SQL("{} AND {} <= {}").format(box, DISTANCE_KM, sql.Placeholder("near_km")),
-            params | {"near_lon": lon, "near_lat": lat, "near_km": km})
+    return (
+        sql.SQL("{} AND {} <= {}").format(box, DISTANCE_KM, sql.Placeholder("near_km")),
+        params | {"near_lon": lon, "near_lat": lat, "near_km": km},
+    )
 
 
 def build(args: dict, *, located: bool = False) -> EventQuery:
@@ -166,8 +186,9 @@ def build(args: dict, *, located: bool = False) -> EventQuery:
     if "source_kind" in args:
         parts.append(_overlaps("source_kinds", "source_kind", args["source_kind"]))
     if "location_precision" in args:
-        parts.append(_any_of("location_precision", "location_precision",
-                             args["location_precision"]))
+        parts.append(
+            _any_of("location_precision", "location_precision", args["location_precision"])
+        )
     if "date_basis" in args:
         parts.append(_any_of("date_basis", "date_basis", args["date_basis"]))
     if "location" in args:
@@ -185,8 +206,7 @@ def build(args: dict, *, located: bool = False) -> EventQuery:
         params |= values
     where = sql.SQL(" AND ").join(condition for condition, _ in parts)
     if "near" in args:
-        return EventQuery(where, params, DISTANCE_KM, on_point_index=True,
-                          as_of=args.get("as_of"))
+        return EventQuery(where, params, DISTANCE_KM, on_point_index=True, as_of=args.get("as_of"))
     return EventQuery(where, params, as_of=args.get("as_of"))
 
 
@@ -195,17 +215,24 @@ def order_by(sort: str, key_expression: sql.Composable | None = None) -> sql.Com
     key = SORT_KEYS[sort]
     direction = sql.SQL("DESC" if key.descending else "ASC")
     return sql.SQL("{key} {dir}, id {dir}").format(
-        key=key.expression if key_expression is None else key_expression, dir=direction)
+        key=key.expression if key_expression is None else key_expression, dir=direction
+    )
 
 
 def after(sort: str, position: tuple) -> tuple[sql.Composable, dict]:
     """The condition for rows past ``position`` (key value, id) in the sort's order."""
     key = SORT_KEYS[sort]
     operator = sql.SQL("<" if key.descending else ">")
-    return (sql.SQL("({}, id) {} ({}::{}, {})").format(
-                key.expression, operator, sql.Placeholder("after_key"),
-                sql.SQL(key.sql_type), sql.Placeholder("after_id")),
-            {"after_key": position[0], "after_id": position[1]})
+    return (
+        sql.SQL("({}, id) {} ({}::{}, {})").format(
+            key.expression,
+            operator,
+            sql.Placeholder("after_key"),
+            sql.SQL(key.sql_type),
+            sql.Placeholder("after_id"),
+        ),
+        {"after_key": position[0], "after_id": position[1]},
+    )
 
 
 def position_to_json(sort: str, key_value, event_id: uuid.UUID) -> list:

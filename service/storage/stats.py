@@ -15,7 +15,8 @@ def live_events_by_type(db: Database) -> dict[str, int]:
     """Live (not deleted) events per type: an index-only scan of ``events_type_idx``."""
     with db.connection() as conn:
         rows = conn.execute(
-            "SELECT type, count(*) FROM events WHERE deleted_at IS NULL GROUP BY type")
+            "SELECT type, count(*) FROM events WHERE deleted_at IS NULL GROUP BY type"
+        )
         return dict(rows.fetchall())
 
 
