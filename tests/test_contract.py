@@ -11,7 +11,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 import schemathesis
-from contract_rules import ADDED_CHECKS, EXCLUDED_CHECKS, HEADERS
+from contract_rules import ADDED_CHECKS, EXCLUDED_CHECKS, headers_for
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.generation import GenerationMode
@@ -43,7 +43,7 @@ def test_every_operation_answers_within_its_contract(app, mode):
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(HYPOTHESIS, max_examples=EXAMPLES)
         def answers_within_contract(case):
-            case.call_and_validate(headers=HEADERS, **CHECKS)
+            case.call_and_validate(headers=headers_for(case), **CHECKS)
 
         try:
             answers_within_contract()
@@ -76,7 +76,7 @@ def test_links_lead_from_a_created_event_to_its_reads_and_writes(app, database_u
                 conn.execute("TRUNCATE events, event_revisions, idempotency_keys CASCADE")
 
         def get_call_kwargs(self, case):
-            return {"headers": HEADERS}
+            return {"headers": headers_for(case)}
 
         def after_call(self, response, case):
             answered.add((case.operation.label, response.status_code))
@@ -84,7 +84,9 @@ def test_links_lead_from_a_created_event_to_its_reads_and_writes(app, database_u
         def validate_response(self, response, case, additional_checks=None, **kwargs):
             # As call_and_validate does: the checks that send requests again (ignored_auth
             # among them) must know which headers carried the key.
-            case.validate_response(response, headers=HEADERS, transport_kwargs=kwargs, **CHECKS)
+            case.validate_response(
+                response, headers=headers_for(case), transport_kwargs=kwargs, **CHECKS
+            )
 
     Machine.run(
         settings=settings(
