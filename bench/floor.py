@@ -51,7 +51,8 @@ class Floor:
 
     def __init__(self, url: str):
         self.db = DirectDatabase(url)
-        self.search = SearchStore(self.db)
+        # The floor never reads as of a past moment: no limit on changes applies.
+        self.search = SearchStore(self.db, as_of_max_changes=0)
         self.events = EventStore(self.db)
 
     def close(self) -> None:
