@@ -62,8 +62,10 @@ class Rule:
         return (
             label in self.operations
             and status == self.status
-            and re.fullmatch(self.field, path) is not None
-            and re.search(self.message, message) is not None
+            # DOTALL: a generated member name may hold a newline (`details.\nx`), and
+            # `.*` must still cover it.
+            and re.fullmatch(self.field, path, re.DOTALL) is not None
+            and re.search(self.message, message, re.DOTALL) is not None
         )
 
 
