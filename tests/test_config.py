@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -77,3 +78,24 @@ def test_gunicorn_refuses_to_start_and_says_why(no_secret_key, database_url, tmp
     )
     assert done.returncode != 0
     assert "SECRET_KEY is not set" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"), [({}, "200000 20000"), ({"GUNICORN_MAX_REQUESTS": "5000"}, "5000 500")]
+)
+def test_workers_are_recycled_after_the_configured_number_of_requests(
+    environ, expected, monkeypatch
+):
+    monkeypatch.delenv("GUNICORN_MAX_REQUESTS", raising=False)
+    printed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import service.gunicorn_conf as c; print(c.max_requests, c.max_requests_jitter)",
+        ],
+        env={**os.environ, **environ},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")[0]
+    assert printed == expected
