@@ -54,8 +54,6 @@ def test_a_secret_key_of_its_own_is_used(no_secret_key, monkeypatch, database_ur
 
 def test_gunicorn_refuses_to_start_and_says_why(no_secret_key, database_url, tmp_path):
     # The production command, with DATABASE_URL and no SECRET_KEY: no worker boots.
-    import os
-
     env = {
         name: value
         for name, value in os.environ.items()
