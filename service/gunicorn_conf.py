@@ -1,5 +1,6 @@
 """gunicorn settings; each can be overridden by the environment variable named beside it."""
 
+import gc
 import math
 import os
 import shutil
@@ -112,6 +113,19 @@ def post_request(worker, req, environ, resp):
                 return
     except Exception:  # a timeout, a reset, a bad chunk: the connection closes anyway
         return
+
+
+def post_worker_init(worker):
+    """Move what the worker built at start out of the garbage collector's sight.
+
+    The app, its schemas, the spec and the country tables are ~80,000 objects that live as
+    long as the worker. A full collection walked them all: 50-100 ms with the GIL held,
+    stalling every thread of the worker (measured in-process with gc.callbacks: one such
+    pause in 8,000 requests; none once frozen). Frozen, a collection walks only what
+    requests made since.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 # Metrics across workers: prometheus_client's multiprocess mode, in PROMETHEUS_MULTIPROC_DIR

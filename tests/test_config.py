@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -97,3 +98,14 @@ def test_workers_are_recycled_after_the_configured_number_of_requests(
         check=True,
     ).stdout.split("\n")[0]
     assert printed == expected
+
+
+def test_a_worker_freezes_what_it_built_at_start_out_of_the_collectors_sight():
+    from service import gunicorn_conf
+
+    gc.unfreeze()
+    try:
+        gunicorn_conf.post_worker_init(worker=None)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
