@@ -4,6 +4,7 @@ import gc
 import math
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -49,6 +50,20 @@ def worker_count(environ=os.environ, **cgroup_files) -> int:
 
 
 # Loopback unless told otherwise; the image sets BIND=0.0.0.0:8000.
+def command(bind: str, app: str = "service:create_app()") -> list[str]:
+    """The argv that serves ``app`` on ``bind`` under this configuration."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        "python:service.gunicorn_conf",
+        "--bind",
+        bind,
+        app,
+    ]
+
+
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 # Threaded workers (gthread): requests are short and mostly wait on PostgreSQL.
 workers = worker_count()

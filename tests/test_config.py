@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from service import create_app
+from service import create_app, gunicorn_conf
 from service.config import DEFAULT_SECRET_KEY, InsecureConfiguration
 
 
@@ -60,16 +60,9 @@ def test_gunicorn_refuses_to_start_and_says_why(no_secret_key, database_url, tmp
         for name, value in os.environ.items()
         if name not in {"SECRET_KEY", "DEVELOPMENT"}
     }
-    env |= {"DATABASE_URL": database_url, "WEB_CONCURRENCY": "1", "BIND": "127.0.0.1:0"}
+    env |= {"DATABASE_URL": database_url, "WEB_CONCURRENCY": "1"}
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--config",
-            "python:service.gunicorn_conf",
-            "service:create_app()",
-        ],
+        gunicorn_conf.command("127.0.0.1:0"),
         env=env,
         capture_output=True,
         text=True,
@@ -101,8 +94,6 @@ def test_workers_are_recycled_after_the_configured_number_of_requests(
 
 
 def test_a_worker_freezes_what_it_built_at_start_out_of_the_collectors_sight():
-    from service import gunicorn_conf
-
     gc.unfreeze()
     try:
         gunicorn_conf.post_worker_init(worker=None)
