@@ -251,7 +251,7 @@ def fill(url: str, count: int, seed: int = 2025, progress=print, workers: int = 
         (url, seed, first, min(CHUNK, count - first), count) for first in range(0, count, CHUNK)
     ]
     # spawn: a forked worker would inherit the caller's threads and open connections.
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+    with multiprocessing.get_context("spawn").Pool(max(1, min(workers, len(chunks)))) as pool:
         done = 0
         for size in pool.imap_unordered(_load_chunk, chunks):
             done += size
