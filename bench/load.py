@@ -158,9 +158,13 @@ _VECTOR_SQL = sql.SQL(search_vector_sql("title", "text"))
 def create_staging(conn: psycopg.Connection) -> None:
     """The temporary table rows are COPYed into before they are inserted."""
     conn.execute(
-        sql.SQL("CREATE TEMP TABLE staging AS SELECT {columns} FROM events WITH NO DATA").format(
-            columns=_COLUMNS_SQL
-        )
+        # Compressed here, a value would be copied into events still compressed, where the
+        # service would have stored it plain (0012's toast_tuple_target): staging compresses
+        # only what no page could hold.
+        sql.SQL(
+            "CREATE TEMP TABLE staging WITH (toast_tuple_target = 8160)"
+            " AS SELECT {columns} FROM events WITH NO DATA"
+        ).format(columns=_COLUMNS_SQL)
     )
     conn.execute("ALTER TABLE staging ADD COLUMN title text, ADD COLUMN text text")
 

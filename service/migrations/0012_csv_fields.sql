@@ -52,6 +52,11 @@ CREATE FUNCTION event_csv_fields(e events) RETURNS text LANGUAGE sql STABLE AS $
     )
 $$;
 
+-- With these cells a typical row passes 2 KB, where PostgreSQL starts compressing its
+-- largest value: the body, which every read then decompresses (half the rows at 1M; 20,000
+-- bodies read 64 ms plain against 84 ms half compressed). Rows stay plain up to 4 KB.
+ALTER TABLE events SET (toast_tuple_target = 4080);
+
 -- Naming neither body nor deleted_at, this fires no actors trigger.
 UPDATE events e SET csv_fields = event_csv_fields(e);
 ALTER TABLE events ALTER COLUMN csv_fields SET NOT NULL;
