@@ -24,6 +24,7 @@ import uuid
 from pathlib import Path
 
 import psutil
+import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -38,6 +39,20 @@ DEEP_PAGE = 500
 # and the median run of each is kept: a ratio of two runs minutes apart would also
 # measure whatever else the machine did in between (autovacuum, the page cache).
 PAIRED_ROUNDS = 3
+# Each URL is loaded this long, unrecorded, before it is measured: the benchmark reports
+# the steady state. The first requests after a load read cold pages (the name query's
+# first run takes ~120 ms against ~20 ms warm at 1M), which once made a p99 8× its p95.
+WARM_UP_S = 2
+# The PostgreSQL settings a figure depends on, recorded with the results.
+SETTINGS = (
+    "server_version",
+    "shared_buffers",
+    "effective_cache_size",
+    "work_mem",
+    "jit",
+    "max_parallel_workers_per_gather",
+    "random_page_cost",
+)
 
 # name -> (path and query of GET /v1/events…, how its SQL floor is built)
 SEARCHES = {
@@ -118,14 +133,31 @@ def export(server: Gunicorn, file_format: str, limit_s: int) -> dict:
     return {"seconds": elapsed, "bytes": size, "lines": lines, "worker_rss_growth_mb": growth / MIB}
 
 
+def measured(url: str, options) -> dict:
+    """wrk on ``url`` after an unrecorded warm-up."""
+    wrk.run(url, WARM_UP_S, options.connections, options.threads)
+    return wrk.run(url, options.duration, options.connections, options.threads)
+
+
+def machine(url: str) -> dict:
+    """What the figures ran on: CPUs, memory, load before the run, PostgreSQL settings."""
+    with psycopg.connect(url) as conn:
+        settings = {name: conn.execute(f"SHOW {name}").fetchone()[0] for name in SETTINGS}
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 1024**3, 1),
+        "load_average_1m": os.getloadavg()[0],
+        "python": sys.version.split()[0],
+        "postgresql": settings,
+    }
+
+
 def paired_runs(targets: dict[str, str], options) -> dict[str, dict]:
     """wrk on each target in turn, PAIRED_ROUNDS times; the median run (by req/s) of each."""
     runs: dict[str, list[dict]] = {name: [] for name in targets}
     for _ in range(PAIRED_ROUNDS):
         for name, target in targets.items():
-            runs[name].append(
-                wrk.run(target, options.duration, options.connections, options.threads)
-            )
+            runs[name].append(measured(target, options))
     return {
         name: sorted(found, key=lambda run: run["requests_per_s"])[len(found) // 2]
         for name, found in runs.items()
@@ -142,6 +174,10 @@ def measure(size: int, options, server_url: str) -> dict:
             url, size, progress=lambda line: print(line, flush=True) if options.verbose else None
         )
         print(f"   loaded in {result['load_seconds']:.0f} s", flush=True)
+        with psycopg.connect(url, autocommit=True) as conn:
+            # Write the load's dirty pages now, not in a checkpoint during the measuring.
+            conn.execute("CHECKPOINT")
+        result["machine"] = machine(url)
         logs = RESULTS / f"gunicorn-{size}.log"
         # The benchmark measures the service, not its rate limits: wrk would pass them
         # in seconds from one address.
@@ -171,9 +207,7 @@ def measure(size: int, options, server_url: str) -> dict:
                 floors["get_by_id"] = floor.event(uuid.UUID(event_id))
                 for name, target in urls.items():
                     print(f"   {name}", flush=True)
-                    result["http"][name] = wrk.run(
-                        target, options.duration, options.connections, options.threads
-                    )
+                    result["http"][name] = measured(target, options)
                     result["sql"][name] = timed(floors[name])
                 print("   get_by_id and trivial endpoint, alternately", flush=True)
                 result["http"].update(
@@ -278,6 +312,17 @@ def report(results: list[dict]) -> str:
                 f"{size}: export {file_format}: {figures['bytes'] / MIB:.0f} MiB in "
                 f"{figures['seconds']:.1f} s, "
                 f"worker RSS +{figures['worker_rss_growth_mb']:.1f} MiB"
+            )
+        lines.append(
+            f"{size}: loaded in {result['load_seconds']:.0f} s "
+            f"({result['size'] / result['load_seconds']:,.0f} events/s)"
+        )
+        if "machine" in result:
+            ran_on = result["machine"]
+            settings = ", ".join(f"{k} {v}" for k, v in ran_on["postgresql"].items())
+            lines.append(
+                f"{size}: ran on {ran_on['cpus']} CPUs, {ran_on['memory_gib']} GiB, load "
+                f"average {ran_on['load_average_1m']:.2f} before; PostgreSQL {settings}"
             )
         errors = sum(h["non_2xx"] + h["socket_errors"] for h in http.values())
         lines.append(f"{size}: non-2xx or socket errors under load: {errors}")

@@ -10,7 +10,6 @@ import signal
 import socket
 import string
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import psutil
 
-from service.gunicorn_conf import worker_count
+from service.gunicorn_conf import command, worker_count
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX_DIR = ROOT / "deploy" / "nginx"
@@ -54,16 +53,7 @@ class Gunicorn:
         env = {"SECRET_KEY": _RUN_SECRET_KEY} | os.environ | self.env | {"BIND": bind}
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "--config",
-                    "python:service.gunicorn_conf",
-                    "--bind",
-                    bind,
-                    self.app,
-                ],
+                command(bind, self.app),
                 cwd=ROOT,
                 env=env,
                 stdout=log,

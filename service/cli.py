@@ -9,7 +9,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from service import auth
+from service import auth, gunicorn_conf
 from service.db import get_db
 from service.http.api import current_api
 from service.migrate import migrate
@@ -49,16 +49,7 @@ def serve_command(host: str, port: int, seed: bool):
         os.environ.setdefault("DEVELOPMENT", "true")
     os.environ["DATABASE_URL"] = current_app.config["DATABASE_URL"]
     get_db().close()
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--config",
-        "python:service.gunicorn_conf",
-        "--bind",
-        f"{host}:{port}",
-        "service:create_app()",
-    ]
+    argv = gunicorn_conf.command(f"{host}:{port}")
     click.echo(f"serving on http://{host}:{port} (docs at /docs)")
     os.execv(sys.executable, argv)
 

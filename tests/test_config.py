@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
+import os
 import subprocess
 import sys
 
 import pytest
 
-from service import create_app
+from service import create_app, gunicorn_conf
 from service.config import DEFAULT_SECRET_KEY, InsecureConfiguration
 
 
@@ -53,23 +55,14 @@ def test_a_secret_key_of_its_own_is_used(no_secret_key, monkeypatch, database_ur
 
 def test_gunicorn_refuses_to_start_and_says_why(no_secret_key, database_url, tmp_path):
     # The production command, with DATABASE_URL and no SECRET_KEY: no worker boots.
-    import os
-
     env = {
         name: value
         for name, value in os.environ.items()
         if name not in {"SECRET_KEY", "DEVELOPMENT"}
     }
-    env |= {"DATABASE_URL": database_url, "WEB_CONCURRENCY": "1", "BIND": "127.0.0.1:0"}
+    env |= {"DATABASE_URL": database_url, "WEB_CONCURRENCY": "1"}
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--config",
-            "python:service.gunicorn_conf",
-            "service:create_app()",
-        ],
+        gunicorn_conf.command("127.0.0.1:0"),
         env=env,
         capture_output=True,
         text=True,
@@ -77,3 +70,33 @@ def test_gunicorn_refuses_to_start_and_says_why(no_secret_key, database_url, tmp
     )
     assert done.returncode != 0
     assert "SECRET_KEY is not set" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"), [({}, "200000 20000"), ({"GUNICORN_MAX_REQUESTS": "5000"}, "5000 500")]
+)
+def test_workers_are_recycled_after_the_configured_number_of_requests(
+    environ, expected, monkeypatch
+):
+    monkeypatch.delenv("GUNICORN_MAX_REQUESTS", raising=False)
+    printed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import service.gunicorn_conf as c; print(c.max_requests, c.max_requests_jitter)",
+        ],
+        env={**os.environ, **environ},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")[0]
+    assert printed == expected
+
+
+def test_a_worker_freezes_what_it_built_at_start_out_of_the_collectors_sight():
+    gc.unfreeze()
+    try:
+        gunicorn_conf.post_worker_init(worker=None)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from examples import example
 
 
 def test_facets_count_every_live_event(client, ids):
@@ -75,3 +76,17 @@ def test_facets_add_up_to_the_search_total(client, ids, query):
         for country in named - {None}:
             countries[country] = countries.get(country, 0) + 1
     assert facets["country"] == countries
+
+
+def test_facets_sum_events_that_share_countries_and_a_day(client):
+    # Facets count per distinct countries array, source kinds and day first, then sum:
+    # events alike in all of them must each count, and a day and a month of one month
+    # fall under one month.
+    alike = example("meeting", date="2025-07-12")
+    for event in (alike, alike, example("meeting", date="2025-07"), example("attack")):
+        assert client.post("/v1/events", json=event).status_code == 201
+    facets = client.get("/v1/events/facets").get_json()
+    assert facets["total"] == 4
+    assert facets["country"] == {"KP": 3, "RU": 3}
+    assert facets["month"] == {"2025-07": 4}
+    assert facets["type"] == {"meeting": 3, "attack": 1}

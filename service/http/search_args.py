@@ -233,7 +233,8 @@ class SortedArgs(FilterArgs):
             "description": "`date`/`-date`: by the start of the date span (ties by id; "
             "`on_or_before` events, whose span opens at the earliest date, come "
             "first); `created_at`/`-created_at`: by when stored; `relevance` "
-            "(needs `q`); `distance`: nearest first (needs `near`). Default: "
+            "(needs `q`): events whose title matches the query first, then the others, "
+            "each by rank; `distance`: nearest first (needs `near`). Default: "
             "`relevance` with `q`, else `distance` with `near`, else `-created_at` "
             "(newest first). Also enforced: `relevance` only with `q`, `distance` "
             "only with `near` (a 400 naming sort).",

@@ -52,6 +52,32 @@ class SearchStore:
             condition, values = search_query.after(sort, after)
             where = sql.SQL("{} AND {}").format(where, condition)
             params |= values
+        with self._reading(query) as (conn, source):
+            if sort != "relevance":
+                return self._page(conn, source, query, where, params, sort, limit)
+            # Title matches rank above all others (search_query.TITLE_TIER): ranked alone
+            # first, through the title index, they are a small part of a broad query's
+            # matches. The others are ranked only when the page goes past them.
+            rows = []
+            if after is None or after[0] >= search_query.TITLE_TIER:
+                title = sql.SQL("{} AND {}").format(where, search_query.TITLE_MATCH)
+                rows = self._page(conn, source, query, title, params, sort, limit)
+            if len(rows) < limit:
+                rest = sql.SQL("{} AND NOT {}").format(where, search_query.TITLE_MATCH)
+                rows += self._page(conn, source, query, rest, params, sort, limit - len(rows))
+            return rows
+
+    @staticmethod
+    def _page(
+        conn: psycopg.Connection,
+        source: sql.Composable,
+        query: EventQuery,
+        where: sql.Composable,
+        params: dict,
+        sort: str,
+        limit: int,
+    ) -> list[tuple]:
+        """The first ``limit`` rows of ``source`` meeting ``where``, in the sort's order."""
         found = sql.SQL(
             "SELECT {body}, {key} AS sort_key, id, {distance} AS distance FROM {source}"
             " WHERE {where} ORDER BY {order} LIMIT {limit}"
@@ -63,21 +89,20 @@ class SearchStore:
             "order": search_query.order_by(sort),
             "limit": sql.Placeholder("limit"),
         }
-        with self._reading(query) as (conn, source):
-            if query.on_point_index:
-                # Rows first, from an index-only scan of the covering point index (no table
-                # read per candidate), then the bodies of the page's rows only.
-                statement = sql.SQL(
-                    "SELECT events.body::text, m.sort_key, m.id, m.distance FROM ({found}) AS m"
-                    " JOIN {source} USING (id) ORDER BY {order}"
-                ).format(
-                    found=found.format(body=sql.SQL("NULL"), source=source, **parts),
-                    source=source,
-                    order=search_query.order_by(sort, sql.SQL("m.sort_key")),
-                )
-            else:
-                statement = found.format(body=sql.SQL("body::text"), source=source, **parts)
-            return conn.execute(statement, params | {"limit": limit}).fetchall()
+        if query.on_point_index:
+            # Rows first, from an index-only scan of the covering point index (no table
+            # read per candidate), then the bodies of the page's rows only.
+            statement = sql.SQL(
+                "SELECT events.body::text, m.sort_key, m.id, m.distance FROM ({found}) AS m"
+                " JOIN {source} USING (id) ORDER BY {order}"
+            ).format(
+                found=found.format(body=sql.SQL("NULL"), source=source, **parts),
+                source=source,
+                order=search_query.order_by(sort, sql.SQL("m.sort_key")),
+            )
+        else:
+            statement = found.format(body=sql.SQL("body::text"), source=source, **parts)
+        return conn.execute(statement, params | {"limit": limit}).fetchall()
 
     def facets(self, query: EventQuery) -> dict:
         """How many matches, and counts by type, country, certainty, source kind and month.
@@ -100,18 +125,26 @@ class SearchStore:
             SELECT 'type', type, count(*) FROM matched GROUP BY type
             UNION ALL
             SELECT 'certainty', certainty, count(*) FROM matched GROUP BY certainty
+            -- Arrays, days: counted per distinct value first (a few hundred among
+            -- thousands of matches), so unnest and to_char run per group, not per row.
             UNION ALL
-            SELECT 'country', country, count(*)
-            FROM matched, unnest(countries) AS country GROUP BY country
+            SELECT 'country', country, sum(n)::bigint
+            FROM (SELECT countries, count(*) AS n FROM matched GROUP BY countries) AS g,
+                 unnest(countries) AS country
+            GROUP BY country
             UNION ALL
-            SELECT 'source_kind', kind, count(*)
-            FROM matched, unnest(source_kinds) AS kind GROUP BY kind
+            SELECT 'source_kind', kind, sum(n)::bigint
+            FROM (SELECT source_kinds, count(*) AS n FROM matched GROUP BY source_kinds) AS g,
+                 unnest(source_kinds) AS kind
+            GROUP BY kind
             UNION ALL
             SELECT 'month', CASE WHEN open_start THEN '../' ELSE '' END
                             || to_char(placed, CASE date_precision WHEN 'year' THEN 'YYYY'
                                                                    ELSE 'YYYY-MM' END),
-                   count(*)
-            FROM matched GROUP BY 2
+                   sum(n)::bigint
+            FROM (SELECT open_start, date_precision, placed, count(*) AS n
+                  FROM matched GROUP BY open_start, date_precision, placed) AS days
+            GROUP BY 2
         """)
         with self._reading(query) as (conn, source):
             rows = conn.execute(

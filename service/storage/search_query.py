@@ -19,6 +19,14 @@ from service.storage.distance import DISTANCE_KM, bounding_box
 from service.storage.rows import actor_key
 
 _TSQUERY = sql.SQL("websearch_to_tsquery('english', {})").format(sql.Placeholder("q"))
+# The query matches the event's title: the A-weighted part of `search` (rows.py), found
+# through events_title_search_idx (migration 0011).
+TITLE_MATCH = sql.SQL("ts_filter(search, '{{a}}') @@ {}").format(_TSQUERY)
+# Relevance: events whose title matches come first, each group by ts_rank. ts_rank is
+# at most 1, so adding 2 to a title match's keeps the groups apart in one real key (and
+# one cursor value). SearchStore.page ranks the title matches alone first, and the rest
+# only when a page reaches them.
+TITLE_TIER = 2
 
 
 @dataclass(frozen=True)
@@ -68,7 +76,14 @@ SORT_KEYS = {
     "-created_at": SortKey(_CREATED, True, dt.datetime, "timestamptz"),
     # ts_rank is a real; its value travels as the shortest decimal that reads back as
     # that same real, so the cast below restores it bit for bit.
-    "relevance": SortKey(sql.SQL("ts_rank(search, {})").format(_TSQUERY), True, float, "real"),
+    "relevance": SortKey(
+        sql.SQL("(ts_rank(search, {}) + CASE WHEN {} THEN {} ELSE 0 END::real)").format(
+            _TSQUERY, TITLE_MATCH, sql.Literal(TITLE_TIER)
+        ),
+        True,
+        float,
+        "real",
+    ),
     # A float8 travels as Python's shortest repr, which reads back as the same double.
     "distance": SortKey(DISTANCE_KM, False, float, "float8"),
 }
