@@ -21,7 +21,8 @@ class DirectDatabase:
     """Stands in for the service's pool: one connection, no HTTP, no Flask."""
 
     def __init__(self, url: str):
-        self.conn = psycopg.connect(url)
+        # The session settings of the service's own connections (service/db.py).
+        self.conn = psycopg.connect(url, options="-c jit=off")
 
     @contextmanager
     def connection(self):

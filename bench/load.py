@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import itertools
+import multiprocessing
 import os
 import time
 import uuid
@@ -19,7 +19,7 @@ import psycopg
 from psycopg import conninfo, sql
 
 from bench.generate import EventFactory
-from service.migrate import migrate
+from service.migrate import migrate, pending_files
 from service.storage.rows import (
     INDEXED_COLUMNS,
     event_body,
@@ -31,7 +31,9 @@ from service.storage.rows import (
 # Databases the benchmark must never write to, whatever it is told.
 PROTECTED = {"postgres", "test", "root", "template0", "template1"}
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-CHUNK = 50_000
+# Events per chunk: one worker's COPY and INSERT, one transaction.
+CHUNK = 20_000
+WORKERS = os.cpu_count() or 1
 COLUMNS = ("id", "version", "body", *INDEXED_COLUMNS, "created_at", "updated_at")
 
 
@@ -79,6 +81,36 @@ def server_url(database: str) -> str:
     return url
 
 
+def _mark(count: int, seed: int) -> str:
+    # What a kept database says it holds: a load of another size, seed or schema is not it.
+    migrations = ",".join(path.name for path in pending_files())
+    return f"bench load: {count} events, seed {seed}, migrations {migrations}"
+
+
+def kept(server_url: str, name: str, count: int, seed: int = 2025, progress=print):
+    """Database ``name`` holding ``count`` events, kept for later runs: (its URL, seconds
+    the load took, or None when a finished load of the same size, seed and migrations was
+    already there and is reused as it is)."""
+    url = database_url(server_url, name)
+    with psycopg.connect(server_url, autocommit=True, connect_timeout=10) as admin:
+        found = admin.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+            (name,),
+        ).fetchone()
+    if found is not None and found[0] == _mark(count, seed):
+        return url, None
+    create(server_url, name)
+    seconds = fill(url, count, seed, progress)
+    # Marked only once the load has finished: an interrupted one is loaded again.
+    with psycopg.connect(server_url, autocommit=True, connect_timeout=10) as admin:
+        admin.execute(
+            sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                sql.Identifier(name), sql.Literal(_mark(count, seed))
+            )
+        )
+    return url, seconds
+
+
 @contextlib.contextmanager
 def scratch_database(server: str, name: str) -> Iterator[str]:
     """A fresh, migrated database ``name`` for the duration of the block, then dropped."""
@@ -106,15 +138,21 @@ def row(event: dict, created: dt.datetime) -> tuple:
     )
 
 
-def _rows(count: int, seed: int):
-    # created_at rises through the set, as if ingested over a year.
-    start = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+
+
+def chunk_rows(seed: int, first: int, size: int, count: int) -> Iterator[tuple]:
+    """Rows ``first`` to ``first + size`` of a set of ``count``: a chunk made on its own (its
+    generator seeded by ``seed`` and ``first``), so that chunks are made in parallel and a
+    seed still gives the same events. created_at rises through the set, as if ingested
+    over a year."""
     step = dt.timedelta(days=365) / max(count, 1)
-    for n, event in enumerate(EventFactory(seed).events(count)):
-        yield row(event, start + step * n)
+    for n, event in enumerate(EventFactory(seed * 1_000_000_007 + first).events(size), first):
+        yield row(event, START + step * n)
 
 
 _COLUMNS_SQL = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
+_VECTOR_SQL = sql.SQL(search_vector_sql("title", "text"))
 
 
 def create_staging(conn: psycopg.Connection) -> None:
@@ -127,23 +165,63 @@ def create_staging(conn: psycopg.Connection) -> None:
     conn.execute("ALTER TABLE staging ADD COLUMN title text, ADD COLUMN text text")
 
 
-def copy_rows(conn: psycopg.Connection, rows) -> None:
-    """COPY rows (from ``row``) into staging, then into events and event_revisions."""
+def _copy_staging(conn: psycopg.Connection, rows) -> None:
     with conn.cursor().copy(
         sql.SQL("COPY staging ({columns}, title, text) FROM STDIN").format(columns=_COLUMNS_SQL)
     ) as copy:
         for staged in rows:
             copy.write_row(staged)
+
+
+def _insert_staged(conn: psycopg.Connection) -> None:
     conn.execute(
         sql.SQL(
             "INSERT INTO events ({columns}, search) SELECT {columns}, {vector} FROM staging"
-        ).format(columns=_COLUMNS_SQL, vector=sql.SQL(search_vector_sql("title", "text")))
+        ).format(columns=_COLUMNS_SQL, vector=_VECTOR_SQL)
     )
     conn.execute(
         "INSERT INTO event_revisions (event_id, version, operation, body,"
         " recorded_at) SELECT id, 1, 'create', body, created_at FROM staging"
     )
+
+
+def copy_rows(conn: psycopg.Connection, rows) -> None:
+    """COPY rows (from ``row``) into staging, then into events and event_revisions, as
+    any write would (the actors trigger runs for each row)."""
+    _copy_staging(conn, rows)
+    _insert_staged(conn)
     conn.execute("TRUNCATE staging")
+
+
+def _load_chunk(task: tuple[str, int, int, int, int]) -> int:
+    """Load one chunk on a connection of its own (run in a worker process).
+
+    The actors trigger is off for this session (``session_replication_role = replica``,
+    which also skips the foreign-key checks of rows made consistent here): the chunk's
+    event_actors rows are inserted in one statement by the function the trigger calls, so
+    they are what it would have stored.
+    """
+    url, seed, first, size, count = task
+    with psycopg.connect(url) as conn:
+        conn.execute("SET session_replication_role = replica")
+        conn.execute("SET synchronous_commit = off")
+        create_staging(conn)
+        _copy_staging(conn, chunk_rows(seed, first, size, count))
+        _insert_staged(conn)
+        conn.execute(
+            "INSERT INTO event_actors (event_id, name_key, name, kind, country)"
+            " SELECT a.* FROM staging, event_actor_rows(staging.id, staging.body) AS a"
+        )
+    return size
+
+
+def _build_index(task: tuple[str, str]) -> str:
+    url, definition = task
+    with psycopg.connect(url, autocommit=True) as conn:
+        # Two builds at once (one per worker) share what one was given before.
+        conn.execute("SET maintenance_work_mem = '256MB'")
+        conn.execute(definition)
+    return definition
 
 
 def _secondary_indexes(conn: psycopg.Connection) -> list[tuple[str, str]]:
@@ -157,27 +235,31 @@ def _secondary_indexes(conn: psycopg.Connection) -> list[tuple[str, str]]:
     """).fetchall()
 
 
-def fill(url: str, count: int, seed: int = 2025, progress=print) -> float:
-    """Insert ``count`` synthetic events (and their revisions); returns seconds taken."""
+def fill(url: str, count: int, seed: int = 2025, progress=print, workers: int = WORKERS) -> float:
+    """Insert ``count`` synthetic events (with their revisions and actors); returns seconds.
+
+    Chunks are made and loaded by ``workers`` processes at once, each COPYing into its own
+    staging table and inserting from it; the secondary indexes are dropped first and
+    rebuilt after, ``workers`` at a time.
+    """
     started = time.perf_counter()
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(url, autocommit=True) as conn:
         indexes = _secondary_indexes(conn)
         for name, _ in indexes:
             conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
-        create_staging(conn)
-        rows = _rows(count, seed)
+    chunks = [
+        (url, seed, first, min(CHUNK, count - first), count) for first in range(0, count, CHUNK)
+    ]
+    # spawn: a forked worker would inherit the caller's threads and open connections.
+    with multiprocessing.get_context("spawn").Pool(max(1, min(workers, len(chunks)))) as pool:
         done = 0
-        while done < count:
-            size = min(CHUNK, count - done)
-            copy_rows(conn, itertools.islice(rows, size))
-            conn.commit()
+        for size in pool.imap_unordered(_load_chunk, chunks):
             done += size
             progress(f"  loaded {done:,}/{count:,} events ({time.perf_counter() - started:.0f} s)")
-        conn.execute("SET maintenance_work_mem = '512MB'")
-        for name, definition in indexes:
-            conn.execute(definition)
-            conn.commit()
-            progress(f"  index {name} ({time.perf_counter() - started:.0f} s)")
+        for definition in pool.imap_unordered(
+            _build_index, [(url, definition) for _, definition in indexes]
+        ):
+            progress(f"  {definition.split(' ON ')[0]} ({time.perf_counter() - started:.0f} s)")
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE) events, event_actors, event_revisions")
     return time.perf_counter() - started

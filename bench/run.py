@@ -1,7 +1,8 @@
-"""Benchmark search at several table sizes: ``python bench/run.py --sizes 10000 1000000``.
+"""Benchmark search at several table sizes: ``python bench/run.py --sizes 10000 1000000 3000000``.
 
 For each size: a fresh database (``events_bench`` on the server of DATABASE_URL, dropped at
-the end) is filled with synthetic events; the service runs under gunicorn with its own
+the end; with ``--keep``, ``events_bench_<size>``, kept and reused by later runs) is filled
+with synthetic events; the service runs under gunicorn with its own
 config; wrk measures each request beside the same SQL run straight through psycopg; an
 export of every row is timed while the workers' memory is watched; and GET /v1/events/{id}
 is set against a trivial Flask JSON endpoint under the same gunicorn config.
@@ -168,12 +169,23 @@ def measure(size: int, options, server_url: str) -> dict:
     """Every figure at one table size."""
     result: dict = {"size": size, "http": {}, "sql": {}, "export": {}}
     print(f"\n== {size:,} events: loading", flush=True)
-    url = load.create(server_url, options.database)
+    progress = (lambda line: print(line, flush=True)) if options.verbose else (lambda _: None)
+    if options.keep:
+        database = f"{options.database}_{size}"
+        url, result["load_seconds"] = load.kept(server_url, database, size, progress=progress)
+    else:
+        database = options.database
+        url = load.create(server_url, database)
+        result["load_seconds"] = load.fill(url, size, progress=progress)
     try:
-        result["load_seconds"] = load.fill(
-            url, size, progress=lambda line: print(line, flush=True) if options.verbose else None
-        )
-        print(f"   loaded in {result['load_seconds']:.0f} s", flush=True)
+        if result["load_seconds"] is None:
+            print(f"   reusing {database}, loaded by an earlier run (--keep)", flush=True)
+        else:
+            print(
+                f"   loaded in {result['load_seconds']:.0f} s"
+                f" ({size / result['load_seconds']:,.0f} events/s)",
+                flush=True,
+            )
         with psycopg.connect(url, autocommit=True) as conn:
             # Write the load's dirty pages now, not in a checkpoint during the measuring.
             conn.execute("CHECKPOINT")
@@ -230,7 +242,8 @@ def measure(size: int, options, server_url: str) -> dict:
             finally:
                 floor.close()
     finally:
-        load.drop(server_url, options.database)
+        if not options.keep:
+            load.drop(server_url, database)
     return result
 
 
@@ -313,10 +326,13 @@ def report(results: list[dict]) -> str:
                 f"{figures['seconds']:.1f} s, "
                 f"worker RSS +{figures['worker_rss_growth_mb']:.1f} MiB"
             )
-        lines.append(
-            f"{size}: loaded in {result['load_seconds']:.0f} s "
-            f"({result['size'] / result['load_seconds']:,.0f} events/s)"
-        )
+        if result["load_seconds"] is None:
+            lines.append(f"{size}: reused a kept database (--keep): not loaded by this run")
+        else:
+            lines.append(
+                f"{size}: loaded in {result['load_seconds']:.0f} s "
+                f"({result['size'] / result['load_seconds']:,.0f} events/s)"
+            )
         if "machine" in result:
             ran_on = result["machine"]
             settings = ", ".join(f"{k} {v}" for k, v in ran_on["postgresql"].items())
@@ -459,6 +475,12 @@ def main(argv: list[str] | None = None) -> None:
         help="seconds an export may take before it counts as failed",
     )
     parser.add_argument("--database", default="events_bench")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep each size's database (<database>_<size>) for later runs, and reuse one a "
+        "finished load of the same size, seed and migrations left (no reload)",
+    )
     parser.add_argument(
         "--log-level",
         default=os.environ.get("LOG_LEVEL", "INFO"),

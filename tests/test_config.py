@@ -11,6 +11,7 @@ import pytest
 
 from service import create_app, gunicorn_conf
 from service.config import DEFAULT_SECRET_KEY, InsecureConfiguration
+from service.db import get_db
 
 
 @pytest.fixture
@@ -100,3 +101,10 @@ def test_a_worker_freezes_what_it_built_at_start_out_of_the_collectors_sight():
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_the_services_connections_run_without_jit_and_with_the_statement_timeout(make_app):
+    app = make_app(DATABASE_STATEMENT_TIMEOUT_MS=1234)
+    with app.app_context(), get_db().connection() as conn:
+        assert conn.execute("SHOW jit").fetchone()[0] == "off"
+        assert conn.execute("SHOW statement_timeout").fetchone()[0] == "1234ms"

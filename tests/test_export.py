@@ -9,6 +9,8 @@ import json
 import pytest
 from search_data import EVENTS
 
+from service.storage.csv_line import CSV_COLUMNS
+
 
 def searched(client, query: str) -> list[dict]:
     """The events a search finds, in its order (one page holds them all)."""
@@ -188,3 +190,109 @@ def test_an_export_closed_early_gives_its_connection_back(app, client, ids, data
             " AND application_name = 'events-service' AND state = 'idle in transaction'"
         ).fetchone()[0]
     assert open_transactions == 0
+
+
+def _csv_as_before(bodies: list[str]) -> str:
+    """The CSV export as it was written before its lines were stored (issue 13): each body
+    parsed and flattened in Python, then written by the csv module. Kept as the reference
+    the stored lines must reproduce byte for byte."""
+
+    def joined(values) -> str:
+        return "; ".join(value for value in values if value)
+
+    def as_json(value) -> str:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")) if value else ""
+
+    def row(event: dict) -> list:
+        location = event.get("location") or {}
+        actors = event.get("actors", [])
+        sources = event["sources"]
+        kinds = [source.get("kind") for source in sources] + [
+            link.get("kind")
+            for source in sources
+            for link in source.get("attributed_to", [])
+            if isinstance(link, dict)
+        ]
+        return [
+            event["id"],
+            event["type"],
+            event.get("key", ""),
+            event["title"],
+            event.get("summary", ""),
+            event["date"],
+            event.get("end_date", ""),
+            event.get("date_basis", "on"),
+            event["certainty"],
+            location.get("name", ""),
+            location.get("region", ""),
+            location.get("country", ""),
+            location.get("precision", ""),
+            location.get("lat", ""),
+            location.get("lon", ""),
+            joined(actor["name"] for actor in actors),
+            joined(dict.fromkeys(actor.get("country") for actor in actors)),
+            joined(event.get("tags", [])),
+            joined(source["publisher"] for source in sources),
+            joined(sorted({kind for kind in kinds if kind})),
+            joined(source.get("url") for source in sources),
+            as_json(event.get("details")),
+            as_json(event.get("related")),
+            event["version"],
+            event["created_at"],
+            event["updated_at"],
+        ]
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows(row(json.loads(body)) for body in bodies)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def varied(app, client, runner, ids):
+    """Every seed, the search data set, synthetic events of every kind from the benchmark's
+    generator, and events whose cells need quoting, updated and unicode."""
+    from bench.generate import EventFactory
+
+    assert runner.invoke(args=["seed"]).exit_code == 0
+    for event in EventFactory(7).events(150):
+        assert client.post("/v1/events", json=event).status_code == 201, event
+    awkward = EVENTS["anadyr"] | {
+        "title": 'A "quoted", comma; and\r\na line break',
+        "summary": " leading space, trailing\n",
+        "tags": ["a,b", 'say "x"', "ünïcödé"],
+        "details": EVENTS["anadyr"]["details"] | {"description": 'Ким Чен Ын, "quoted"\nnext'},
+        "location": EVENTS["anadyr"]["location"] | {"lat": 64.0, "lon": 1.5e-07},
+    }
+    response = client.post("/v1/events", json=awkward)
+    assert response.status_code == 201, response.get_json()
+    location = response.headers["Location"]
+    patched = client.patch(
+        location,
+        json={"summary": "changed, once"},
+        headers={
+            "If-Match": response.headers["ETag"],
+            "Content-Type": "application/merge-patch+json",
+        },
+    )
+    assert patched.status_code == 200, patched.get_json()
+
+
+@pytest.mark.parametrize("query", ["", "sort=date", "country=RU", "q=drones"])
+def test_csv_is_byte_for_byte_what_the_previous_implementation_wrote(client, varied, query):
+    ndjson = client.get(f"/v1/events/export?format=ndjson&{query}").get_data(as_text=True)
+    text = client.get(f"/v1/events/export?format=csv&{query}").get_data(as_text=True)
+    assert len(ndjson.splitlines()) > (100 if not query.startswith(("country", "q")) else 0)
+    assert text == _csv_as_before(ndjson.splitlines())
+
+
+def test_migration_0012_fills_csv_fields_as_the_service_writes_them(varied, database_url):
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        count, differing = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE csv_fields <> event_csv_fields(e))"
+            " FROM events e"
+        ).fetchone()
+    assert count > 150 and differing == 0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 import json
 from collections.abc import Iterable, Iterator
@@ -11,11 +9,10 @@ from collections.abc import Iterable, Iterator
 from flask import Response, request, stream_with_context
 from flask.views import MethodView
 
-from schemas import source_kinds
 from service.http.api import ApiBlueprint
 from service.http.search_args import ExportArgs
-from service.storage import search_query
-from service.storage.search import search_store
+from service.storage import csv_line, search_query
+from service.storage.search import BODY_AND_POINT, search_store
 
 blp = ApiBlueprint(
     "export",
@@ -28,95 +25,17 @@ NDJSON = "application/x-ndjson"
 CSV = "text/csv"
 GEOJSON = "application/geo+json"
 
-CSV_COLUMNS = (
-    "id",
-    "type",
-    "key",
-    "title",
-    "summary",
-    "date",
-    "end_date",
-    "date_basis",
-    "certainty",
-    "location_name",
-    "location_region",
-    "location_country",
-    "location_precision",
-    "lat",
-    "lon",
-    "actors",
-    "actor_countries",
-    "tags",
-    "publishers",
-    "source_kinds",
-    "source_urls",
-    "details",
-    "related",
-    "version",
-    "created_at",
-    "updated_at",
-)
-# Lists inside one CSV cell.
-LIST_SEPARATOR = "; "
-
 
 def _ndjson(batches: Iterable[list[tuple]]) -> Iterator[str]:
     for batch in batches:
         yield "".join(body + "\n" for body, _, _ in batch)
 
 
-def csv_row(event: dict) -> list:
-    """One event as a CSV row: the envelope flat, lists joined, nested parts as JSON."""
-    location = event.get("location") or {}
-    actors = event.get("actors", [])
-    sources = event["sources"]
-
-    def joined(values) -> str:
-        return LIST_SEPARATOR.join(value for value in values if value)
-
-    def as_json(value) -> str:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")) if value else ""
-
-    return [
-        event["id"],
-        event["type"],
-        event.get("key", ""),
-        event["title"],
-        event.get("summary", ""),
-        event["date"],
-        event.get("end_date", ""),
-        event.get("date_basis", "on"),
-        event["certainty"],
-        location.get("name", ""),
-        location.get("region", ""),
-        location.get("country", ""),
-        location.get("precision", ""),
-        location.get("lat", ""),
-        location.get("lon", ""),
-        joined(actor["name"] for actor in actors),
-        joined(dict.fromkeys(actor.get("country") for actor in actors)),
-        joined(event.get("tags", [])),
-        joined(source["publisher"] for source in sources),
-        joined(source_kinds(sources)),
-        joined(source.get("url") for source in sources),
-        as_json(event.get("details")),
-        as_json(event.get("related")),
-        event["version"],
-        event["created_at"],
-        event["updated_at"],
-    ]
-
-
 def _csv(batches: Iterable[list[tuple]]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
+    # Each row arrives as its finished line (csv_line.CSV_LINE): nothing is parsed here.
+    yield csv_line.header()
     for batch in batches:
-        writer.writerows(csv_row(json.loads(body)) for body, _, _ in batch)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    yield buffer.getvalue()
+        yield "".join(line for (line,) in batch)
 
 
 def _geojson(batches: Iterable[list[tuple]]) -> Iterator[str]:
@@ -136,11 +55,11 @@ def _geojson(batches: Iterable[list[tuple]]) -> Iterator[str]:
     yield "]}"
 
 
-# format -> (media type, writer, only events with coordinates)
+# format -> (media type, writer, what it reads of each row, only events with coordinates)
 FORMATS = {
-    "ndjson": (NDJSON, _ndjson, False),
-    "csv": (f"{CSV}; charset=utf-8", _csv, False),
-    "geojson": (GEOJSON, _geojson, True),
+    "ndjson": (NDJSON, _ndjson, BODY_AND_POINT, False),
+    "csv": (f"{CSV}; charset=utf-8", _csv, csv_line.CSV_LINE, False),
+    "geojson": (GEOJSON, _geojson, BODY_AND_POINT, True),
 }
 
 
@@ -185,7 +104,7 @@ class EventExport(MethodView):
                         "schema": {
                             "type": "string",
                             "description": "A header row, then one row per event: "
-                            + ", ".join(CSV_COLUMNS)
+                            + ", ".join(csv_line.CSV_COLUMNS)
                             + ".",
                         }
                     },
@@ -215,12 +134,12 @@ class EventExport(MethodView):
         without coordinates.
         """
         file_format = args.pop("format")
-        media_type, writer, located = FORMATS[file_format]
+        media_type, writer, columns, located = FORMATS[file_format]
         headers = {"Content-Disposition": f'attachment; filename="events.{file_format}"'}
         if request.method == "HEAD":  # the headers only: no need to run the query
             return Response(content_type=media_type, headers=headers)
         query = search_query.build(args, located=located)
-        stream = search_store().stream(query, args["sort"])
+        stream = search_store().stream(query, args["sort"], columns)
         response = Response(
             stream_with_context(_streamed(writer(_started(stream)))),
             content_type=media_type,

@@ -14,6 +14,7 @@ from psycopg import sql
 from psycopg.types.range import Range
 
 from schemas import date_precision, event_span, source_kinds
+from service.storage.csv_line import csv_fields
 
 # Fields the service sets; a client's copy of them is never stored.
 SERVICE_FIELDS = ("id", "version", "created_at", "updated_at", "deleted_at")
@@ -52,7 +53,8 @@ def actor_key(name: str) -> str:
 
 
 def search_columns(event: dict) -> dict:
-    """The columns search filters on, derived from a validated event."""
+    """The columns search filters on, derived from a validated event (and the cells of its
+    CSV line: ``csv_line.csv_fields``)."""
     start, end = event_span(event)
     location = event.get("location") or {}
     actors = event.get("actors", [])
@@ -88,6 +90,7 @@ def search_columns(event: dict) -> dict:
         "lat": location.get("lat"),
         "lon": location.get("lon"),
         "location_precision": location.get("precision"),
+        "csv_fields": csv_fields(event),
         "title": event["title"],
         "text": weighted_text,
     }
@@ -120,6 +123,7 @@ INDEXED_COLUMNS = (
     "lat",
     "lon",
     "location_precision",
+    "csv_fields",
 )
 SEARCH_VECTOR = sql.SQL(search_vector_sql("%(title)s", "%(text)s"))
 

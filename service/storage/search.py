@@ -18,6 +18,8 @@ from service.storage.search_query import EventQuery
 
 # Rows fetched per round trip of an export's server-side cursor: bounds its memory.
 EXPORT_BATCH = 2_000
+# What an export reads of each match unless told otherwise.
+BODY_AND_POINT = sql.SQL("body::text, lon, lat")
 
 
 class SearchStore:
@@ -162,11 +164,12 @@ class SearchStore:
         )
         return {"total": total, **counts}
 
-    def stream(self, query: EventQuery, sort: str) -> Iterator[list[tuple]]:
-        """Every match in order, in batches of (JSON text, lon, lat), from a server-side cursor."""
-        statement = sql.SQL(
-            "SELECT body::text, lon, lat FROM {source} WHERE {where} ORDER BY {order}"
-        )
+    def stream(
+        self, query: EventQuery, sort: str, columns: sql.Composable = BODY_AND_POINT
+    ) -> Iterator[list[tuple]]:
+        """Every match in order, in batches of ``columns`` (by default: JSON text, lon, lat),
+        from a server-side cursor."""
+        statement = sql.SQL("SELECT {columns} FROM {source} WHERE {where} ORDER BY {order}")
         with (
             self._reading(query) as (conn, source),
             conn.transaction(),
@@ -174,7 +177,10 @@ class SearchStore:
         ):
             cursor.execute(
                 statement.format(
-                    source=source, where=query.where, order=search_query.order_by(sort)
+                    columns=columns,
+                    source=source,
+                    where=query.where,
+                    order=search_query.order_by(sort),
                 ),
                 query.params,
             )
