@@ -217,15 +217,30 @@ def init_app(app: Flask, pools) -> None:
     for exception_class, handler in list(handlers.items()):
         handlers[exception_class] = _counting(handler)
 
+    # (route, method, status) -> its request counter and latency histogram: labels()
+    # checks the values and takes a lock each time, for the same few series.
+    series: dict[tuple[str, str, int], tuple] = {}
+
     @app.after_request
     def _count(response):
         rule = request.url_rule
         route = rule.rule if rule is not None else UNMATCHED_ROUTE
-        metrics = instruments()
-        metrics.requests.labels(route, request.method, str(response.status_code)).inc()
+        key = (route, request.method, response.status_code)
+        counted = series.get(key)
+        if counted is None:
+            metrics = instruments()
+            counted = series.setdefault(
+                key,
+                (
+                    metrics.requests.labels(route, key[1], str(key[2])),
+                    metrics.latency.labels(route, key[1]),
+                ),
+            )
+        requests, latency = counted
+        requests.inc()
         # The start as service.observability marks it, the first thing a request does.
         if "started" in g:
-            metrics.latency.labels(route, request.method).observe(time.perf_counter() - g.started)
+            latency.observe(time.perf_counter() - g.started)
         for name, pool in pools():
             record_pool(name, pool)
         return response

@@ -176,6 +176,44 @@ def test_every_response_carries_a_request_id(client):
     assert unsafe.headers["X-Request-ID"] != "<script>"
 
 
+def test_each_request_logs_one_json_line_with_its_id(client):
+    import io
+    import json
+    import logging
+
+    handler = next(h for h in logging.getLogger().handlers if getattr(h, "events_json", False))
+    stream, handler.stream = handler.stream, io.StringIO()
+    try:
+        client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            logging.getLogger("events.test").exception("failed")
+        lines = [json.loads(line) for line in handler.stream.getvalue().splitlines()]
+    finally:
+        handler.stream = stream
+    access = next(line for line in lines if line["logger"] == "events.access")
+    assert list(access) == [
+        "time",
+        "level",
+        "logger",
+        "message",
+        "request_id",
+        "method",
+        "path",
+        "status",
+        "duration_ms",
+    ]
+    assert access["level"] == "INFO"
+    assert (access["message"], access["request_id"]) == ("request", "abc-123")
+    assert (access["method"], access["path"], access["status"]) == ("GET", "/healthz", 200)
+    assert access["duration_ms"] >= 0
+    failure = next(line for line in lines if line["logger"] == "events.test")
+    assert failure["message"] == "failed"
+    assert "request_id" in failure
+    assert "ValueError: boom" in failure["exc_info"]
+
+
 def test_connections_killed_by_a_database_restart_cost_no_failed_request(app, database_url):
     import time
 

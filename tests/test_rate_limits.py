@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
+import time
 import uuid
 
 import pytest
 from conftest import bearer
 from examples import example
 from flask.testing import FlaskClient
+from limits import parse
+from limits.strategies import SlidingWindowCounterRateLimiter
+
+from service.http.rate_limits import SWEEP_EVERY_SECONDS, SweepingMemoryStorage
 
 REDIS = ("127.0.0.1", 6379)
 
@@ -123,3 +129,24 @@ def test_requests_go_through_when_the_store_is_down(make_app, caplog):
     assert statuses == [201, 201, 201]
     warnings = [r for r in caplog.records if "rate-limit store unreachable" in r.getMessage()]
     assert len(warnings) == 1  # once, not once per request
+
+
+def test_the_in_process_store_counts_without_a_thread_and_sweeps_ended_windows(monkeypatch):
+    # limits' own memory store starts a timer thread every 10 ms under load, and the
+    # request that starts it waits for it; ours sweeps inline instead.
+    storage = SweepingMemoryStorage("memory://")
+    started = []
+    monkeypatch.setattr(threading.Thread, "start", lambda thread: started.append(thread))
+    limiter = SlidingWindowCounterRateLimiter(storage)
+    limit = parse("3/second")
+    hits = []
+    for _ in range(5):
+        hits.append(limiter.hit(limit, "read", "key:a"))
+        time.sleep(0.015)
+    assert hits == [True, True, True, False, False]
+    assert started == []
+    # An ended window no request reads again is dropped by the next sweep.
+    storage.storage["ended"], storage.expirations["ended"] = 1, time.time() - 1
+    storage._swept_at -= SWEEP_EVERY_SECONDS
+    limiter.hit(limit, "read", "key:b")
+    assert "ended" not in storage.storage

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import urllib.parse
 
+import flask
 import pytest
 from search_data import BY_DATE, EVENTS
 
@@ -178,6 +179,16 @@ def test_link_keeps_repeated_filters(client, ids):
     response = client.get("/v1/events?country=RU&country=KP&limit=1")
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(response.headers["Link"][1:-13]).query)
     assert query["country"] == ["RU", "KP"]
+
+
+def test_link_is_the_url_flask_builds_for_the_next_page(app, client, ids):
+    query = 'q="Lavrov" OR drones OR Kursk OR é!&country=RU&country=KP&country=UA&limit=1&sort=date'
+    response = client.get("/v1/events", query_string=query)
+    args = flask.Request.parameter_storage_class(urllib.parse.parse_qsl(query))
+    args = args.to_dict(flat=False) | {"cursor": response.get_json()["next_cursor"]}
+    with app.test_request_context("/v1/events"):
+        expected = flask.url_for("events.Events", **args)
+    assert response.headers["Link"] == f'<{expected}>; rel="next"'
 
 
 @pytest.mark.parametrize("sort", ["date", "-date", "-created_at"])

@@ -6,6 +6,7 @@ import copy
 import functools
 import http
 import json
+import weakref
 from pathlib import Path
 
 import flask_swagger_ui
@@ -83,25 +84,84 @@ class QueryParser(FlaskParser):
     DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": RAISE}
     DEFAULT_VALIDATION_STATUS = 400
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._names_by_schema: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
     def load_querystring(self, req, schema):
-        values = super().load_querystring(req, schema)
-        # webargs would take the first of `limit=1&limit=2`; a cache or a proxy may take
-        # the last. Only the repeatable parameters (lists) mean "any of these values".
-        single = {
-            field.data_key or name for name, field in schema.fields.items()
-        } - values.multiple_keys
-        repeated = sorted(name for name in single if len(req.args.getlist(name)) > 1)
+        """The parameters sent, as a plain dict: a list for each repeatable one, else the
+        value.
+
+        What webargs' proxy of the query string would give, without its cost: each
+        parameter not sent made werkzeug raise (and catch) a KeyError, 19 a search.
+        """
+        repeatable, single = self._parameter_names(schema)
+        values, repeated = {}, []
+        for name, sent in req.args.lists():
+            if name in repeatable:
+                values[name] = sent
+            else:
+                values[name] = sent[0]
+                # webargs would take the first of `limit=1&limit=2`; a cache or a proxy may
+                # take the last. Only the repeatable parameters mean "any of these values".
+                if len(sent) > 1 and name in single:
+                    repeated.append(name)
         if repeated:
             raise ValidationError(
-                {name: ["Give this parameter once: it takes one value."] for name in repeated}
+                {
+                    name: ["Give this parameter once: it takes one value."]
+                    for name in sorted(repeated)
+                }
             )
         return values
+
+    def _parameter_names(self, schema) -> tuple[frozenset[str], frozenset[str]]:
+        """The parameters of ``schema`` (as sent) that may be repeated (its list fields),
+        and those that take one value; found once per schema."""
+        names = self._names_by_schema.get(schema)
+        if names is None:
+            repeatable = frozenset(self._makeproxy({}, schema).multiple_keys)
+            every = {field.data_key or name for name, field in schema.fields.items()}
+            names = repeatable, frozenset(every - repeatable)
+            self._names_by_schema[schema] = names
+        return names
+
+
+def _documenting_only(decorator):
+    """A flask-smorest decorator that only documents, applied without its call layer.
+
+    ``alt_response`` and ``doc`` wrap the view in a function that just calls it (through
+    ``current_app.ensure_sync``): a GET by id went through nine of them on every request.
+    Here the view keeps the documentation such a wrapper would carry, and is not wrapped.
+    """
+
+    def apply(view):
+        view._apidoc = decorator(view)._apidoc
+        return view
+
+    return apply
 
 
 class ApiBlueprint(SmorestBlueprint):
     """The blueprint every resource of the API uses."""
 
     ARGUMENTS_PARSER = QueryParser()
+
+    def arguments(self, schema, **kwargs):
+        """flask-smorest's, given a schema instance made once: from a class, webargs would
+        build the schema anew on every request (a search's took a fifth of its CPU)."""
+        if isinstance(schema, type):
+            schema = schema()
+        return super().arguments(schema, **kwargs)
+
+    def alt_response(self, status_code, *args, **kwargs):
+        """flask-smorest's, documenting only (see ``_documenting_only``)."""
+        return _documenting_only(super().alt_response(status_code, *args, **kwargs))
+
+    @staticmethod
+    def doc(**kwargs):
+        """flask-smorest's, documenting only (see ``_documenting_only``)."""
+        return _documenting_only(SmorestBlueprint.doc(**kwargs))
 
     def requires_scope(self, scope: str):
         """Check the caller's API key for ``scope`` before anything else, and document it.

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from urllib.parse import urlencode
 
-from flask import Response, request, url_for
+from flask import Response, request
+from werkzeug.datastructures import iter_multi_items
 
 from service.http import cursor as cursors
 from service.http.problems import ParameterError
 from service.http.responses import json_response
 
+# What werkzeug leaves unescaped in the query strings it builds (as url_for would).
+QUERY_SAFE = "!$'()*,/:;?@"
 LINK_HEADER = {
     "description": 'RFC 8288 link to the next page, rel="next".',
     "schema": {"type": "string"},
@@ -49,8 +53,9 @@ def page_response(items_json: list[str], scope: str, next_position: list | None)
         next_cursor = cursors.encode(scope, next_position)
         args = request.args.to_dict(flat=False) | {"cursor": next_cursor}
         # Relative, like Location: an absolute URL would name the wrong scheme or host
-        # behind a TLS-terminating proxy.
-        link = url_for(request.endpoint, **request.view_args, **args)
-        headers["Link"] = f'<{link}>; rel="next"'
+        # behind a TLS-terminating proxy. The listing's own path with the next query,
+        # which is what url_for built, at half its cost: a listing's route has no variables.
+        query = urlencode(list(iter_multi_items(args)), safe=QUERY_SAFE)
+        headers["Link"] = f'<{request.script_root}{request.path}?{query}>; rel="next"'
     text = '{"items":[' + ",".join(items_json) + '],"next_cursor":' + json.dumps(next_cursor) + "}"
     return json_response(text, headers=headers)
