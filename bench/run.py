@@ -80,6 +80,8 @@ BARS = {
     "export_growth_mb": 50,
     "export_rows_per_s": 100_000,
     "get_vs_trivial": 0.7,
+    # Cost from 1M to 3M events (design.md §9: no worse than log n).
+    "growth_ratio": 1.5,
 }
 
 
@@ -418,10 +420,32 @@ def report(results: list[dict]) -> str:
         for f, e in largest["export"].items()
         if f not in ("sql", "geojson")
     ]
+    checks += growth_checks(results)
     for label, value, bar, op in checks:
         met = value < bar if op == "<" else value <= bar if op == "<=" else value >= bar
         lines.append(f"  {'MET   ' if met else 'MISSED'} {label}: {value:.2f}")
     return "\n".join(lines)
+
+
+def growth_checks(results: list[dict]) -> list[tuple]:
+    """From the second largest size to the largest: each query's p95 within the growth bar
+    (the broad relevance query excepted: it ranks every title match, which grow with n)."""
+    if len(results) < 2:
+        return []
+    smaller, larger = sorted(results, key=lambda r: r["size"])[-2:]
+    factor = larger["size"] / smaller["size"]
+    return [
+        (
+            f"{name} p95 from {smaller['size']:,} to {larger['size']:,} events "
+            f"({factor:.0f}x the rows) within {BARS['growth_ratio']}x "
+            f"(p50 {figures['p50_ms'] / smaller['http'][name]['p50_ms']:.2f}x)",
+            figures["p95_ms"] / smaller["http"][name]["p95_ms"],
+            BARS["growth_ratio"],
+            "<=",
+        )
+        for name, figures in larger["http"].items()
+        if name not in ("get_by_id", "trivial", "full_text_broad") and name in smaller["http"]
+    ]
 
 
 def latest_result() -> Path | None:

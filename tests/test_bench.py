@@ -80,3 +80,15 @@ def _key_order_aside(row: tuple) -> tuple:
     cells = next(csv.reader([row[CSV_FIELDS]]))
     cells[-2:] = [json.loads(cell) if cell else None for cell in cells[-2:]]
     return (*row[:CSV_FIELDS], cells, *row[CSV_FIELDS + 1 :])
+
+
+def test_growth_is_checked_between_the_two_largest_sizes_without_the_broad_ranking():
+    from bench.run import growth_checks
+
+    def result(size, p95):
+        figures = {"p50_ms": p95 / 2, "p95_ms": p95}
+        return {"size": size, "http": {"filtered": figures, "full_text_broad": figures}}
+
+    checks = growth_checks([result(10_000, 1.0), result(1_000_000, 4.0), result(3_000_000, 8.0)])
+    assert [(label.split()[0], value) for label, value, _, _ in checks] == [("filtered", 2.0)]
+    assert growth_checks([result(10_000, 1.0)]) == []
