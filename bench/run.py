@@ -539,7 +539,9 @@ def main(argv: list[str] | None = None) -> None:
     previous = options.compare or latest_result()
     path = RESULTS / f"bench-{stamp}.json"
     path.write_text(
-        json.dumps({"options": vars(options), "results": results, "table": table}, indent=2)
+        json.dumps(
+            {"options": vars(options), "results": results, "table": table}, indent=2, default=str
+        )
     )
     print(f"\nwritten: {path}")
     if previous is not None:
