@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validates_schema
-from marshmallow.validate import OneOf, Range, Regexp
+from marshmallow.validate import Length, OneOf, Range, Regexp
 
 from schemas import limits
 from schemas.fields import (
@@ -57,9 +57,51 @@ LOCATION_PRECISIONS = {
     "exact": "The point is the place itself.",
     "near": "Near the point (within a few kilometres).",
     "town": "Somewhere in the town or city the point marks.",
+    "district": "Somewhere in the district (a second-order administrative unit) the point "
+    "stands for.",
     "region": "Somewhere in the region (province, oblast, border area) the point stands for.",
+    "area": "Somewhere along a line or within an area that is no administrative unit (a "
+    "front, a road, a river, a border zone) the point stands for.",
     "country": "Somewhere in the country; a point, if any, stands for the whole country.",
+    "international": "In international waters or airspace; the point, if any, is where it "
+    "was reported.",
 }
+
+
+# A scheme names who issued an identifier: `ucdp-ged`, `acled`, `ucdp-actor`, `wikidata` …
+SCHEME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+
+
+class Identifier(StrictSchema):
+    """An identifier another dataset or registry gives the same thing."""
+
+    scheme = fields.String(
+        required=True,
+        validate=[Length(min=1, max=limits.TAG_LENGTH), Regexp(SCHEME_PATTERN)],
+        metadata={"description": "Who issued it.", "examples": ["ucdp-ged"]},
+    )
+    value = BoundedString(
+        required=True, max_length=limits.KEY_LENGTH, metadata={"examples": ["300380"]}
+    )
+
+
+def identifiers_field(description: str) -> BoundedList:
+    """A list of identifiers, each (scheme, value) at most once."""
+    return BoundedList(
+        fields.Nested(Identifier),
+        max_items=limits.LIST_ITEMS,
+        validate=_distinct_identifiers,
+        metadata={"description": description},
+    )
+
+
+def _distinct_identifiers(identifiers: list[dict]) -> None:
+    seen = set()
+    for identifier in identifiers:
+        pair = (identifier["scheme"], identifier["value"])
+        if pair in seen:
+            raise ValidationError(f"Identifier {pair[0]}:{pair[1]} is given twice.")
+        seen.add(pair)
 
 
 def _described(meanings: dict[str, str]) -> str:
@@ -132,6 +174,9 @@ class Actor(StrictSchema):
     wikidata = fields.String(
         validate=Regexp(r"^Q[1-9][0-9]{0,11}$"),
         metadata={"description": "Wikidata item id.", "examples": ["Q150412"]},
+    )
+    identifiers = identifiers_field(
+        "The actor's ids in other datasets, e.g. UCDP's actor id (`ucdp-actor`)."
     )
 
 
@@ -218,6 +263,10 @@ class Source(StrictSchema):
     kind = _source_kind("What kind of source the publisher is.")
     url = WebUrl()
     published = PartialDate(metadata={"description": "When the source published it."})
+    headline = BoundedString(
+        max_length=limits.TEXT_LENGTH,
+        metadata={"description": "The headline of the item the source published."},
+    )
     attributed_to = BoundedList(
         AttributionLink(),
         max_items=limits.ATTRIBUTION_CHAIN,
@@ -328,8 +377,27 @@ class CasualtyFigures(StrictSchema):
             raise ValidationError(f"Give at least one of: {', '.join(self.figures)}.", "_schema")
 
 
+POPULATIONS = ("military", "civilian", "mixed", "unknown")
+
+
+class PartyCasualties(CasualtyFigures):
+    """The casualties of one party (a side, the civilians, or persons unknown)."""
+
+    party = BoundedString(
+        required=True,
+        metadata={"description": "Whose casualties these are.", "examples": ["Civilians"]},
+    )
+    population = fields.String(
+        validate=OneOf(POPULATIONS),
+        metadata={"description": "`unknown`: the source could not tell whose they were."},
+    )
+
+
 class Casualties(CasualtyFigures):
     """The human cost of an attack or a battle, as reported.
+
+    ``by_party`` splits the figures by whom they struck (UCDP's deaths of side A, side B,
+    civilians and unknown); the figures outside it are the event's totals.
 
     Leave ``casualties`` out when the source says nothing about it (unknown);
     ``{"none_reported": true}`` when it says no one was reported hurt;
@@ -345,6 +413,13 @@ class Casualties(CasualtyFigures):
                 {**cls._counts_someone_schema(), "not": none_reported},
             ]
         }
+
+    by_party = BoundedList(
+        fields.Nested(PartyCasualties),
+        max_items=limits.LIST_ITEMS,
+        metadata={"description": "The casualties of each party, as the source splits them."},
+    )
+    figures = (*CasualtyFigures.figures, "by_party")
 
     none_reported = StrictBoolean(
         metadata={

@@ -15,7 +15,15 @@ from marshmallow.validate import Equal, Length, OneOf, Regexp
 from marshmallow_oneofschema import OneOfSchema
 
 from schemas import limits
-from schemas.common import Actor, Location, Related, Source, StrictSchema, given
+from schemas.common import (
+    Actor,
+    Location,
+    Related,
+    Source,
+    StrictSchema,
+    given,
+    identifiers_field,
+)
 from schemas.fields import BoundedList, BoundedString, PartialDate, date_span
 
 CERTAINTY = ("confirmed", "reported", "claimed", "estimated", "planned")
@@ -94,6 +102,11 @@ class EventEnvelope(StrictSchema):
     )
     tags = BoundedList(BoundedString(max_length=limits.TAG_LENGTH), max_items=limits.TAGS)
     related = BoundedList(fields.Nested(Related), max_items=limits.LIST_ITEMS)
+    identifiers = identifiers_field(
+        "This event's ids in other datasets, each at most once: `ucdp-ged` (UCDP GED's "
+        "`id`), `acled` (ACLED's `event_id_cnty`) … The same incident in two datasets "
+        "holds both. Search finds it with `identifier=SCHEME:VALUE`."
+    )
     version = fields.Integer(dump_only=True, metadata={"description": "Starts at 1, +1 per write."})
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)

@@ -322,3 +322,42 @@ class SituationDetails(StrictSchema):
         metadata={"description": "The country it concerns, e.g. the one depended on."}
     )
     description = _text(required=True)
+
+
+def _crowd_size() -> fields.Nested:
+    return fields.Nested(
+        Quantity, metadata={"description": "How many took part, as the source puts it."}
+    )
+
+
+@event_kind("protest")
+class ProtestDetails(StrictSchema):
+    """People demonstrate in public without violence of their own (ACLED's Protests)."""
+
+    form = fields.String(
+        validate=OneOf(("peaceful", "with_intervention", "excessive_force", "other")),
+        metadata={
+            "description": "`peaceful`: no one intervened; `with_intervention`: others "
+            "(police, counter-protesters) tried to disperse or suppress it; "
+            "`excessive_force`: force that risked lives was used against it."
+        },
+    )
+    crowd_size = _crowd_size()
+    cause = _text(metadata={"description": "What the protesters demanded or opposed."})
+    casualties = _casualties()
+
+
+@event_kind("riot")
+class RiotDetails(StrictSchema):
+    """A crowd turns violent (ACLED's Riots)."""
+
+    form = fields.String(
+        validate=OneOf(("violent_demonstration", "mob_violence", "other")),
+        metadata={
+            "description": "`violent_demonstration`: a demonstration whose participants "
+            "used violence; `mob_violence`: a mob attacked others."
+        },
+    )
+    crowd_size = _crowd_size()
+    cause = _text()
+    casualties = _casualties()

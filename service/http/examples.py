@@ -9,7 +9,7 @@ defaults against a server that loaded the seeds (`flask --app service serve` doe
 - a replace sends that meeting as its seed record holds it (key and links included).
 
 Built from the project's own seed files, so a kind added to the seeds gets its example; a
-kind with no seed record gets none (tests/test_openapi.py names it).
+kind the article has no event of takes its example from ``example_events.yaml``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from service.seeding import read_seed_file, seed_files
 from service.storage.events import KEYED_EVENT_IDS
 
 SEEDS_DIR = Path(__file__).resolve().parents[2] / "seeds"
+# Examples of the kinds no seed record has (the seeds hold only the article's events).
+OTHER_KINDS_FILE = Path(__file__).with_name("example_events.yaml")
 # The event that reads, writes and responses show: the article's central meeting.
 EXAMPLE_KEY = "2025-07-12-lavrov-meets-kim-jong-un"
 # When the examples claim the seeds were loaded; any fixed moment would do.
@@ -61,12 +63,16 @@ def _as_stored(record: dict) -> dict:
 def create_examples() -> dict[str, dict]:
     """One request example per kind of event in the seeds, named by the kind."""
     first_of_kind: dict[str, dict] = {}
+    seeded = {record["key"] for record in seed_records()}
     # The example event first: "Try it out" starts from the first example.
     for record in sorted(seed_records(), key=lambda record: record["key"] != EXAMPLE_KEY):
         first_of_kind.setdefault(record["type"], record)
+    for record in read_seed_file(OTHER_KINDS_FILE):
+        first_of_kind.setdefault(record["type"], record)
     return {
         kind: {
-            "summary": f"A {kind.replace('_', ' ')} (from the seed data)",
+            "summary": f"A {kind.replace('_', ' ')} "
+            + ("(from the seed data)" if record["key"] in seeded else "(illustrative)"),
             "value": {
                 name: value for name, value in record.items() if name not in _NOT_SENT_ON_CREATE
             },

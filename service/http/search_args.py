@@ -24,6 +24,9 @@ from service.http.as_of_args import AsOfArgs
 from service.http.cursor import CURSOR_PATTERN
 from service.storage.distance import LONGEST_KM
 
+# `scheme:value`: a scheme as the model spells it, then the value (anything printable).
+IDENTIFIER_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}:\S.{0,127}$"
+
 # Bounds that keep one request's SQL small, whatever is sent.
 MAX_VALUES = 20
 MAX_TEXT = 200
@@ -196,6 +199,14 @@ class FilterArgs(AsOfArgs):
     certainty = _repeatable(ma.fields.String(validate=OneOf(CERTAINTY)), "Certainty.")
     tag = _repeatable(_text(), "Tag, exactly as stored.")
     source = _repeatable(_text(), "Publisher of a source, exactly as stored.")
+    identifier = _repeatable(
+        ma.fields.String(
+            validate=Regexp(IDENTIFIER_PATTERN, error="Give SCHEME:VALUE, e.g. ucdp-ged:300380."),
+            metadata={"examples": ["ucdp-ged:300380"]},
+        ),
+        "An identifier of the event in another dataset, `SCHEME:VALUE` exactly as stored "
+        "(`ucdp-ged:300380`, `acled:UKR12345`).",
+    )
     source_kind = _repeatable(
         ma.fields.String(validate=OneOf(SOURCE_KINDS)),
         "Kind of source, of a publisher or of any link of its attribution chain.",

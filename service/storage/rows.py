@@ -52,6 +52,15 @@ def actor_key(name: str) -> str:
     return name.lower()
 
 
+def identifier_text(scheme: str, value: str) -> str:
+    """How an identifier is stored and searched: ``scheme:value``."""
+    return f"{scheme}:{value}"
+
+
+def identifier_texts(identifiers: list[dict]) -> list[str]:
+    return [identifier_text(i["scheme"], i["value"]) for i in identifiers]
+
+
 def search_columns(event: dict) -> dict:
     """The columns search filters on, derived from a validated event (and the cells of its
     CSV line: ``csv_line.csv_fields``)."""
@@ -91,6 +100,7 @@ def search_columns(event: dict) -> dict:
         "lon": location.get("lon"),
         "location_precision": location.get("precision"),
         "csv_fields": csv_fields(event),
+        "identifiers": identifier_texts(event.get("identifiers", [])),
         "title": event["title"],
         "text": weighted_text,
     }
@@ -124,6 +134,7 @@ INDEXED_COLUMNS = (
     "lon",
     "location_precision",
     "csv_fields",
+    "identifiers",
 )
 SEARCH_VECTOR = sql.SQL(search_vector_sql("%(title)s", "%(text)s"))
 

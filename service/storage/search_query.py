@@ -198,6 +198,8 @@ def build(args: dict, *, located: bool = False) -> EventQuery:
         parts.append(_overlaps("tags", "tag", args["tag"]))
     if "source" in args:
         parts.append(_overlaps("publishers", "source", args["source"]))
+    if "identifier" in args:
+        parts.append(_overlaps("identifiers", "identifier", args["identifier"]))
     if "source_kind" in args:
         parts.append(_overlaps("source_kinds", "source_kind", args["source_kind"]))
     if "location_precision" in args:
