@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 from service import auth, gunicorn_conf
 from service.db import get_db
 from service.http.api import current_api
+from service.imports.cli import import_command
 from service.migrate import migrate
 from service.seeding import seed_command
 from service.storage.api_keys import ApiKey, KeyNameTaken, KeyStore
@@ -177,3 +178,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(migrate_command)
     app.cli.add_command(serve_command)
     app.cli.add_command(seed_command)
+    app.cli.add_command(import_command)
