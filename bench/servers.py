@@ -128,10 +128,12 @@ class Nginx:
         *,
         max_body: int = 1024 * 1024,
         bulk_max_body: int = 32 * 1024 * 1024,
+        import_max_body: int = 256 * 1024 * 1024,
         workers: int = 2,
     ):
         self.upstream, self.workers = upstream, workers
         self.max_body, self.bulk_max_body = max_body, bulk_max_body
+        self.import_max_body = import_max_body
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.dir: Path | None = None
@@ -156,6 +158,7 @@ class Nginx:
                 NGINX_PORT=f"127.0.0.1:{self.port}",
                 MAX_BODY_BYTES=self.max_body,
                 BULK_MAX_BODY_BYTES=self.bulk_max_body,
+                IMPORT_MAX_BODY_BYTES=self.import_max_body,
             )
         )
         shutil.copy(NGINX_DIR / "problem_headers.conf", self.dir)

@@ -54,6 +54,9 @@ def from_environment() -> dict:
         # limit, since a full batch is far larger than one event.
         "BULK_MAX_ITEMS": _int("BULK_MAX_ITEMS", 10_000),
         "BULK_MAX_BODY_BYTES": _int("BULK_MAX_BODY_BYTES", 32 * MIB),
+        # POST /v1/imports: a dataset's CSV export, as sent and decompressed.
+        "IMPORT_MAX_BODY_BYTES": _int("IMPORT_MAX_BODY_BYTES", 256 * MIB),
+        "IMPORT_MAX_DATA_BYTES": _int("IMPORT_MAX_DATA_BYTES", 1024 * MIB),
         "REQUIRE_IF_MATCH": _bool("REQUIRE_IF_MATCH", False),
         # Writes always need an API key with the `write` scope; reads need `read` only
         # when this is set.

@@ -14,6 +14,7 @@ from service.http import (
     export,
     facets,
     health,
+    imports,
     metrics,
     rate_limits,
 )
@@ -44,6 +45,7 @@ def init_app(app: Flask) -> None:
     rate_limits.init_app(app)
     api.register_blueprint(events.blp)
     api.register_blueprint(bulk.blp)
+    api.register_blueprint(imports.blp)
     api.register_blueprint(facets.blp)
     api.register_blueprint(export.blp)
     api.register_blueprint(changes.blp)

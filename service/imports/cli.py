@@ -66,7 +66,7 @@ def _command(dataset: Dataset):
             _, rows = numbered_rows(data, dataset.required_columns)
             summary = _run(dataset, rows, raw, size, dry_run)
         except HeaderRefused as refusal:
-            _refuse(path, f"not a {dataset.title} file: {refusal}", as_json, refusal.missing)
+            _refuse(path, f"not a {dataset.title} export: {refusal}", as_json, refusal.missing)
         except FileRefused as refusal:
             _refuse(path, str(refusal), as_json)
         if as_json:
