@@ -7,6 +7,7 @@ file itself was refused (nothing written).
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -34,6 +35,8 @@ EXIT_FILE_REFUSED = 2
 # Problems the closing text lists; the JSON summary lists up to runner.LISTED.
 SHOWN = 20
 WRITTEN_BY = "import"
+# One validating process per core: the database, on the same machine or not, mostly waits.
+DEFAULT_JOBS = os.cpu_count() or 1
 
 import_command = AppGroup("import", help="Import a dataset's CSV export (UCDP GED, ACLED).")
 
@@ -60,11 +63,18 @@ def _command(dataset: Dataset):
         help="Validate and count what would happen, writing nothing.",
     )
     @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-    def command(path: str, dry_run: bool, as_json: bool):
+    @click.option(
+        "--jobs",
+        type=click.IntRange(min=1),
+        default=DEFAULT_JOBS,
+        show_default=True,
+        help="Processes that validate rows (validation is most of an import's time).",
+    )
+    def command(path: str, dry_run: bool, as_json: bool, jobs: int):
         try:
             data, raw, size = open_path(path)
             _, rows = numbered_rows(data, dataset.required_columns)
-            summary = _run(dataset, rows, raw, size, dry_run)
+            summary = _run(dataset, rows, raw, size, dry_run, jobs)
         except HeaderRefused as refusal:
             _refuse(path, f"not a {dataset.title} export: {refusal}", as_json, refusal.missing)
         except FileRefused as refusal:
@@ -83,11 +93,11 @@ def _command(dataset: Dataset):
     return import_command.command(dataset.name)(command)
 
 
-def _run(dataset: Dataset, rows, raw, size: int | None, dry_run: bool) -> ImportSummary:
+def _run(dataset: Dataset, rows, raw, size: int | None, dry_run: bool, jobs: int) -> ImportSummary:
     store = event_store(WRITTEN_BY)
     console = Console(stderr=True)
     if not console.is_terminal:
-        return run_import(store, dataset, rows, dry_run=dry_run)
+        return run_import(store, dataset, rows, dry_run=dry_run, jobs=jobs)
     counter = {"rows": 0}
     columns = [
         TextColumn(f"[bold]{dataset.title}[/]"),
@@ -103,7 +113,7 @@ def _run(dataset: Dataset, rows, raw, size: int | None, dry_run: bool) -> Import
             counter["rows"] = summary.rows_read
             progress.update(task, completed=raw.bytes_read)
 
-        return run_import(store, dataset, rows, dry_run=dry_run, on_batch=advance)
+        return run_import(store, dataset, rows, dry_run=dry_run, jobs=jobs, on_batch=advance)
 
 
 def _refuse(path: str, reason: str, as_json: bool, missing: list[str] | None = None):

@@ -9,7 +9,10 @@ before the kill are unchanged the second time).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import marshmallow as ma
@@ -87,52 +90,91 @@ def run_import(
     *,
     dry_run: bool = False,
     batch_rows: int = BATCH_ROWS,
+    jobs: int = 1,
     on_batch: Callable[[ImportSummary], None] | None = None,
 ) -> ImportSummary:
     """Import ``rows`` (line, cells) of ``dataset`` through ``store``; its summary.
+
+    Rows are mapped here, in order (a mapper may remember earlier rows), validated in
+    ``jobs`` processes when more than one (validation is most of an import's CPU time,
+    and each event's is independent of the others'), and written here, batch by batch in
+    file order, while the next batches are validated.
 
     A dry run writes each batch in a transaction it then rolls back, so its counts are
     those a real run would give (against the store as it is now).
     """
     summary = ImportSummary(dataset.name, dry_run=dry_run)
-    mapper = dataset.new_mapper()
-    batch: list[tuple[int, dict]] = []
-    for line, row in rows:
-        summary.rows_read += 1
-        event = _event(mapper, line, row, summary)
-        if event is not None:
-            batch.append((line, event))
-        if len(batch) >= batch_rows:
-            _write(store, batch, summary, dry_run)
-            batch = []
-            if on_batch:
-                on_batch(summary)
-    if batch:
-        _write(store, batch, summary, dry_run)
-    if on_batch:
-        on_batch(summary)
+    mapped = _mapped_batches(dataset.new_mapper(), rows, summary, batch_rows)
+    for batch in _validated(mapped, jobs):
+        valid = []
+        for line, event, warnings, error in batch:
+            if event is None:
+                summary.reject(RowProblem(line, *error))
+                continue
+            for column, message in warnings:
+                summary.warn(RowProblem(line, column, message))
+            valid.append((line, event))
+        if valid:
+            _write(store, valid, summary, dry_run)
+        if on_batch:
+            on_batch(summary)
     return summary
 
 
-def _event(mapper, line: int, row: dict, summary: ImportSummary) -> dict | None:
-    """The validated event of a row, or None with the row rejected; its warnings recorded."""
-    notes = RowNotes()
-    try:
-        raw = mapper.event(row, notes)
-    except RowRejected as rejection:
-        summary.reject(RowProblem(line, rejection.column, rejection.reason))
-        return None
-    try:
-        event = EVENT.load(raw)
-    except ma.ValidationError as error:
-        # A row the mapping let through but the model refuses: the event's field is named.
-        for name, messages in flatten_errors(error.messages).items():
-            summary.reject(RowProblem(line, name, " ".join(messages)))
-            break
-        return None
-    for column, message in notes.warnings:
-        summary.warn(RowProblem(line, column, message))
-    return event
+# A mapped row: (line, raw event, its warnings); validated: (line, event or None, its
+# warnings, (field, reason) when it was refused).
+Mapped = tuple[int, dict, list[tuple[str, str]]]
+Validated = tuple[int, dict | None, list[tuple[str, str]], tuple[str, str] | None]
+
+
+def _mapped_batches(
+    mapper, rows: Iterable[tuple[int, dict]], summary: ImportSummary, batch_rows: int
+) -> Iterator[list[Mapped]]:
+    """Batches of mapped rows; a row the mapper rejects is recorded and left out."""
+    batch: list[Mapped] = []
+    for line, row in rows:
+        summary.rows_read += 1
+        notes = RowNotes()
+        try:
+            batch.append((line, mapper.event(row, notes), notes.warnings))
+        except RowRejected as rejection:
+            summary.reject(RowProblem(line, rejection.column, rejection.reason))
+        if len(batch) >= batch_rows:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def validate_batch(batch: list[Mapped]) -> list[Validated]:
+    """Each mapped event validated by the API's schemas (a top-level function: it runs in
+    worker processes too)."""
+    validated = []
+    for line, raw, warnings in batch:
+        try:
+            validated.append((line, EVENT.load(raw), warnings, None))
+        except ma.ValidationError as error:
+            # A row the mapping let through but the model refuses: the first field named.
+            name, messages = next(iter(flatten_errors(error.messages).items()))
+            validated.append((line, None, warnings, (name, " ".join(messages))))
+    return validated
+
+
+def _validated(batches: Iterator[list[Mapped]], jobs: int) -> Iterator[list[Validated]]:
+    """The batches validated, in order: here, or in ``jobs`` processes a few batches ahead."""
+    if jobs <= 1:
+        yield from map(validate_batch, batches)
+        return
+    # forkserver: the workers do not inherit this process's threads (the pool's).
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        pending: deque = deque()
+        for batch in batches:
+            pending.append(pool.submit(validate_batch, batch))
+            if len(pending) > 2 * jobs:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _write(
