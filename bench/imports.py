@@ -40,62 +40,11 @@ from psycopg import conninfo, sql
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from service.imports.ucdp_ged import REQUIRED_COLUMNS  # noqa: E402
+from service.imports.ucdp_ged import RELEASE_COLUMNS, REQUIRED_COLUMNS  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MIB = 1024 * 1024
-# The 49 columns of a GED release (25.1), in its order.
-HEADER = [
-    "id",
-    "relid",
-    "year",
-    "active_year",
-    "code_status",
-    "type_of_violence",
-    "conflict_dset_id",
-    "conflict_new_id",
-    "conflict_name",
-    "dyad_dset_id",
-    "dyad_new_id",
-    "dyad_name",
-    "side_a_dset_id",
-    "side_a_new_id",
-    "side_a",
-    "side_b_dset_id",
-    "side_b_new_id",
-    "side_b",
-    "number_of_sources",
-    "source_article",
-    "source_office",
-    "source_date",
-    "source_headline",
-    "source_original",
-    "where_prec",
-    "where_coordinates",
-    "where_description",
-    "adm_1",
-    "adm_2",
-    "latitude",
-    "longitude",
-    "geom_wkt",
-    "priogrid_gid",
-    "country",
-    "country_id",
-    "region",
-    "event_clarity",
-    "date_prec",
-    "date_start",
-    "date_end",
-    "deaths_a",
-    "deaths_b",
-    "deaths_civilians",
-    "deaths_unknown",
-    "best",
-    "high",
-    "low",
-    "gwnoa",
-    "gwnob",
-]
+HEADER = list(RELEASE_COLUMNS)
 # (GW number, country name, a region, a point) of the countries most GED events are in.
 COUNTRIES = [
     (369, "Ukraine", "Donetsk oblast", 48.0, 37.8),

@@ -16,6 +16,7 @@ from service.imports.cells import (
     RowNotes,
     RowRejected,
     bounded,
+    coded,
     count,
     date_fields,
     day,
@@ -150,9 +151,7 @@ class Mapper:
 
     def _dates(self, row: dict) -> dict:
         when = day(row, "event_date", required=True)
-        precision = integer(row, "time_precision")
-        if precision is not None and precision not in TIME_PRECISIONS:
-            raise RowRejected("time_precision", f"unknown code {precision} (1, 2 or 3)")
+        precision = coded(row, "time_precision", TIME_PRECISIONS)
         if precision == 2:
             return date_fields(when - dt.timedelta(days=3), when + dt.timedelta(days=3))
         if precision == 3:
@@ -162,9 +161,7 @@ class Mapper:
     def _location(self, row: dict, notes: RowNotes) -> dict | None:
         code = self._country(row, notes)
         point = coordinates_of(row, "latitude", "longitude")
-        precision = integer(row, "geo_precision")
-        if precision is not None and precision not in GEO_PRECISION:
-            raise RowRejected("geo_precision", f"unknown code {precision} (1, 2 or 3)")
+        precision = coded(row, "geo_precision", GEO_PRECISION)
         if code is None:
             notes.warn("iso", "no country could be read: imported without a location")
             return None

@@ -193,3 +193,20 @@ def _month_end(day_of_month: dt.date) -> dt.date:
 def month_of(day_of_month: dt.date) -> tuple[dt.date, dt.date]:
     """The first and last day of the calendar month ``day_of_month`` is in."""
     return day_of_month.replace(day=1), _month_end(day_of_month)
+
+
+def coded(row: dict, column: str, codes, *, required: bool = False) -> int | None:
+    """The cell as one of a codebook's numeric ``codes``; None when blank.
+
+    RowRejected for a number the codebook does not define: guessing its meaning would
+    misplace the event.
+    """
+    number = integer(row, column, required=required)
+    if number is not None and number not in codes:
+        allowed = sorted(codes)
+        if allowed == list(range(allowed[0], allowed[-1] + 1)) and len(allowed) > 3:
+            known = f"{allowed[0]} to {allowed[-1]}"
+        else:
+            known = ", ".join(map(str, allowed[:-1])) + f" or {allowed[-1]}"
+        raise RowRejected(column, f"unknown code {number} ({known})")
+    return number

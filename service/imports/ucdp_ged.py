@@ -15,6 +15,7 @@ from service.imports.cells import (
     RowNotes,
     RowRejected,
     bounded,
+    coded,
     count,
     date_fields,
     day,
@@ -28,17 +29,27 @@ from service.imports.mapping import ActorSpellings, coordinates_of, killed, plac
 
 NAME = "ucdp-ged"
 
-REQUIRED_COLUMNS = (
+# The columns of a GED release (25.1), in its order.
+RELEASE_COLUMNS = (
     "id",
+    "relid",
+    "year",
+    "active_year",
+    "code_status",
     "type_of_violence",
+    "conflict_dset_id",
     "conflict_new_id",
     "conflict_name",
+    "dyad_dset_id",
     "dyad_new_id",
     "dyad_name",
+    "side_a_dset_id",
     "side_a_new_id",
     "side_a",
+    "side_b_dset_id",
     "side_b_new_id",
     "side_b",
+    "number_of_sources",
     "source_article",
     "source_office",
     "source_date",
@@ -51,8 +62,11 @@ REQUIRED_COLUMNS = (
     "adm_2",
     "latitude",
     "longitude",
+    "geom_wkt",
+    "priogrid_gid",
     "country",
     "country_id",
+    "region",
     "event_clarity",
     "date_prec",
     "date_start",
@@ -64,9 +78,27 @@ REQUIRED_COLUMNS = (
     "best",
     "high",
     "low",
+    "gwnoa",
+    "gwnob",
+)
+# Not read: UCDP's old ids (the new_ids are its stable ones), and what other columns hold
+# already (the year of the date, the point of geom_wkt, the continent of the country, the
+# number of the sources themselves).
+NOT_READ = (
+    "year",
+    "conflict_dset_id",
+    "dyad_dset_id",
+    "side_a_dset_id",
+    "side_b_dset_id",
+    "number_of_sources",
+    "geom_wkt",
+    "region",
 )
 # Read when present: not every release or candidate file has them.
 OPTIONAL_COLUMNS = ("relid", "gwnoa", "gwnob", "priogrid_gid", "active_year", "code_status")
+REQUIRED_COLUMNS = tuple(
+    column for column in RELEASE_COLUMNS if column not in (*NOT_READ, *OPTIONAL_COLUMNS)
+)
 
 VIOLENCE = {1: "state-based", 2: "non-state", 3: "one-sided"}
 # where_prec -> the model's location precision (codebook: 1 the exact place; 2 within
@@ -95,9 +127,7 @@ class Mapper:
 
     def event(self, row: dict, notes: RowNotes) -> dict:
         ged_id = integer(row, "id", required=True)
-        violence = integer(row, "type_of_violence", required=True)
-        if violence not in VIOLENCE:
-            raise RowRejected("type_of_violence", f"unknown code {violence} (1, 2 or 3)")
+        violence = coded(row, "type_of_violence", VIOLENCE, required=True)
         event = {
             "type": "attack" if violence == 3 else "combat",
             "key": f"ucdp-ged-{ged_id}",
@@ -129,9 +159,7 @@ class Mapper:
     def _dates(self, row: dict, notes: RowNotes) -> dict:
         start = day(row, "date_start", required=True)
         end = day(row, "date_end") or start
-        precision = integer(row, "date_prec")
-        if precision is not None and precision not in DATE_PRECISIONS:
-            raise RowRejected("date_prec", f"unknown code {precision} (1 to 5)")
+        coded(row, "date_prec", DATE_PRECISIONS)  # kept as a tag; the dates hold the window
         if end < start:
             notes.warn("date_end", f"before date_start: the two swapped ({end} – {start})")
             start, end = end, start
@@ -140,9 +168,7 @@ class Mapper:
     def _location(self, row: dict, notes: RowNotes) -> dict | None:
         code = self._country(row, notes)
         point = coordinates_of(row, "latitude", "longitude")
-        where = integer(row, "where_prec")
-        if where is not None and where not in WHERE_PRECISION:
-            raise RowRejected("where_prec", f"unknown code {where} (1 to 7)")
+        where = coded(row, "where_prec", WHERE_PRECISION)
         if code is None:
             notes.warn("country_id", "no country could be read: imported without a location")
             return None
@@ -323,10 +349,8 @@ class Mapper:
         ):
             if value := text(row, column):
                 tags.append(tag(prefix, value))
-        clarity = integer(row, "event_clarity")
+        clarity = coded(row, "event_clarity", CLARITY)
         if clarity is not None:
-            if clarity not in CLARITY:
-                raise RowRejected("event_clarity", f"unknown code {clarity} (1 or 2)")
             tags.append(tag("ucdp-clarity", CLARITY[clarity]))
         if text(row, "active_year") in ("1", "1.0", "TRUE", "true", "True"):
             tags.append("ucdp-active-year")
