@@ -159,21 +159,16 @@ class Mapper:
         return date_fields(when, when)
 
     def _location(self, row: dict, notes: RowNotes) -> dict | None:
-        code = self._country(row, notes)
-        point = coordinates_of(row, "latitude", "longitude")
-        precision = coded(row, "geo_precision", GEO_PRECISION)
-        if code is None:
-            notes.warn("iso", "no country could be read: imported without a location")
-            return None
         admin = [text(row, "admin3"), text(row, "admin2"), text(row, "admin1")]
         return place(
             [text(row, "location"), *admin],
             region_parts=admin,
-            country=code,
-            point=point,
-            precision=GEO_PRECISION.get(precision),
+            country=self._country(row, notes),
+            point=coordinates_of(row, "latitude", "longitude"),
+            precision=GEO_PRECISION.get(coded(row, "geo_precision", GEO_PRECISION)),
             notes=notes,
             name_column="location",
+            country_column="iso",
         )
 
     def _country(self, row: dict, notes: RowNotes) -> str | None:

@@ -36,13 +36,21 @@ def place(
     names: list[str],
     *,
     region_parts: list[str],
-    country: str,
+    country: str | None,
     point: tuple[float, float] | None,
     precision: str | None,
     notes: RowNotes,
     name_column: str,
-) -> dict:
-    """A location: the first name given (else the country), its region, point and precision."""
+    country_column: str,
+) -> dict | None:
+    """A location: the first name given (else the country), its region, point and precision.
+
+    None, with a warning, when no country could be read: the model's location needs one,
+    and the row is still an event.
+    """
+    if country is None:
+        notes.warn(country_column, "no country could be read: imported without a location")
+        return None
     name = next((name for name in names if name), country)
     location = {"name": bounded(name, name_column, notes, limits.NAME_LENGTH), "country": country}
     region = ", ".join(dict.fromkeys(part for part in region_parts if part and part != name))

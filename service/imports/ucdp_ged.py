@@ -166,21 +166,15 @@ class Mapper:
         return date_fields(start, end)
 
     def _location(self, row: dict, notes: RowNotes) -> dict | None:
-        code = self._country(row, notes)
-        point = coordinates_of(row, "latitude", "longitude")
-        where = coded(row, "where_prec", WHERE_PRECISION)
-        if code is None:
-            notes.warn("country_id", "no country could be read: imported without a location")
-            return None
-        names = [text(row, "where_coordinates"), text(row, "adm_2"), text(row, "adm_1")]
         return place(
-            names,
+            [text(row, "where_coordinates"), text(row, "adm_2"), text(row, "adm_1")],
             region_parts=[text(row, "adm_2"), text(row, "adm_1")],
-            country=code,
-            point=point,
-            precision=WHERE_PRECISION.get(where),
+            country=self._country(row, notes),
+            point=coordinates_of(row, "latitude", "longitude"),
+            precision=WHERE_PRECISION.get(coded(row, "where_prec", WHERE_PRECISION)),
             notes=notes,
             name_column="where_coordinates",
+            country_column="country_id",
         )
 
     def _country(self, row: dict, notes: RowNotes) -> str | None:
