@@ -72,6 +72,7 @@ class Rule:
 SEARCHES = ("GET /v1/events", "GET /v1/events/facets", "GET /v1/events/export")
 EVENT_WRITES = ("POST /v1/events", "PUT /v1/events/{event_id}", "PATCH /v1/events/{event_id}")
 BULK = ("POST /v1/events/bulk",)
+IMPORTS = ("POST /v1/imports",)
 # A bulk write with atomic=true names a bad item's fields as items.N.field.
 ITEM = r"(?:items\.[0-9]+\.)?"
 
@@ -175,6 +176,24 @@ RULES = (
         422,
         "",
         "Idempotency-Key was used with a different request",
+        detail=True,
+    ),
+    Rule(
+        "an import's header names the dataset's columns",
+        "the body is a CSV text: JSON Schema states a string, not what its first line holds",
+        IMPORTS,
+        400,
+        r"[a-z0-9_]+",
+        "Missing column",
+    ),
+    Rule(
+        "an import's body is a CSV file",
+        "the body is a CSV text: JSON Schema cannot say a string must be CSV (or gzip, "
+        "with Content-Encoding)",
+        IMPORTS,
+        400,
+        "",
+        "cannot be imported|not valid gzip",
         detail=True,
     ),
 )

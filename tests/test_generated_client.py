@@ -85,8 +85,14 @@ def test_generating_the_client_warns_of_nothing_but_ndjson_bodies(generation):
     _, output = generation
     warnings = [line for line in output.splitlines() if line.startswith("WARNING")]
     # The bulk endpoint's NDJSON body is a string the generator does not type; its JSON
-    # array form is typed. Anything else (a duplicate model, an unparsed schema) is a bug.
-    assert warnings == ["WARNING parsing POST /v1/events/bulk within bulk."], output
+    # array form is typed. The import takes only a CSV file (text/csv), which the
+    # generator knows no model for, so it leaves that endpoint out: an upload of a file
+    # is a plain HTTP POST (or the import command). Anything else (a duplicate model, an
+    # unparsed schema) is a bug.
+    assert warnings == [
+        "WARNING parsing POST /v1/events/bulk within bulk.",
+        "WARNING parsing POST /v1/imports within imports. Endpoint will not be generated.",
+    ], output
 
 
 def test_create_read_replace_and_delete_through_the_generated_client(generated, api):
