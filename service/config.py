@@ -79,7 +79,9 @@ def from_environment() -> dict:
         # A search with as_of replays the updates and deletes recorded after that moment:
         # at most this many (over: a 400 naming as_of), which bounds its time and memory.
         "AS_OF_MAX_CHANGES": _int("AS_OF_MAX_CHANGES", 10_000),
-        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        # Unset: INFO for the server, WARNING for a management command (whose output is
+        # its result): observability.default_level.
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL") or None,
         # What `flask seed` loads when given no path: the project's seeds/, wherever the
         # command runs from (the image, which installs the package, sets /app/seeds).
         "SEEDS_DIR": os.environ.get("SEEDS_DIR", str(PROJECT_SEEDS)),
