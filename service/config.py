@@ -44,8 +44,9 @@ def from_environment() -> dict:
         "DATABASE_READ_URL": os.environ.get("DATABASE_READ_URL") or None,
         "DATABASE_READ_POOL_TIMEOUT": float(os.environ.get("DATABASE_READ_POOL_TIMEOUT", 1)),
         "DATABASE_READ_RETRY_SECONDS": float(os.environ.get("DATABASE_READ_RETRY_SECONDS", 5)),
-        # /metrics without a key (true), or for keys with the `admin` scope only (false).
-        "METRICS_PUBLIC": _bool("METRICS_PUBLIC", True),
+        # /metrics for keys with the `metrics` (or `admin`) scope only (false, the default),
+        # or without a key (true: only where nothing untrusted reaches the service).
+        "METRICS_PUBLIC": _bool("METRICS_PUBLIC", False),
         # events_stored is recounted at a scrape when older than this (one GROUP BY).
         "EVENTS_COUNT_INTERVAL_SECONDS": float(os.environ.get("EVENTS_COUNT_INTERVAL_SECONDS", 30)),
         # HTTP
