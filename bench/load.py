@@ -37,10 +37,16 @@ WORKERS = os.cpu_count() or 1
 COLUMNS = ("id", "version", "body", *INDEXED_COLUMNS, "created_at", "updated_at")
 
 
+def is_local(host: str) -> bool:
+    """Whether a libpq ``host`` is this machine: a loopback name or address, or a unix
+    socket directory (an absolute path, as the embedded server of the tests is reached)."""
+    return host in LOOPBACK or host.startswith("/")
+
+
 def database_url(server_url: str, name: str) -> str:
-    """The URL of database ``name`` on the server of ``server_url`` (loopback only)."""
+    """The URL of database ``name`` on the server of ``server_url`` (this machine only)."""
     params = conninfo.conninfo_to_dict(server_url)
-    if params.get("host", "localhost") not in LOOPBACK:
+    if not is_local(params.get("host", "localhost")):
         raise SystemExit(f"refusing a non-loopback database host: {params.get('host')}")
     if name in PROTECTED:
         raise SystemExit(f"refusing to use database {name!r}")

@@ -14,7 +14,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
     config.require_secret_key(app.config)
-    observability.configure_logging(app.config["LOG_LEVEL"])
+    observability.configure_logging(app.config["LOG_LEVEL"] or observability.default_level())
     observability.init_app(app)
     replica.init_app(app, db.init_app(app))
     http.init_app(app)

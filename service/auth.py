@@ -6,7 +6,8 @@ digest is stored, so a copy of the database holds no usable key.
 
 Scopes nest: ``admin`` includes ``write``, which includes ``read``. Writes need ``write``;
 reads are open unless ``REQUIRE_READ_KEY`` is set, but a key sent on an open read must
-still be a valid one (as GitHub answers bad credentials on public resources).
+still be a valid one (as GitHub answers bad credentials on public resources). ``metrics``
+is the Prometheus scrape's (``/metrics``) and grants nothing else; ``admin`` includes it.
 """
 
 from __future__ import annotations
@@ -22,8 +23,13 @@ from flask import current_app, g, request
 from service.db import get_db
 from service.storage.api_keys import KeyStore
 
-SCOPES = ("read", "write", "admin")
-_GRANTS = {"read": {"read"}, "write": {"read", "write"}, "admin": {"read", "write", "admin"}}
+SCOPES = ("read", "write", "admin", "metrics")
+_GRANTS = {
+    "read": {"read"},
+    "write": {"read", "write"},
+    "admin": {"read", "write", "admin", "metrics"},
+    "metrics": {"metrics"},
+}
 KEY_PREFIX = "evs_"
 _KEY = re.compile(r"^(evs_[0-9a-f]{10})_[A-Za-z0-9_-]{43}$")
 _BEARER = re.compile(r"^Bearer +(\S+) *$", re.IGNORECASE)
@@ -110,6 +116,14 @@ def authorize(scope: str) -> Caller | None:
         raise InsufficientScope(scope)
     g.caller = caller
     return caller
+
+
+def identify() -> Caller | None:
+    """The caller of a request open to anyone: None without a key, but a key that is sent
+    must be a valid one (``Unauthenticated``, 401), as on an open read."""
+    header = request.headers.get("Authorization")
+    g.caller = _authenticate(header) if header is not None else None
+    return g.caller
 
 
 def current_caller() -> Caller | None:

@@ -87,7 +87,8 @@ def keys_command():
     required=True,
     multiple=True,
     type=click.Choice(auth.SCOPES),
-    help="read, write or admin (admin includes write, write includes read); repeatable.",
+    help="read, write, admin or metrics (admin includes write and metrics, write includes "
+    "read; metrics: /metrics only, for Prometheus); repeatable.",
 )
 def create_key_command(name: str, scopes: tuple[str, ...]):
     """Make a key and print it once: only its hash is kept."""

@@ -44,8 +44,9 @@ def from_environment() -> dict:
         "DATABASE_READ_URL": os.environ.get("DATABASE_READ_URL") or None,
         "DATABASE_READ_POOL_TIMEOUT": float(os.environ.get("DATABASE_READ_POOL_TIMEOUT", 1)),
         "DATABASE_READ_RETRY_SECONDS": float(os.environ.get("DATABASE_READ_RETRY_SECONDS", 5)),
-        # /metrics without a key (true), or for keys with the `admin` scope only (false).
-        "METRICS_PUBLIC": _bool("METRICS_PUBLIC", True),
+        # /metrics for keys with the `metrics` (or `admin`) scope only (false, the default),
+        # or without a key (true: only where nothing untrusted reaches the service).
+        "METRICS_PUBLIC": _bool("METRICS_PUBLIC", False),
         # events_stored is recounted at a scrape when older than this (one GROUP BY).
         "EVENTS_COUNT_INTERVAL_SECONDS": float(os.environ.get("EVENTS_COUNT_INTERVAL_SECONDS", 30)),
         # HTTP
@@ -82,7 +83,9 @@ def from_environment() -> dict:
         # A search with as_of replays the updates and deletes recorded after that moment:
         # at most this many (over: a 400 naming as_of), which bounds its time and memory.
         "AS_OF_MAX_CHANGES": _int("AS_OF_MAX_CHANGES", 10_000),
-        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        # Unset: INFO for the server, WARNING for a management command (whose output is
+        # its result): observability.default_level.
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL") or None,
         # What `flask seed` loads when given no path: the project's seeds/, wherever the
         # command runs from (the image, which installs the package, sets /app/seeds).
         "SEEDS_DIR": os.environ.get("SEEDS_DIR", str(PROJECT_SEEDS)),

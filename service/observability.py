@@ -7,6 +7,7 @@ import re
 import time
 import uuid
 
+import click
 from flask import Flask, g, has_request_context, request
 from pythonjsonlogger.json import JsonEncoder, JsonFormatter
 
@@ -47,6 +48,17 @@ class _JsonLines(JsonFormatter):
             if key not in skip and not key.startswith("_"):
                 line[key] = value
         return self._encoder.encode(line)
+
+
+def default_level() -> str:
+    """The log level when LOG_LEVEL is unset: INFO for a server (gunicorn's workers, the
+    apps tests make), WARNING for a management command (``flask --app service …``).
+
+    A command prints its result on stdout; an INFO line on stderr before it (the pool
+    saying the database answers) tells its user nothing. The flask command line makes
+    the app inside its click context, which a server never does.
+    """
+    return "WARNING" if click.get_current_context(silent=True) is not None else "INFO"
 
 
 def configure_logging(level: str) -> None:

@@ -73,6 +73,7 @@ TEST_KEYS = {
         "test-reader": ["read"],
         "test-writer": ["write"],
         "test-admin": ["admin"],
+        "test-metrics": ["metrics"],
     }.items()
 }
 
@@ -90,7 +91,8 @@ def prepare_database(url: str) -> None:
 
 
 def bearer(name: str) -> dict:
-    """The Authorization header of a test key: ``test-reader``, ``test-writer``, ``test-admin``."""
+    """The Authorization header of a test key: ``test-reader``, ``test-writer``, ``test-admin``,
+    ``test-metrics``."""
     return {"Authorization": f"Bearer {TEST_KEYS[name][1][1]}"}
 
 

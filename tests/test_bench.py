@@ -9,8 +9,9 @@ import json
 import uuid
 
 import psycopg
+import pytest
 from examples import example
-from psycopg import sql
+from psycopg import conninfo, sql
 
 from bench import load
 from bench.floor import Floor, timed
@@ -92,3 +93,15 @@ def test_growth_is_checked_between_the_two_largest_sizes_without_the_broad_ranki
     checks = growth_checks([result(10_000, 1.0), result(1_000_000, 4.0), result(3_000_000, 8.0)])
     assert [(label.split()[0], value) for label, value, _, _ in checks] == [("filtered", 2.0)]
     assert growth_checks([result(10_000, 1.0)]) == []
+
+
+def test_the_loader_takes_only_a_database_on_this_machine():
+    # A unix socket directory (the embedded server of a run without DATABASE_URL) is local.
+    for host in ("127.0.0.1", "localhost", "::1", "/tmp/events-test-pg-x"):
+        url = load.database_url(f"host={host} user=postgres dbname=postgres", "events_bench")
+        assert conninfo.conninfo_to_dict(url)["dbname"] == "events_bench"
+    for host in ("db.example.org", "10.0.0.7", "tmp/relative"):
+        with pytest.raises(SystemExit, match="non-loopback"):
+            load.database_url(f"host={host} user=postgres dbname=postgres", "events_bench")
+    with pytest.raises(SystemExit, match="refusing to use database"):
+        load.database_url("host=/tmp/s user=postgres dbname=postgres", "postgres")

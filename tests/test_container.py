@@ -87,7 +87,26 @@ def test_compose_holds_no_secret_and_loads_the_seeds_with_a_one_shot_service():
     assert "WEB_CONCURRENCY" not in api["environment"]  # the CPU quota decides
     for service in services.values():
         if "image" in service and "build" not in service and service["image"] != seed["image"]:
-            assert re.search(r":\d+\.\d+", service["image"]), f"unpinned {service['image']}"
+            assert re.search(r":v?\d+\.\d+", service["image"]), f"unpinned {service['image']}"
+
+
+def test_compose_prometheus_scrapes_gunicorn_with_a_metrics_key_from_a_file():
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    prometheus = compose["services"]["prometheus"]
+    assert prometheus["profiles"] == ["monitoring"]  # not started by a plain `up`
+    mounts = dict(volume.rsplit(":", 1)[0].split(":", 1) for volume in prometheus["volumes"])
+    assert mounts["./deploy/prometheus/prometheus.yml"] == "/etc/prometheus/prometheus.yml"
+    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    (job,) = config["scrape_configs"]
+    assert job["metrics_path"] == "/metrics"
+    # gunicorn itself (the api service's port), not nginx, which does not serve /metrics.
+    assert job["static_configs"] == [{"targets": ["api:8000"]}]
+    assert job["authorization"]["type"] == "Bearer"
+    key_file = job["authorization"]["credentials_file"]
+    assert mounts["./metrics_key"] == key_file
+    # The key stays out of git and out of the image.
+    assert "metrics_key" in (ROOT / ".gitignore").read_text().split()
+    assert "metrics_key" in (ROOT / ".dockerignore").read_text().split()
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ import socket
 import urllib.parse
 
 import pytest
+from conftest import bearer
 from examples import example
 from live_http import JSON_TYPE, WRITER, assert_problem, connect, exchange, padded_event
 
@@ -85,6 +86,16 @@ def test_nginx_answers_a_header_over_its_buffer_with_a_problem(live_nginx):
 
 def test_nginx_answers_a_malformed_request_with_a_problem(live_nginx):
     _assert_raw_problem(*_raw(live_nginx, b"NOT HTTP AT ALL\r\n\r\n"), 400)
+
+
+def test_nginx_does_not_serve_metrics_even_with_a_key(live_nginx, live_gunicorn):
+    key = bearer("test-metrics")
+    for path in ("/metrics", "/metrics?x=1", "//metrics", "/%6Detrics"):
+        response, body = exchange(connect(live_nginx.base), "GET", path, headers=key)
+        assert_problem(response, body, 404)
+    # Prometheus scrapes gunicorn itself, with the key.
+    response, body = exchange(connect(live_gunicorn.base), "GET", "/metrics", headers=key)
+    assert response.status == 200 and b"events_http_requests_total" in body
 
 
 def test_nginx_answers_a_path_it_serves_itself_with_a_problem(live_nginx):

@@ -1,4 +1,5 @@
-"""``/metrics``: Prometheus text, by route template, summed over gunicorn's workers."""
+"""``/metrics``: Prometheus text, by route template, summed over gunicorn's workers; for
+keys with the ``metrics`` (or ``admin``) scope unless ``METRICS_PUBLIC`` is set."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import threading
 import urllib.request
 
 import pytest
-from conftest import LIVE_ENV, bearer
+from conftest import LIVE_ENV, TEST_KEYS, bearer
 from examples import example
+from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.servers import Gunicorn, free_port
@@ -28,8 +30,10 @@ def value(scrape: dict, name: str, **labels) -> float:
     return scrape.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-def scrape(client) -> dict:
-    response = client.get("/metrics")
+def scrape(client, headers=None) -> dict:
+    response = client.get(
+        "/metrics", headers=bearer("test-metrics") if headers is None else headers
+    )
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.content_type.startswith("text/plain")
     return samples(response.get_data(as_text=True))
@@ -91,12 +95,15 @@ def test_events_stored_is_not_recounted_within_the_interval(app, client, created
 
 
 def test_database_errors_are_counted_by_kind(make_app):
-    # A server nobody listens on: the database is found down, refused at once.
-    client = make_app(
+    # A server nobody listens on: the database is found down, refused at once. (Public
+    # metrics, scraped with no key: a key is checked against the database.)
+    app = make_app(
         DATABASE_URL=f"postgresql://127.0.0.1:{free_port()}/x",
         DATABASE_POOL_TIMEOUT=0.3,
         DATABASE_CONNECT_TIMEOUT=1,
-    ).test_client()
+        METRICS_PUBLIC=True,
+    )
+    client = FlaskClient(app, app.response_class, use_cookies=False)
     before = scrape_without_database(client)
     response = client.get("/v1/events/00000000-0000-0000-0000-000000000000")
     assert response.status_code == 503
@@ -111,17 +118,64 @@ def scrape_without_database(client) -> dict:
     """A scrape that does not fail for want of a database (its events count does)."""
     client.application.extensions["events_metrics"].interval = float("inf")
     client.application.extensions["events_metrics"].counted_at = 0.0
-    return scrape(client)
+    return scrape(client, headers={})
 
 
-def test_metrics_need_an_admin_key_when_not_public(app, anonymous, client):
-    app.config["METRICS_PUBLIC"] = False
-    assert anonymous.get("/metrics").status_code == 401
-    assert anonymous.get("/metrics").content_type == "application/problem+json"
-    assert client.get("/metrics", headers=bearer("test-writer")).status_code == 403
-    assert client.get("/metrics", headers=bearer("test-admin")).status_code == 200
-    app.config["METRICS_PUBLIC"] = True
-    assert anonymous.get("/metrics").status_code == 200
+def test_metrics_need_a_key_by_default(anonymous):
+    response = anonymous.get("/metrics")
+    assert response.status_code == 401
+    assert response.content_type == "application/problem+json"
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="events"'
+
+
+@pytest.mark.parametrize("name", ["test-metrics", "test-admin"])
+def test_metrics_answer_a_key_with_the_metrics_or_admin_scope(client, name):
+    response = client.get("/metrics", headers=bearer(name))
+    assert response.status_code == 200
+    assert "events_http_requests_total" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("name", ["test-reader", "test-writer"])
+def test_metrics_refuse_a_key_without_the_scope(client, name):
+    response = client.get("/metrics", headers=bearer(name))
+    assert response.status_code == 403
+    assert response.content_type == "application/problem+json"
+    assert 'error="insufficient_scope", scope="metrics"' in response.headers["WWW-Authenticate"]
+
+
+@pytest.mark.parametrize("public", [False, True])
+def test_metrics_refuse_a_wrong_key_public_or_not(app, client, public):
+    app.config["METRICS_PUBLIC"] = public
+    wrong = TEST_KEYS["test-metrics"][1][1][:-1] + "x"  # its prefix, another secret
+    for header in (f"Bearer {wrong}", "Bearer not-a-key"):
+        response = client.get("/metrics", headers={"Authorization": header})
+        assert response.status_code == 401, header
+        assert response.content_type == "application/problem+json"
+        assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+
+
+@pytest.mark.parametrize("public", [False, True])
+def test_metrics_refuse_a_revoked_key_public_or_not(app, client, runner, public):
+    app.config["METRICS_PUBLIC"] = public
+    assert client.get("/metrics", headers=bearer("test-metrics")).status_code == 200
+    assert runner.invoke(args=["keys", "revoke", "test-metrics"]).exit_code == 0
+    response = client.get("/metrics", headers=bearer("test-metrics"))
+    assert response.status_code == 401
+    assert response.content_type == "application/problem+json"
+    assert "revoked" in response.get_json()["detail"]
+
+
+def test_metrics_public_only_when_set_explicitly(make_app, monkeypatch):
+    monkeypatch.delenv("METRICS_PUBLIC", raising=False)
+    assert make_app().config["METRICS_PUBLIC"] is False
+    monkeypatch.setenv("METRICS_PUBLIC", "true")
+    app = make_app()
+    public = FlaskClient(app, app.response_class, use_cookies=False)  # sends no key
+    response = public.get("/metrics")
+    assert response.status_code == 200
+    assert "events_http_requests_total" in response.get_data(as_text=True)
+    # A key with no scope for it is not refused where anyone may scrape.
+    assert public.get("/metrics", headers=bearer("test-reader")).status_code == 200
 
 
 @pytest.mark.slow
@@ -136,7 +190,9 @@ def test_counts_are_summed_over_gunicorns_workers(database_url, tmp_path):
     with Gunicorn("service:create_app()", "/healthz", tmp_path / "gunicorn.log", env) as server:
 
         def get(path: str) -> bytes:
-            with urllib.request.urlopen(server.base + path, timeout=10) as answer:
+            headers = bearer("test-metrics") if path == "/metrics" else {}
+            request = urllib.request.Request(server.base + path, headers=headers)
+            with urllib.request.urlopen(request, timeout=10) as answer:
                 return answer.read()
 
         before = samples(get("/metrics").decode())

@@ -89,3 +89,15 @@ def test_the_root_sends_a_person_to_the_docs_page(client):
     response = client.get("/")
     assert response.status_code == 302
     assert response.headers["Location"] == "/docs"
+
+
+def test_the_favicon_is_a_small_icon_not_a_404(anonymous):
+    # Browsers ask for it on their own when a person opens /docs.
+    response = anonymous.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.mimetype == "image/x-icon"
+    icon = response.get_data()
+    assert icon[:4] == b"\0\0\1\0" and len(icon) < 2048  # an ICO file, one image
+    assert response.headers["Cache-Control"] in ("public, max-age=86400", "max-age=86400, public")
+    assert anonymous.head("/favicon.ico").status_code == 200
+    assert "/favicon.ico" not in anonymous.get("/openapi.json").get_json()["paths"]

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import psycopg
 import pytest
-from conftest import prepare_database
+from conftest import bearer, prepare_database
 from examples import example
 
 from bench.replication import PrimaryWithReplica
@@ -156,7 +156,7 @@ def test_reads_go_to_the_primary_while_the_replica_is_down(pair, replica_app):
             assert client.get("/v1/actors").status_code == 200
         assert first < 3
         assert time.monotonic() - started < 1
-        metrics = client.get("/metrics").get_data(as_text=True)
+        metrics = client.get("/metrics", headers=bearer("test-metrics")).get_data(as_text=True)
         fallbacks = [
             line
             for line in metrics.splitlines()

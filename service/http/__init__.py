@@ -13,6 +13,7 @@ from service.http import (
     events,
     export,
     facets,
+    favicon,
     health,
     imports,
     metrics,
@@ -41,6 +42,7 @@ def init_app(app: Flask) -> None:
     app.session_interface = NoSessions()
     body_limit.init_app(app)
     api = create_api(app)
+    favicon.init_app(app)
     edge.init_app(app)
     rate_limits.init_app(app)
     api.register_blueprint(events.blp)

@@ -73,7 +73,8 @@ BEARER_AUTH = {
     "scheme": "bearer",
     "bearerFormat": "evs_<prefix>_<secret>",
     "description": "An API key made by `flask --app service keys create`. Scopes nest: "
-    "`admin` includes `write`, which includes `read`.",
+    "`admin` includes `write`, which includes `read`; `metrics` (the Prometheus scrape's) "
+    "grants `/metrics` only, and `admin` includes it too.",
 }
 
 

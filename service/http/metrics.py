@@ -1,4 +1,5 @@
-"""``/metrics``: the Prometheus scrape, open or for ``admin`` keys (``METRICS_PUBLIC``)."""
+"""``/metrics``: the Prometheus scrape, for ``metrics`` (or ``admin``) keys, or open to
+anyone when ``METRICS_PUBLIC`` is set."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ class Metrics(MethodView):
 
     @blp.doc(
         operationId="getMetrics",
-        security=[{}, {SECURITY_SCHEME: []}],
-        **{"x-required-scope": "admin"},
+        security=[{SECURITY_SCHEME: []}],
+        **{"x-required-scope": "metrics"},
         responses={
             "200": {
                 "description": "Every metric, in the Prometheus text format "
@@ -38,11 +39,14 @@ class Metrics(MethodView):
 
         Requests by route template, method and status; latency by route; the database
         pools; database errors by kind; live events by type (recounted at most every
-        `EVENTS_COUNT_INTERVAL_SECONDS`). Open when the server sets `METRICS_PUBLIC=true`
-        (the default); otherwise it needs a key with the `admin` scope.
+        `EVENTS_COUNT_INTERVAL_SECONDS`). Needs a key with the `metrics` scope (or
+        `admin`), unless the server sets `METRICS_PUBLIC=true`; a key that is sent must be
+        valid either way.
         """
-        if not current_app.config["METRICS_PUBLIC"]:
-            auth.authorize("admin")
+        if current_app.config["METRICS_PUBLIC"]:
+            auth.identify()
+        else:
+            auth.authorize("metrics")
         current_app.extensions[metrics.EXTENSION].refresh(
             lambda: live_events_by_type(get_read_db())
         )
