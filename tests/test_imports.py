@@ -491,7 +491,7 @@ def test_search_by_identifier_is_exact_and_repeatable(runner, client):
     assert client.get("/v1/events?identifier=ucdp-ged:90000").get_json()["items"] == []
 
 
-@pytest.mark.parametrize("value", ["900001", "UCDP:900001", "ucdp-ged:"])
+@pytest.mark.parametrize("value", ["900001", "UCDP:900001", "ucdp-ged:", "acled:A\x00B"])
 def test_an_identifier_that_is_not_scheme_colon_value_is_400(client, value):
     response = client.get("/v1/events", query_string={"identifier": value})
     assert response.status_code == 400

@@ -24,8 +24,9 @@ from service.http.as_of_args import AsOfArgs
 from service.http.cursor import CURSOR_PATTERN
 from service.storage.distance import LONGEST_KM
 
-# `scheme:value`: a scheme as the model spells it, then the value (anything printable).
-IDENTIFIER_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}:\S.{0,127}$"
+# `scheme:value`: a scheme as the model spells it, then the value: no NUL, which
+# PostgreSQL cannot hold (a 400, not a 500).
+IDENTIFIER_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}:[^\s\x00][^\x00]{0,127}$"
 
 # Bounds that keep one request's SQL small, whatever is sent.
 MAX_VALUES = 20
