@@ -289,6 +289,8 @@
   }
   async function loadList(filters, cursor) {
     const params = new URLSearchParams(filters);
+    const limit = stateFromUrl().get("limit"); // the page size, when the address gives one
+    if (limit) params.set("limit", limit);
     if (cursor) params.set("cursor", cursor);
     const body = await api("/v1/events?" + params);
     const list = $("list");
