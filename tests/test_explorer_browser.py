@@ -292,3 +292,47 @@ def test_no_serious_accessibility_violations(page, live_gunicorn):
             if v["impact"] in ("serious", "critical")
         ]
         assert bad == [], path
+
+
+@pytest.fixture(scope="module")
+def keyed_gunicorn(database_url, tmp_path_factory):
+    """A second gunicorn on the same database, with REQUIRE_READ_KEY on."""
+    from conftest import LIVE_ENV
+
+    from bench.servers import Gunicorn
+
+    log = tmp_path_factory.mktemp("gunicorn-keyed") / "gunicorn.log"
+    env = LIVE_ENV | {"DATABASE_URL": database_url, "REQUIRE_READ_KEY": "true"}
+    with Gunicorn("service:create_app()", "/readyz", log, env) as server:
+        yield server
+
+
+def test_with_read_keys_required_the_page_asks_for_one_and_keeps_it_in_the_tab(
+    browser, keyed_gunicorn, seeded
+):
+    from conftest import TEST_KEYS
+
+    opened = Page(browser, keyed_gunicorn.base)
+    p = opened.page
+    p.goto(keyed_gunicorn.base + "/explore")
+    p.wait_for_selector("#key-panel:not([hidden])")
+    assert "API key is needed" in p.inner_text("#message")
+    # The browser reports each refused fetch (401) on the console: those, and only those.
+    assert opened.errors and all("401" in e for e in opened.errors)
+    opened.errors.clear()
+    opened.reset_ready()
+    p.fill("#key", TEST_KEYS["test-reader"][1][1])
+    p.click("#key-form button[type=submit]")
+    opened.ready()
+    assert len(listed(p)) == 20
+    assert p.is_hidden("#key-panel")
+    assert p.evaluate("Object.keys(sessionStorage)") == ["events-explorer-key"]
+    assert p.evaluate("localStorage.length") == 0
+    assert opened.context.cookies() == []
+    # Another tab of the same browser context shares nothing from sessionStorage.
+    other = opened.context.new_page()
+    other.goto(keyed_gunicorn.base + "/explore")
+    other.wait_for_selector("#key-panel:not([hidden])")
+    other.close()
+    opened.errors.clear()  # the other tab's 401s
+    opened.close()
