@@ -183,7 +183,8 @@ def test_more_pages_through_the_next_cursor(page, live_gunicorn):
     assert len(listed(p)) == 8 and p.is_visible("#more")
     for shown in (16, 20):
         p.click("#more")
-        p.wait_for_function(f"document.querySelectorAll('#list > li').length == {shown}")
+        # A locator waits without evaluating a string (which the page's CSP refuses).
+        sync_api.expect(p.locator("#list > li")).to_have_count(shown)
     expected = [e["id"] for e in all_events(live_gunicorn.base)]  # the same default order
     assert listed(p) == expected
     assert p.is_hidden("#more")

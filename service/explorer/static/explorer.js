@@ -112,8 +112,37 @@
   }
 
   // --- the map ------------------------------------------------------------------------
+  // The atlas is not cut at the antimeridian (d3-geo would cut it): a ring crossing it is
+  // unwrapped to continuous longitudes and drawn again one world to the left or right (the
+  // SVG clips what falls outside); a ring around a pole (Antarctica) is closed along it.
+  function unwrap(ring) {
+    const out = [];
+    let shift = 0;
+    for (let i = 0; i < ring.length; i++) {
+      const [lon, lat] = ring[i];
+      if (i > 0) {
+        const step = lon + shift - out[i - 1][0];
+        if (step > 180) shift -= 360;
+        else if (step < -180) shift += 360;
+      }
+      out.push([lon + shift, lat]);
+    }
+    const span = out[out.length - 1][0] - out[0][0];
+    if (Math.abs(span) >= 180) {
+      const pole = out.reduce((sum, [, lat]) => sum + lat, 0) < 0 ? -90 : 90;
+      out.push([out[out.length - 1][0], pole], [out[0][0], pole]);
+    }
+    return out;
+  }
   function ringPath(ring) {
-    return "M" + ring.map(([lon, lat]) => project(lon, lat).map((n) => round(n, 1)).join(",")).join("L") + "Z";
+    const points = unwrap(ring);
+    const lons = points.map(([lon]) => lon);
+    const shifts = [0];
+    if (Math.min(...lons) < -180) shifts.push(360);
+    if (Math.max(...lons) > 180) shifts.push(-360);
+    return shifts
+      .map((by) => "M" + points.map(([lon, lat]) => project(lon + by, lat).map((n) => round(n, 1)).join(",")).join("L") + "Z")
+      .join("");
   }
   async function drawCountries() {
     const atlas = await fetch($("explorer-script").dataset.atlas).then((r) => r.json());
@@ -323,7 +352,7 @@
   function valueNode(v) {
     if (isQuantity(v)) return el("span", { class: "quantity", text: quantity(v) });
     if (Array.isArray(v)) {
-      if (v.every((x) => typeof x !== "object")) return document.createTextNode(v.map(words).join(", "));
+      if (v.every((x) => typeof x !== "object")) return document.createTextNode(v.map(words).join("; "));
       return el("ul", {}, ...v.map((x) => el("li", {}, valueNode(x))));
     }
     if (v && typeof v === "object") return facts(v);
@@ -352,7 +381,8 @@
     return li;
   }
   function actorText(a) {
-    return [a.name, a.title, a.role && words(a.role), a.country].filter(Boolean).join(", ");
+    const about = [a.title, a.role && words(a.role), a.country].filter(Boolean).join(", ");
+    return about ? `${a.name} (${about})` : a.name;
   }
 
   // Flatten an event to path -> JSON text, for a field-by-field diff.
@@ -417,7 +447,7 @@
       kind: words(event.type),
       date: dateText(event),
       certainty: event.certainty,
-      where: [loc.name, loc.region, loc.country].filter(Boolean).join(", ") + (loc.precision ? ` (precision: ${loc.precision})` : ""),
+      where: loc.name ? [loc.name, loc.region, loc.country].filter(Boolean).join(", ") + (loc.precision ? ` (precision: ${loc.precision})` : "") : null,
       coordinates: typeof loc.lat === "number" ? `${loc.lat}, ${loc.lon}` : null,
       actors: (event.actors || []).map(actorText),
       tags: event.tags,
