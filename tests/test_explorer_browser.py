@@ -176,6 +176,13 @@ def test_a_filter_narrows_the_list_to_what_the_api_search_returns(page, live_gun
     page.ready()
     assert listed(p) == expected
     assert p.input_value("#country") == "UA"
+    # Back: the search before, its list and its (empty) form.
+    page.reset_ready()
+    p.go_back()
+    page.ready()
+    assert listed(p) == everything
+    assert p.input_value("#country") == ""
+    assert p.eval_on_selector("#type", "s => s.selectedOptions.length") == 0
 
 
 def test_more_pages_through_the_next_cursor(page, live_gunicorn):

@@ -17,6 +17,13 @@
   const $ = (id) => document.getElementById(id);
   const form = $("search");
   let nextCursor = null;
+  // Each render's number: answers for an older render (the address changed meanwhile) are
+  // dropped instead of drawn over the newer ones.
+  let generation = 0;
+  class Stale extends Error {}
+  const current = (mine) => {
+    if (mine !== generation) throw new Stale();
+  };
 
   // --- helpers --------------------------------------------------------------------
   function el(tag, attrs, ...children) {
@@ -207,7 +214,7 @@
       : "";
   }
 
-  async function loadMap(filters, total) {
+  async function loadMap(filters, total, mine) {
     const events = [];
     let cursor = null;
     for (let page = 0; page < MAP_PAGES; page++) {
@@ -215,6 +222,7 @@
       params.set("limit", "100");
       if (cursor) params.set("cursor", cursor);
       const body = await api("/v1/events?" + params);
+      current(mine);
       events.push(...body.items);
       cursor = body.next_cursor;
       if (!cursor) break;
@@ -316,12 +324,13 @@
     const meta = [words(event.type), dateText(event), where, event.certainty].filter(Boolean).join(" · ");
     return el("li", { "data-id": event.id }, link, el("span", { class: "meta", text: meta }));
   }
-  async function loadList(filters, cursor) {
+  async function loadList(filters, cursor, mine) {
     const params = new URLSearchParams(filters);
     const limit = stateFromUrl().get("limit"); // the page size, when the address gives one
     if (limit) params.set("limit", limit);
     if (cursor) params.set("cursor", cursor);
     const body = await api("/v1/events?" + params);
+    if (mine !== undefined) current(mine);
     const list = $("list");
     if (!cursor) list.replaceChildren();
     for (const event of body.items) list.append(listItem(event));
@@ -438,8 +447,9 @@
     }
     showDiff(revisions);
   }
-  async function showEvent(id) {
+  async function showEvent(id, mine) {
     const event = await api(`/v1/events/${encodeURIComponent(id)}`);
+    current(mine);
     $("event-title").textContent = event.title;
     const loc = event.location || {};
     const body = $("event-body");
@@ -461,11 +471,13 @@
     $("event").hidden = false;
     $("event").focus();
     const revisions = await api(`/v1/events/${encodeURIComponent(id)}/revisions`);
+    current(mine);
     drawRevisions(revisions.items);
   }
 
   // --- putting it together ------------------------------------------------------------
   async function render() {
+    const mine = ++generation;
     const params = stateFromUrl();
     fillForm(params);
     message("");
@@ -474,13 +486,15 @@
     $("event").hidden = !eventId;
     $("results").hidden = Boolean(eventId);
     try {
-      if (eventId) await showEvent(eventId);
+      if (eventId) await showEvent(eventId, mine);
       const facets = await api("/v1/events/facets?" + filters);
+      current(mine);
       $("count").textContent = `${number(facets.total)} event${facets.total === 1 ? "" : "s"} match.`;
       drawTimeline(facets.month);
-      await Promise.all([eventId ? null : loadList(filters), loadMap(filters, facets.total)]);
+      await Promise.all([eventId ? null : loadList(filters, null, mine), loadMap(filters, facets.total, mine)]);
       document.body.dataset.ready = "true";
     } catch (error) {
+      if (error instanceof Stale) return;
       message(error.message);
       document.body.dataset.ready = "error";
     }
