@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from service import cli, config, db, http, metrics, observability, replica
+from service import cli, config, db, explorer, http, metrics, observability, replica
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -18,6 +18,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     observability.init_app(app)
     replica.init_app(app, db.init_app(app))
     http.init_app(app)
+    explorer.init_app(app)
     cli.init_app(app)
     # Last: it wraps the error handlers the parts above registered.
     metrics.init_app(app, lambda: replica.pools(app))

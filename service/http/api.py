@@ -28,6 +28,8 @@ Validates, stores and serves structured events — meetings, visits, statements,
 deployments, arms transfers, casualty reports, attacks and more — each kind with its own
 schema for `details`.
 
+To search, map and read them in a browser, open the [explorer](/explore) (reads only).
+
 Figures keep their hedges (`{"min": 25000, "max": 30000}`, `{"min": 100}`,
 `{"value": 4000, "approximate": true}`); every event names its sources and whom they
 cite; every write keeps the previous version (`/v1/events/{id}/revisions`).
