@@ -21,7 +21,7 @@ from psycopg import conninfo, sql
 from werkzeug.datastructures import Headers
 
 from service import auth, create_app
-from service.embedded_postgres import quiet, wait_patiently
+from service.embedded_postgres import ensure_system_user, quiet, wait_patiently
 from service.migrate import migrate
 
 quiet()
@@ -40,6 +40,7 @@ def _server_url():
         return
     import pgserver
 
+    ensure_system_user()  # as root: says so when it adds pgserver's user
     with tempfile.TemporaryDirectory(prefix="events-test-pg-") as data:
         server = pgserver.get_server(data, cleanup_mode="delete")
         yield server.get_uri("postgres")

@@ -131,3 +131,75 @@ def test_embedded_starts_go_through_the_patient_pg_ctl():
 
     embedded_postgres.wait_patiently()
     assert postgres_server.pg_ctl.patient
+
+
+@pytest.fixture
+def as_root_without_pgservers_user(monkeypatch):
+    """This process seen as root, on a machine with no `pgserver` user yet; the useradd
+    calls it would make, recorded instead of made."""
+
+    def no_such_user(name):
+        raise KeyError(name)
+
+    calls = []
+
+    def useradd(argv, **kwargs):
+        calls.append(argv)
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    monkeypatch.setattr(embedded_postgres.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(embedded_postgres.pwd, "getpwnam", no_such_user)
+    monkeypatch.setattr(embedded_postgres.subprocess, "run", useradd)
+    return calls
+
+
+def test_as_root_the_user_added_for_postgresql_is_announced_in_one_line(
+    as_root_without_pgservers_user, capsys
+):
+    embedded_postgres.ensure_system_user()
+    assert as_root_without_pgservers_user == [["useradd", "-s", "/bin/bash", "pgserver"]]
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("notice: running as root: adding the system user 'pgserver'")
+    assert "useradd" in line
+
+
+def test_as_root_without_useradd_the_run_command_stops_with_one_clear_error(
+    as_root_without_pgservers_user, monkeypatch, tmp_path
+):
+    monkeypatch.setattr(embedded_postgres.shutil, "which", lambda name: None)
+    monkeypatch.setenv("EMBEDDED_POSTGRES_DIR", str(tmp_path / "postgres"))
+    app = create_app({"TESTING": True, "DATABASE_URL": None})
+    with app.app_context():  # as `flask --app service serve` runs it
+        result = app.test_cli_runner().invoke(args=["serve"])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: running as root, the embedded PostgreSQL needs")
+    assert "no useradd" in result.output and "DATABASE_URL" in result.output
+    assert "Traceback" not in result.output
+    assert as_root_without_pgservers_user == []  # nothing was run
+    assert not (tmp_path / "postgres").exists()
+
+
+def test_as_root_a_failing_useradd_is_one_clear_error(as_root_without_pgservers_user, monkeypatch):
+    monkeypatch.setattr(
+        embedded_postgres.subprocess,
+        "run",
+        lambda argv, **kwargs: subprocess.CompletedProcess(
+            argv, 1, "", "useradd: cannot lock /etc/passwd; try again later.\n"
+        ),
+    )
+    with pytest.raises(embedded_postgres.Unavailable, match="cannot lock /etc/passwd"):
+        embedded_postgres.ensure_system_user()
+
+
+@pytest.mark.parametrize(("euid", "user_exists"), [(1000, False), (0, True)])
+def test_nothing_is_added_for_a_non_root_user_or_when_the_user_exists(
+    monkeypatch, capsys, euid, user_exists
+):
+    calls = []
+    monkeypatch.setattr(embedded_postgres.os, "geteuid", lambda: euid)
+    monkeypatch.setattr(
+        embedded_postgres.pwd, "getpwnam", lambda name: name if user_exists else {}[name]
+    )
+    monkeypatch.setattr(embedded_postgres.subprocess, "run", lambda *a, **k: calls.append(a))
+    embedded_postgres.ensure_system_user()
+    assert calls == [] and capsys.readouterr().err == ""
