@@ -147,7 +147,7 @@ class Mapper:
         summary = self._summary(row)
         if summary:
             event["summary"] = bounded(summary, "where_description", notes, limits.SUMMARY_LENGTH)
-        event["tags"] = self._tags(row, violence, notes)
+        event["tags"] = self._tags(row, violence)
         return event
 
     def _identifiers(self, row: dict, ged_id: int) -> list[dict]:
@@ -331,7 +331,7 @@ class Mapper:
         ]
         return " ".join(piece for piece in pieces if piece)
 
-    def _tags(self, row: dict, violence: int, notes: RowNotes) -> list[str]:
+    def _tags(self, row: dict, violence: int) -> list[str]:
         tags = [tag("ucdp-violence", VIOLENCE[violence])]
         for column, prefix in (
             ("conflict_new_id", "ucdp-conflict"),
