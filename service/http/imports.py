@@ -211,9 +211,9 @@ class Imports(MethodView):
                 f"Not a {dataset.title} export: the header lacks {', '.join(refusal.missing)}.",
                 errors={column: ["Missing column."] for column in refusal.missing},
             )
-        except (BodyTooLarge, gzip.BadGzipFile, EOFError) as error:
-            if isinstance(error, BodyTooLarge):
-                raise RequestEntityTooLarge(str(error)) from error
+        except BodyTooLarge as error:
+            raise RequestEntityTooLarge(str(error)) from error
+        except (gzip.BadGzipFile, EOFError) as error:
             return problem(400, f"The body is not valid gzip: {error}")
         except FileRefused as refusal:
             return problem(400, f"The file cannot be imported: {refusal}")

@@ -8,6 +8,7 @@ unusable as an event. Both name the column, so the summary can point at the cell
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -51,17 +52,11 @@ def integer(row: dict, column: str, *, required: bool = False) -> int | None:
 
     UCDP's files write some counts as ``12.0``: a number with no fraction is taken.
     """
-    value = text(row, column)
-    if not value:
-        if required:
-            raise RowRejected(column, "missing: a number is required")
+    number = decimal(row, column, required=required)
+    if number is None:
         return None
-    try:
-        number = float(value)
-    except ValueError:
-        raise RowRejected(column, f"not a number: {value!r}") from None
     if not number.is_integer() or abs(number) > limits.LARGEST_AMOUNT:
-        raise RowRejected(column, f"not a whole number: {value!r}")
+        raise RowRejected(column, f"not a whole number: {text(row, column)!r}")
     return int(number)
 
 
@@ -73,16 +68,18 @@ def count(row: dict, column: str, *, required: bool = False) -> int | None:
     return number
 
 
-def decimal(row: dict, column: str) -> float | None:
-    """The cell as a decimal number; None when blank, RowRejected when not a number."""
+def decimal(row: dict, column: str, *, required: bool = False) -> float | None:
+    """The cell as a finite number; None when blank (RowRejected if required or not one)."""
     value = text(row, column)
     if not value:
+        if required:
+            raise RowRejected(column, "missing: a number is required")
         return None
     try:
         number = float(value)
     except ValueError:
         raise RowRejected(column, f"not a number: {value!r}") from None
-    if number != number or number in (float("inf"), float("-inf")):
+    if not math.isfinite(number):
         raise RowRejected(column, f"not a number: {value!r}")
     return number
 

@@ -154,9 +154,8 @@ def validate_batch(batch: list[Mapped]) -> list[Validated]:
         try:
             validated.append((line, EVENT.load(raw), warnings, None))
         except ma.ValidationError as error:
-            # A row the mapping let through but the model refuses: the first field named.
-            name, messages = next(iter(flatten_errors(error.messages).items()))
-            validated.append((line, None, warnings, (name, " ".join(messages))))
+            # A row the mapping let through but the model refuses.
+            validated.append((line, None, warnings, _first_error(flatten_errors(error.messages))))
     return validated
 
 
@@ -187,9 +186,14 @@ def _write(
         if outcome.outcome in ("created", "updated", "unchanged", "left_deleted"):
             setattr(summary, outcome.outcome, getattr(summary, outcome.outcome) + 1)
         else:
-            for name, messages in (outcome.errors or {"key": [outcome.outcome]}).items():
-                summary.reject(RowProblem(line, name, " ".join(messages)))
-                break
+            errors = outcome.errors or {"key": [outcome.outcome]}
+            summary.reject(RowProblem(line, *_first_error(errors)))
+
+
+def _first_error(errors: dict[str, list[str]]) -> tuple[str, str]:
+    """The first field an error names, and its messages as one reason: a row is listed once."""
+    name, messages = next(iter(errors.items()))
+    return name, " ".join(messages)
 
 
 def _without_repeats(

@@ -138,11 +138,12 @@ class Mapper:
         location = self._location(row, notes)
         if location:
             event["location"] = location
-        actors = self._actors(row, violence, notes)
+        states = {side: self._side_countries(row, f"gwno{side}") for side in ("a", "b")}
+        actors = self._actors(row, violence, states, notes)
         event["actors"] = actors
         event["sources"] = self._sources(row, ged_id, notes)
         casualties = self._casualties(row, violence, actors, notes)
-        event["details"] = self._details(row, violence, actors, casualties)
+        event["details"] = self._details(violence, actors, states, casualties)
         event["title"] = self._title(violence, actors, casualties, location)
         summary = self._summary(row)
         if summary:
@@ -198,7 +199,9 @@ class Mapper:
                 codes.append(code)
         return codes
 
-    def _actors(self, row: dict, violence: int, notes: RowNotes) -> list[dict]:
+    def _actors(
+        self, row: dict, violence: int, states: dict[str, list[str]], notes: RowNotes
+    ) -> list[dict]:
         actors = []
         for side in ("a", "b"):
             name = text(row, f"side_{side}")
@@ -215,9 +218,8 @@ class Mapper:
                 if violence == 3
                 else f"side_{side}",
             }
-            state = self._side_countries(row, f"gwno{side}")
-            if government and state:
-                actor["country"] = state[0]
+            if government and states[side]:
+                actor["country"] = states[side][0]
             if actor_id and not civilians:
                 actor["identifiers"] = [{"scheme": "ucdp-actor", "value": actor_id}]
             actors.append(actor)
@@ -295,7 +297,11 @@ class Mapper:
         return casualties
 
     def _details(
-        self, row: dict, violence: int, actors: list[dict], casualties: dict | None
+        self,
+        violence: int,
+        actors: list[dict],
+        states: dict[str, list[str]],
+        casualties: dict | None,
     ) -> dict:
         details: dict = {"casualties": casualties} if casualties else {}
         if violence == 3:
@@ -303,9 +309,7 @@ class Mapper:
             if "country" in actors[0]:
                 details["attacker"] = actors[0]["country"]
             return details
-        belligerents = list(
-            dict.fromkeys(self._side_countries(row, "gwnoa") + self._side_countries(row, "gwnob"))
-        )
+        belligerents = list(dict.fromkeys(states["a"] + states["b"]))
         if belligerents:
             details["belligerents"] = belligerents
         return details
