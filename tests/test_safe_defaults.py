@@ -135,8 +135,9 @@ def test_embedded_starts_go_through_the_patient_pg_ctl():
 
 @pytest.fixture
 def as_root_without_pgservers_user(monkeypatch):
-    """This process seen as root, on a machine with no `pgserver` user yet; the useradd
-    calls it would make, recorded instead of made."""
+    """This process seen as root, on a machine with no `pgserver` user yet but a useradd
+    (wherever this test's own PATH finds one: a user's PATH often lacks /usr/sbin); the
+    useradd calls it would make, recorded instead of made."""
 
     def no_such_user(name):
         raise KeyError(name)
@@ -150,6 +151,11 @@ def as_root_without_pgservers_user(monkeypatch):
     monkeypatch.setattr(embedded_postgres.os, "geteuid", lambda: 0)
     monkeypatch.setattr(embedded_postgres.pwd, "getpwnam", no_such_user)
     monkeypatch.setattr(embedded_postgres.subprocess, "run", useradd)
+    monkeypatch.setattr(
+        embedded_postgres.shutil,
+        "which",
+        lambda name: f"/usr/sbin/{name}" if name == "useradd" else None,
+    )
     return calls
 
 
