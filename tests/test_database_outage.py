@@ -42,8 +42,9 @@ CLIENT_THREADS = 10
 BEFORE, AFTER = 1.0, 3.0
 POOL_TIMEOUT = 5.0  # the service's default DATABASE_POOL_TIMEOUT, which a 503 must beat
 # What "fast" means for a 503 while the database is down: a probe refused at once, plus a
-# loaded 2-core machine's scheduling.
-FAST_503_P95, FAST_503_MAX = 0.5, 2.5
+# loaded 2-core machine's scheduling (seen: p95 0.52 s at a load average of 8, when other
+# work shared the cores), well apart from the 5 s a request waiting for the pool would take.
+FAST_503_P95, FAST_503_MAX = 1.0, 2.5
 
 
 def _port_outside_the_ephemeral_range() -> int:
