@@ -1,9 +1,11 @@
 """The docs site and the README that leads into it: the site builds strictly (no broken
-link, missing page, missing heading or page left out of the nav), and every link the
-README makes into docs/ lands on a page and heading of the built site."""
+link, missing page, missing heading or page left out of the nav), every link the README
+makes into docs/ lands on a page and heading of the built site, and the data model page
+shows every kind with a record as the seeds hold it."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -12,6 +14,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import yaml
+
+from schemas import EVENT_KINDS, Event
+from service.seeding import seed_files
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 README = REPOSITORY / "README.md"
@@ -117,3 +123,38 @@ def test_a_broken_link_fails_the_build(tmp_path):
     built = _build(tmp_path / "site", root=copy)
     assert built.returncode != 0
     assert "no-such-heading" in built.stderr
+
+
+# --- The data model page: every kind, each example as the seeds store it ---------------
+
+KIND_EXAMPLE = re.compile(r"^### `([a-z_]+)`\n(.*?)```json\n(.*?)\n```", re.S | re.M)
+
+
+def _kind_examples() -> dict[str, dict]:
+    page = (REPOSITORY / "docs" / "data-model.md").read_text(encoding="utf-8")
+    section = page.split("\n## The kinds\n", 1)[1].split("\n## ", 1)[0]
+    return {kind: json.loads(example) for kind, _, example in KIND_EXAMPLE.findall(section)}
+
+
+def test_data_model_page_has_an_example_of_every_kind():
+    assert list(_kind_examples()) == list(EVENT_KINDS)
+
+
+def test_data_model_page_examples_are_the_seeded_records():
+    seeded = {
+        record["key"]: record
+        for path in seed_files([REPOSITORY / "seeds"])
+        for record in yaml.safe_load(path.read_text(encoding="utf-8"))
+    }
+    examples = [example for example in _kind_examples().values() if "key" in example]
+    assert len(examples) >= len({record["type"] for record in seeded.values()})
+    for example in examples:
+        record = seeded[example["key"]]
+        assert example == {name: record[name] for name in example}, example["key"]
+
+
+def test_data_model_page_examples_of_unseeded_kinds_are_valid_events():
+    made = [example for example in _kind_examples().values() if "key" not in example]
+    assert {example["type"] for example in made} == {"protest", "riot"}
+    for example in made:
+        Event().load({**example, "title": "An example", "sources": [{"publisher": "ACLED"}]})
