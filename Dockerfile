@@ -24,7 +24,7 @@ RUN pip install --constraint deploy/constraints.txt .
 
 USER 10001:10001
 EXPOSE 8000
-# Every setting comes from the environment (see README, "Configuration"). Workers: the
+# Every setting comes from the environment (see docs/operations.md, "Configuration"). Workers: the
 # container's CPU quota (cgroup cpu.max) unless WEB_CONCURRENCY says otherwise.
 # PROMETHEUS_MULTIPROC_DIR: the workers' metrics files, on the container's own /tmp.
 ENV BIND=0.0.0.0:8000 \

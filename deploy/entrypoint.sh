@@ -4,7 +4,7 @@
 #   seed         apply migrations, then load the seed data (compose's one-shot service)
 #   healthcheck  exit 0 when the service answers GET /healthz on its port (HEALTHCHECK)
 #   anything else is run as given (e.g. `flask --app service keys create ...`)
-# Every setting comes from the environment (README, "Configuration").
+# Every setting comes from the environment (docs/operations.md, "Configuration").
 set -eu
 
 command="${1:-serve}"

@@ -45,7 +45,7 @@ def check_connection(conn: psycopg.Connection) -> None:
     poll of the socket (no round trip) tells a healthy connection from a dropped one, and
     only a readable one pays psycopg_pool's full check (a round trip), which raises for
     the dropped one. Checking every checkout with a round trip cost ~85 µs a request
-    (see the README's benchmark notes).
+    (see docs/performance.md).
     """
     if conn.closed:
         raise psycopg.OperationalError("connection is closed")

@@ -10,8 +10,8 @@ one of these. Each rule is also stated in words in the spec's descriptions.
 
 This module is also a schemathesis hooks module, so the CLI runs the same checks:
 ``SCHEMATHESIS_HOOKS=contract_rules PYTHONPATH=tests st run … --checks all
---exclude-checks positive_data_acceptance,use_after_free`` (see the README, "The
-contract").
+--exclude-checks positive_data_acceptance,use_after_free`` (see docs/contract.md,
+"The contract").
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 breaks the spec, no valid request refused (but for the rules in contract_rules.py, which
 the spec states in words only), no invalid request accepted.
 
-The default run is short (a few examples per operation and mode); the README's contract
-command runs the CLI with 100 examples and the stateful phase against a server.
+The default run is short (a few examples per operation and mode); the contract page's
+command (docs/contract.md) runs the CLI with 100 examples and the stateful phase against a server.
 """
 
 from __future__ import annotations

@@ -306,9 +306,9 @@ def test_seeded_facts_read_back_through_the_api(app, client):
     assert statement["details"]["quote"].startswith("We exchanged views on the situation")
 
 
-def test_readme_table_lists_every_seeded_event():
-    readme = (REPOSITORY / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Seed data", 1)[1].split("\n## ", 1)[0]
+def test_data_model_page_table_lists_every_seeded_event():
+    page = (REPOSITORY / "docs" / "data-model.md").read_text(encoding="utf-8")
+    section = page.split("## Seed data", 1)[1].split("\n## ", 1)[0]
     rows = {
         tuple(cells)
         for line in section.splitlines()
@@ -316,15 +316,15 @@ def test_readme_table_lists_every_seeded_event():
         for cells in [[cell.strip() for cell in line.strip("|").split("|")]]
     }
     seeded = {
-        (record["type"], _readme_date(record), record["title"])
+        (record["type"], _table_date(record), record["title"])
         for path in SEED_FILES
         for record in yaml.safe_load(path.read_text(encoding="utf-8"))
     }
     assert rows == seeded
 
 
-def _readme_date(record: dict) -> str:
-    """How the README's table writes a record's date."""
+def _table_date(record: dict) -> str:
+    """How the data model page's table writes a record's date."""
     if record.get("date_basis") == "on_or_before":
         return f"on or before {record['date']}"
     if "end_date" in record:

@@ -30,6 +30,11 @@ schema for `details`.
 
 To search, map and read them in a browser, open the [explorer](/explore) (reads only).
 
+The guides (getting started, the data model with every kind, search, writes and bulk,
+imports, the change feed, operations, performance, the contract) are the `docs/` folder of
+this service's repository, which is also a site: `mkdocs serve -a localhost:8001` in a
+clone serves it (`mkdocs build` writes it as static files), and it links back to this page.
+
 Figures keep their hedges (`{"min": 25000, "max": 30000}`, `{"min": 100}`,
 `{"value": 4000, "approximate": true}`); every event names its sources and whom they
 cite; every write keeps the previous version (`/v1/events/{id}/revisions`).
