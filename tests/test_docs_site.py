@@ -72,6 +72,30 @@ def test_docs_site_builds_strictly(site):
     assert (site / "data-model" / "index.html").is_file()
 
 
+class _Loads(HTMLParser):
+    """What a page loads (scripts, styles, images), not what it merely links to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loads: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag in ("script", "img") and attrs.get("src"):
+            self.loads.append(attrs["src"])
+        if tag == "link" and attrs.get("rel") == "stylesheet" and attrs.get("href"):
+            self.loads.append(attrs["href"])
+
+
+def test_no_page_of_the_site_loads_anything_from_another_host(site):
+    remote = []
+    for page in site.rglob("*.html"):
+        parser = _Loads()
+        parser.feed(page.read_text(encoding="utf-8"))
+        remote += [(page.name, url) for url in parser.loads if re.match(r"(https?:)?//", url)]
+    assert remote == []
+
+
 def test_every_readme_link_into_docs_resolves(site):
     links = [
         target
