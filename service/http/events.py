@@ -71,6 +71,22 @@ EVENT_ID = {
     "description": "The event's `id`.",
     "example": examples.example_event_id(),
 }
+# The writes name it again, each with a default of its own (the docs page's sandbox):
+# "Try it out" on one of them leaves the event the reads default to as it is.
+EVENT_TO_CHANGE = {
+    **EVENT_ID,
+    "required": True,
+    "schema": {"type": "string", "format": "uuid"},
+    "description": "The event's `id`. The default is the sandbox event seeded for trying "
+    "replace and patch.",
+    "example": examples.event_to_change_id(),
+}
+EVENT_TO_DELETE = {
+    **EVENT_TO_CHANGE,
+    "description": "The event's `id`. The default is the sandbox event seeded for trying "
+    "delete (a second try answers 410 until `flask --app service seed` restores it).",
+    "example": examples.event_to_delete_id(),
+}
 STORED_EXAMPLE = examples.stored_example()
 # The fields the service sets that a PUT may send back from a GET.
 READ_BACK_FIELDS = ("id", "version", "created_at", "updated_at")
@@ -338,7 +354,7 @@ class EventById(MethodView):
     @blp.doc(
         operationId="replaceEvent",
         requestBody=REPLACE_BODY,
-        parameters=[IF_MATCH],
+        parameters=[EVENT_TO_CHANGE, IF_MATCH],
         responses={200: {"links": _links(*_ON_AN_EVENT)}},
     )
     @blp.response(200, Event, example=STORED_EXAMPLE, headers={"ETag": ETAG_HEADER})
@@ -367,7 +383,7 @@ class EventById(MethodView):
     @blp.requires_scope("write")
     @blp.doc(
         operationId="patchEvent",
-        parameters=[IF_MATCH],
+        parameters=[EVENT_TO_CHANGE, IF_MATCH],
         responses={200: {"links": _links(*_ON_AN_EVENT)}},
         requestBody={
             "required": True,
@@ -398,7 +414,7 @@ class EventById(MethodView):
         return event_response(stored)
 
     @blp.requires_scope("write")
-    @blp.doc(operationId="deleteEvent", parameters=[IF_MATCH])
+    @blp.doc(operationId="deleteEvent", parameters=[EVENT_TO_DELETE, IF_MATCH])
     @blp.response(204)
     @blp.answers(400, 404, 410, 412, 428)
     @blp.uses_database
