@@ -26,12 +26,6 @@ def spec(client):
     return client.get("/openapi.json").get_json()
 
 
-@pytest.fixture
-def seeded(app):
-    result = app.test_cli_runner().invoke(args=["seed"])
-    assert result.exit_code == 0, result.output
-
-
 def _request_examples(operation: dict, media_type: str = "application/json") -> dict:
     return operation["requestBody"]["content"][media_type]["examples"]
 
