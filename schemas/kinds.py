@@ -16,7 +16,9 @@ from schemas.common import (
     Quantity,
     StrictSchema,
     any_given,
+    forbids,
     given,
+    none_given,
 )
 from schemas.event import event_kind
 from schemas.fields import (
@@ -286,12 +288,17 @@ class LogisticsMovementDetails(StrictSchema):
             for name in {"origin_country", "destination_country"} - set(directed):
                 raise ValidationError("Required unless between is given.", name)
 
-    json_schema_extra = {
-        "oneOf": [
-            {**given("between"), "not": any_given(("origin_country", "destination_country"))},
-            {**given("origin_country", "destination_country"), "not": given("between")},
-        ]
-    }
+    # Forbidden: between with a direction, and no between without both directions.
+    json_schema_extra = forbids(
+        {
+            **given("between"),
+            "anyOf": [given("origin_country"), given("destination_country")],
+        },
+        {
+            **none_given("between"),
+            "anyOf": [none_given("origin_country"), none_given("destination_country")],
+        },
+    )
 
 
 @event_kind("publication")
