@@ -44,14 +44,18 @@ def none_given(*names: str, **properties: dict) -> dict:
     return {"properties": {**{name: ABSENT for name in names}, **properties}}
 
 
-def forbids(*shapes: dict) -> dict:
-    """JSON Schema for "the object has none of these shapes"."""
-    return {"not": shapes[0] if len(shapes) == 1 else {"anyOf": list(shapes)}}
+def forbids(*shapes: dict, rule: str) -> dict:
+    """JSON Schema for "the object has none of these shapes", with ``rule`` in words as
+    its description (generators copy it into the model's documentation)."""
+    return {
+        "description": rule,
+        "not": shapes[0] if len(shapes) == 1 else {"anyOf": list(shapes)},
+    }
 
 
 def any_given(names: tuple[str, ...]) -> dict:
     """JSON Schema for "at least one of ``names`` is present": not none of them."""
-    return forbids(none_given(*names))
+    return forbids(none_given(*names), rule=f"Give at least one of: {', '.join(names)}.")
 
 
 class StrictSchema(Schema):
@@ -431,6 +435,8 @@ class Casualties(CasualtyFigures):
                 "anyOf": [given(name) for name in cls.figures],
             },
             none_given(*cls.figures, none_reported={"const": False}),
+            rule=f"Give at least one of: {', '.join(cls.figures)}; or none_reported: true, "
+            "without them.",
         )
 
     by_party = BoundedList(

@@ -82,7 +82,10 @@ class VisitDetails(StrictSchema):
 
 @event_kind("statement")
 class StatementDetails(StrictSchema):
-    """Something said or written: its words when quoted, its gist when paraphrased."""
+    """Something said or written: its words when quoted, its gist when paraphrased.
+
+    Give at least one of quote and gist.
+    """
 
     speaker = BoundedString(required=True)
     quote = BoundedString(
@@ -257,7 +260,10 @@ class TransportMeans(CountedItems):
 
 @event_kind("logistics_movement")
 class LogisticsMovementDetails(StrictSchema):
-    """Military transport between places: ships, aircraft, trains."""
+    """Military transport between places: ships, aircraft, trains.
+
+    Give origin_country and destination_country, or between (either direction), not both.
+    """
 
     origin_country = CountryCode()
     destination_country = CountryCode()
@@ -298,6 +304,7 @@ class LogisticsMovementDetails(StrictSchema):
             **none_given("between"),
             "anyOf": [none_given("origin_country"), none_given("destination_country")],
         },
+        rule="Give origin_country and destination_country, or between, not both.",
     )
 
 
