@@ -134,3 +134,13 @@ def test_each_error_response_shows_an_example_of_its_own_status(spec):
         if name != "DEFAULT_ERROR" and "content" in response
     }
     assert {400, 404, 409, 412, 422, 503} <= statuses
+
+
+def test_the_bulk_example_creates_its_events_twice_and_touches_no_seeded_one(client, seeded, spec):
+    operation = spec["paths"]["/v1/events/bulk"]["post"]
+    value = next(iter(_request_examples(operation).values()))["value"]
+    assert value and all("key" not in item for item in value)
+    for _ in range(2):
+        response = client.post("/v1/events/bulk", json=value)
+        assert response.status_code == 200, response.get_json()
+        assert {item["outcome"] for item in response.get_json()["items"]} == {"created"}

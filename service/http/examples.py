@@ -4,7 +4,8 @@ The docs page pre-fills "Try it out" with these, so every operation works with i
 defaults against a server that loaded the seeds (`flask --app service serve` does), and
 no write's defaults break another operation's:
 - a create sends a seed record of the chosen kind without its `key` (a key would make a
-  second try a 409) and without its links (they name other seeded events);
+  second try a 409) and without its links (they name other seeded events), and so does
+  each item of a bulk write;
 - a read or revisions names the seeded meeting by its id, which is the same on every
   installation (an event with a key has an id derived from it); no default writes it;
 - a replace or patch names the sandbox event to change (seeds/sandbox.yaml), and a
@@ -93,6 +94,16 @@ def create_examples() -> dict[str, dict]:
         }
         for kind, record in first_of_kind.items()
     }
+
+
+def bulk_example() -> dict:
+    """A batch of two create examples: keyless, so each try creates them again.
+
+    Without one, the docs page would make up a batch from the schema, whose `key` example
+    names the seeded meeting: a batch that updates by key could overwrite it.
+    """
+    values = [example["value"] for example in create_examples().values()][:2]
+    return {"two": {"summary": "Two events (without keys: created on every try)", "value": values}}
 
 
 def replace_example() -> dict:
