@@ -31,9 +31,31 @@ def given(*names: str, **properties: dict) -> dict:
     return schema
 
 
+# A rule across fields is stated as the shapes it forbids, under `not`: validators (and
+# schemathesis) apply it, while client generators, which build types from `properties`
+# and alternatives (`anyOf`, `oneOf`), skip `not` and keep the object a plain model. As
+# alternatives of `required` lists, the same rules made openapi-python-client type the
+# object `Any` and openapi-typescript `unknown`.
+ABSENT = {"not": {}}  # a member's schema that nothing matches: the member is absent
+
+
+def none_given(*names: str, **properties: dict) -> dict:
+    """JSON Schema for "none of ``names`` is present" (and ``properties`` match, if given)."""
+    return {"properties": {**{name: ABSENT for name in names}, **properties}}
+
+
+def forbids(*shapes: dict, rule: str) -> dict:
+    """JSON Schema for "the object has none of these shapes", with ``rule`` in words as
+    its description (generators copy it into the model's documentation)."""
+    return {
+        "description": rule,
+        "not": shapes[0] if len(shapes) == 1 else {"anyOf": list(shapes)},
+    }
+
+
 def any_given(names: tuple[str, ...]) -> dict:
-    """JSON Schema for "at least one of ``names`` is present"."""
-    return {"anyOf": [given(name) for name in names]}
+    """JSON Schema for "at least one of ``names`` is present": not none of them."""
+    return forbids(none_given(*names), rule=f"Give at least one of: {', '.join(names)}.")
 
 
 class StrictSchema(Schema):
@@ -406,13 +428,16 @@ class Casualties(CasualtyFigures):
 
     @classmethod
     def _rule_schema(cls) -> dict:
-        none_reported = given("none_reported", none_reported={"const": True})
-        return {
-            "anyOf": [
-                {**none_reported, "not": cls._counts_someone_schema()},
-                {**cls._counts_someone_schema(), "not": none_reported},
-            ]
-        }
+        # Forbidden: "none reported" with figures, and neither of them.
+        return forbids(
+            {
+                **given("none_reported", none_reported={"const": True}),
+                "anyOf": [given(name) for name in cls.figures],
+            },
+            none_given(*cls.figures, none_reported={"const": False}),
+            rule=f"Give at least one of: {', '.join(cls.figures)}; or none_reported: true, "
+            "without them.",
+        )
 
     by_party = BoundedList(
         fields.Nested(PartyCasualties),

@@ -16,7 +16,9 @@ from schemas.common import (
     Quantity,
     StrictSchema,
     any_given,
+    forbids,
     given,
+    none_given,
 )
 from schemas.event import event_kind
 from schemas.fields import (
@@ -80,7 +82,10 @@ class VisitDetails(StrictSchema):
 
 @event_kind("statement")
 class StatementDetails(StrictSchema):
-    """Something said or written: its words when quoted, its gist when paraphrased."""
+    """Something said or written: its words when quoted, its gist when paraphrased.
+
+    Give at least one of quote and gist.
+    """
 
     speaker = BoundedString(required=True)
     quote = BoundedString(
@@ -255,7 +260,10 @@ class TransportMeans(CountedItems):
 
 @event_kind("logistics_movement")
 class LogisticsMovementDetails(StrictSchema):
-    """Military transport between places: ships, aircraft, trains."""
+    """Military transport between places: ships, aircraft, trains.
+
+    Give origin_country and destination_country, or between (either direction), not both.
+    """
 
     origin_country = CountryCode()
     destination_country = CountryCode()
@@ -286,12 +294,18 @@ class LogisticsMovementDetails(StrictSchema):
             for name in {"origin_country", "destination_country"} - set(directed):
                 raise ValidationError("Required unless between is given.", name)
 
-    json_schema_extra = {
-        "oneOf": [
-            {**given("between"), "not": any_given(("origin_country", "destination_country"))},
-            {**given("origin_country", "destination_country"), "not": given("between")},
-        ]
-    }
+    # Forbidden: between with a direction, and no between without both directions.
+    json_schema_extra = forbids(
+        {
+            **given("between"),
+            "anyOf": [given("origin_country"), given("destination_country")],
+        },
+        {
+            **none_given("between"),
+            "anyOf": [none_given("origin_country"), none_given("destination_country")],
+        },
+        rule="Give origin_country and destination_country, or between, not both.",
+    )
 
 
 @event_kind("publication")

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from flask import current_app, g, request
@@ -97,15 +98,29 @@ def _authenticate(header: str) -> Caller:
     return Caller(stored.id, stored.name, granted_scopes(stored.scopes))
 
 
+def key_required(scope: str, config: Mapping) -> bool:
+    """Whether a request for ``scope`` must send a key under ``config``.
+
+    A ``read`` needs one only when ``REQUIRE_READ_KEY`` is set, ``metrics`` unless
+    ``METRICS_PUBLIC`` is; every other scope always does. The spec declares each
+    operation's security from this (``service.http.api``).
+    """
+    if scope == "read":
+        return bool(config["REQUIRE_READ_KEY"])
+    if scope == "metrics":
+        return not config["METRICS_PUBLIC"]
+    return True
+
+
 def authorize(scope: str) -> Caller | None:
     """Check the request's key for ``scope``; the caller, or None for an open anonymous read.
 
-    A ``read`` needs a key only when ``REQUIRE_READ_KEY`` is set; every other scope always
-    does. Raises ``Unauthenticated`` (401) or ``InsufficientScope`` (403).
+    Without a key, an open read (``key_required``) passes as anonymous; anything else
+    raises ``Unauthenticated`` (401). A key without ``scope``: ``InsufficientScope`` (403).
     """
     header = request.headers.get("Authorization")
     if header is None:
-        if scope == "read" and not current_app.config["REQUIRE_READ_KEY"]:
+        if scope == "read" and not key_required(scope, current_app.config):
             g.caller = None
             return None
         raise Unauthenticated(

@@ -24,8 +24,19 @@ from service.storage.events import EventStore
 
 SEED_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 # What loading did with each event. A seeded event deleted through the API stays
-# deleted: the operator removed it on purpose, and the store never resurrects events.
-OUTCOMES = ("created", "updated", "unchanged", "left deleted")
+# deleted: the operator removed it on purpose. Only the sandbox is restored.
+OUTCOMES = ("created", "updated", "unchanged", "restored", "left deleted")
+# The docs page's sandbox (seeds/sandbox.yaml): the events its "Try it out" replaces,
+# patches and deletes by default (service/http/examples.py), so that trying the writes
+# leaves the article's events alone. Seeding puts them back as the file has them; a
+# deleted one is stored again as a new version of the same id (an `update` after the
+# `delete` in its revisions and in the change feed), because the spec's defaults name
+# that id, and because history is only ever appended to: the deletion stays on record.
+SANDBOX_TO_CHANGE = "sandbox-replace-and-patch"
+SANDBOX_TO_DELETE = "sandbox-delete"
+SANDBOX_KEYS = frozenset({SANDBOX_TO_CHANGE, SANDBOX_TO_DELETE})
+# Shown only when they happened.
+_SHOWN_IF_ANY = ("restored", "left deleted")
 
 EVENT = Event()
 
@@ -113,7 +124,7 @@ def load_events(store: EventStore, path: Path, events: list[dict]) -> Counter:
     loader created meanwhile), so nothing of the file stays.
     """
     try:
-        outcomes = write_events(store, events, atomic=True)
+        outcomes = write_events(store, events, atomic=True, restorable=SANDBOX_KEYS)
     except BatchRefused as refusal:
         raise BadSeedFile(
             path,
@@ -155,14 +166,15 @@ def seed_database(
 
 def describe(outcomes: Counter) -> str:
     """Counts as the command prints them: ``created 3, updated 1, unchanged 14``."""
-    shown = [name for name in OUTCOMES if name != "left deleted" or outcomes[name]]
+    shown = [name for name in OUTCOMES if name not in _SHOWN_IF_ANY or outcomes[name]]
     return ", ".join(f"{name} {outcomes[name]}" for name in shown)
 
 
 @click.command("seed")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 def seed_command(paths: tuple[Path, ...]):
-    """Load seed events (default: every file in SEEDS_DIR): create, update, or leave each."""
+    """Load seed events (default: every file in SEEDS_DIR): create, update, or leave each;
+    restore the docs page's sandbox."""
     paths = paths or (Path(current_app.config["SEEDS_DIR"]),)
     files = seed_files(paths)
     if not files:

@@ -218,3 +218,22 @@ def live_nginx(live_gunicorn):
         pytest.skip(NGINX_INSTALL_HINT)
     with Nginx(f"127.0.0.1:{live_gunicorn.port}") as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium, driven by Playwright, for one test module (see tests/browser.py)."""
+    import browser as shared
+
+    with shared.require_browser().sync_playwright() as playwright:
+        launched = shared.launch(playwright)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def seeded(app):
+    """The seeds, loaded into the (emptied) test database the live servers serve."""
+    result = app.test_cli_runner().invoke(args=["seed"])
+    assert result.exit_code == 0, result.output
+    return app

@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from conftest import TEST_KEYS, bearer
 from examples import example
+from flask.testing import FlaskClient
 
 WRITE_REQUESTS = [
     ("post", "/v1/events"),
@@ -64,9 +65,37 @@ def test_spec_declares_the_bearer_scheme_and_each_operations_scope(client):
         assert operation["security"] == [{"apiKey": []}], f"{method} {path}"
         assert {"401", "403"} <= set(operation["responses"]), f"{method} {path}"
     for method, path in _operations(client, "read"):
-        # Open by default: the spec offers the read with no key, or with one.
+        # Open by default: no requirement (the docs page shows no padlock).
         operation = spec["paths"][path][method]
-        assert operation["security"] == [{}, {"apiKey": []}], f"{method} {path}"
+        assert operation["security"] == [], f"{method} {path}"
+
+
+@pytest.mark.parametrize(
+    "settings", [{}, {"REQUIRE_READ_KEY": True}, {"METRICS_PUBLIC": True}], ids=str
+)
+def test_each_operations_declared_security_is_what_an_anonymous_request_meets(
+    make_app, event_id, settings
+):
+    # The padlock on the docs page is the spec's `security`: an operation that declares a
+    # requirement refuses a request without a key (401), and one that declares none
+    # answers it, whatever the server's settings.
+    app = make_app(**settings)
+    anonymous = FlaskClient(app, app.response_class)
+    spec = anonymous.get("/openapi.json").get_json()
+    declared, refused = {}, {}
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            requirements = operation.get("security", spec["security"])
+            # One requirement met is enough; an empty one (`{}`) is met by sending nothing.
+            declared[(method, path)] = bool(requirements) and {} not in requirements
+            refused[(method, path)] = _call(anonymous, method, path, event_id).status_code == 401
+    assert declared == refused
+    assert any(declared.values()) and not all(declared.values())
+    reads = _operations(anonymous, "read")
+    assert all(declared[read] == bool(settings.get("REQUIRE_READ_KEY")) for read in reads)
+    assert declared[("get", "/metrics")] == (not settings.get("METRICS_PUBLIC"))
 
 
 def test_every_write_without_a_key_is_401_with_a_bearer_challenge(client, anonymous, event_id):

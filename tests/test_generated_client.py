@@ -2,7 +2,11 @@
 would: a change to the contract that breaks generated clients fails here.
 
 openapi-python-client (pinned in the dev extra) generates the client into a temporary
-folder at the start of the module; nothing generated is committed.
+folder at the start of the module; nothing generated is committed. The TypeScript types
+integrators generate (openapi-typescript, pinned with typescript in tests/typescript/)
+are made the same way. Code that reads a hedged figure through each is type-checked
+(`mypy --strict`, `tsc --strict`): a rule across fields that a generator reads as
+"anything" (`Any`, `unknown`) fails here.
 """
 
 from __future__ import annotations
@@ -11,9 +15,9 @@ import csv
 import importlib
 import io
 import json
+import shutil
 import subprocess
 import sys
-import typing
 from pathlib import Path
 from uuid import UUID
 
@@ -21,8 +25,40 @@ import pytest
 from conftest import TEST_KEYS
 from examples import example
 
+from schemas import EVENT_KINDS
+
 OPENAPI_YAML = Path(__file__).parent.parent / "openapi.yaml"
 PACKAGE = "events_client"
+TYPESCRIPT = Path(__file__).parent / "typescript"  # package.json and lock: the pinned tools
+
+# Reads the lower bound of a deployment's personnel through the generated models.
+READS_PERSONNEL_PY = f"""
+from {PACKAGE}.models import DeploymentEvent
+from {PACKAGE}.types import Unset
+
+
+def personnel_min(event: DeploymentEvent) -> float | None:
+    personnel = event.details.personnel
+    if isinstance(personnel, Unset) or isinstance(personnel.min_, Unset):
+        return None
+    return personnel.min_
+"""
+READS_PERSONNEL_TS = """
+import type { components } from "./events";
+
+type DeploymentEvent = components["schemas"]["DeploymentEvent"];
+
+export function personnelMin(event: DeploymentEvent): number | undefined {
+  return event.details.personnel?.min;
+}
+"""
+# The same read, used as text: only a checker that knows the figure's type refuses it.
+MISREADS_PERSONNEL_PY = READS_PERSONNEL_PY.replace(
+    "return personnel.min_", "return personnel.min_.upper()"
+)
+MISREADS_PERSONNEL_TS = READS_PERSONNEL_TS.replace(
+    "personnel?.min;", "personnel?.min?.toUpperCase();"
+)
 
 
 @pytest.fixture(scope="module")
@@ -129,13 +165,11 @@ def test_patch_through_the_generated_client_is_a_merge_patch(generated, api):
     create = importlib.import_module(f"{generated.__name__}.api.events.create_event")
     patch = importlib.import_module(f"{generated.__name__}.api.events.patch_event")
     event_id = create.sync(client=api, body=models.MeetingEvent.from_dict(example(tags=["one"]))).id
-    body_type = patch.sync_detailed.__annotations__["body"]
-    body_class = getattr(models, body_type) if isinstance(body_type, str) else body_type
-    # With EventPatch under both media types, the generator types the body as a union of
-    # its model for each: either serves.
-    body_class = next(iter(typing.get_args(body_class)), body_class)
+    # The spec offers the patch as merge-patch only, so that is what the client sends.
+    kwargs = patch._get_kwargs(event_id, body=models.EventPatch.from_dict({"tags": ["two"]}))
+    assert kwargs["headers"]["Content-Type"] == "application/merge-patch+json"
     patched = patch.sync_detailed(
-        event_id, client=api, body=body_class.from_dict({"tags": ["two"]})
+        event_id, client=api, body=models.EventPatch.from_dict({"tags": ["two"]})
     )
     assert patched.status_code == 200, patched.content
     assert patched.parsed.tags == ["two"] and patched.parsed.version == 2
@@ -188,3 +222,84 @@ def test_an_invalid_event_comes_back_as_a_typed_problem(generated, api):
     assert response.status_code == 422
     assert isinstance(response.parsed, models.Problem)
     assert response.parsed.errors.to_dict()
+
+
+def _type_check(folder: Path, file_name: str, source: str, checker: list[str]):
+    """Write ``source`` into ``folder`` as ``file_name`` and run ``checker`` on it there."""
+    (folder / file_name).write_text(source)
+    return subprocess.run(
+        [*checker, file_name], cwd=folder, capture_output=True, text=True, timeout=300
+    )
+
+
+def _mypy(folder: Path, source: str) -> subprocess.CompletedProcess:
+    # Only the file is checked: the generated code is the generator's.
+    strict = ["--strict", "--follow-imports=silent", "--no-incremental"]
+    return _type_check(
+        folder, "reads_personnel.py", source, [sys.executable, "-m", "mypy", *strict]
+    )
+
+
+def test_the_python_client_types_a_deployments_personnel_under_mypy_strict(generation):
+    folder, _ = generation
+    checked = _mypy(folder, READS_PERSONNEL_PY)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    misread = _mypy(folder, MISREADS_PERSONNEL_PY)
+    assert misread.returncode == 1 and '"float" has no attribute "upper"' in misread.stdout
+
+
+@pytest.fixture(scope="module")
+def typescript_types(tmp_path_factory) -> Path:
+    """A folder holding openapi-typescript's types of openapi.yaml (``events.d.ts``)."""
+    if shutil.which("npm") is None:
+        pytest.skip("the TypeScript check needs node and npm (apt-get install -y npm)")
+    bins = TYPESCRIPT / "node_modules" / ".bin"
+    if not (bins / "tsc").exists() or not (bins / "openapi-typescript").exists():
+        installed = subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=TYPESCRIPT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert installed.returncode == 0, installed.stderr
+    folder = tmp_path_factory.mktemp("typescript")
+    generated = subprocess.run(
+        [str(bins / "openapi-typescript"), str(OPENAPI_YAML), "-o", str(folder / "events.d.ts")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert generated.returncode == 0, generated.stdout + generated.stderr
+    return folder
+
+
+def _tsc(folder: Path, source: str) -> subprocess.CompletedProcess:
+    tsc = str(TYPESCRIPT / "node_modules" / ".bin" / "tsc")
+    options = ["--strict", "--noEmit", "--target", "es2022", "--module", "es2022"]
+    options += ["--moduleResolution", "bundler"]
+    return _type_check(folder, "reads_personnel.ts", source, [tsc, *options])
+
+
+def test_the_typescript_types_type_a_deployments_personnel_under_tsc_strict(typescript_types):
+    checked = _tsc(typescript_types, READS_PERSONNEL_TS)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    misread = _tsc(typescript_types, MISREADS_PERSONNEL_TS)
+    assert misread.returncode != 0
+    assert "Property 'toUpperCase' does not exist on type 'number'" in misread.stdout
+
+
+def test_every_figure_and_details_is_a_model_not_any(generated, typescript_types):
+    # Quantity, every kind's details and the casualty figures: models in Python, object
+    # types in TypeScript (the "at least one of" rules live under `not`, which both skip).
+    models = _module(generated, "models")
+    names = ["Quantity", "Casualties", "PartyCasualties"] + [
+        f"{''.join(part.title() for part in kind.split('_'))}Details" for kind in EVENT_KINDS
+    ]
+    for name in names:
+        assert isinstance(getattr(models, name), type), name
+    # The annotation is a string (the models refer to each other under TYPE_CHECKING).
+    assert str(models.DeploymentDetails.__annotations__["personnel"]) == "Quantity | Unset"
+    declared = (typescript_types / "events.d.ts").read_text()
+    for name in names:
+        assert f"        {name}: {{\n" in declared, name

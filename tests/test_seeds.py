@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from schemas import Event
-from service.seeding import read_seed_file, seed_files
+from service.seeding import SANDBOX_KEYS, SANDBOX_TO_DELETE, read_seed_file, seed_files
 from service.storage import event_store
 from service.storage.rows import client_view
 
@@ -20,7 +20,10 @@ SEED_FILES = seed_files([SEEDS])
 ARTICLE_SEED = SEEDS / "2025-07-13-ani-lavrov-visits-north-korea.yaml"
 # The seed file as main held it before issue 11's corrections.
 OLD_ARTICLE_SEED = REPOSITORY / "tests" / "data" / "seeds-before-issue-11.yaml"
-SEEDED_COUNT = 20
+SANDBOX_SEED = SEEDS / "sandbox.yaml"
+ARTICLE_COUNT = 20
+# The article's events and the docs page's sandbox.
+SEEDED_COUNT = ARTICLE_COUNT + len(SANDBOX_KEYS)
 PLANNED_DEPLOYMENT = "2025-07-north-korea-prepares-25000-30000-more-troops"
 VISIT = "2025-07-11-lavrov-visits-north-korea"
 KIM_MEETING = "2025-07-12-lavrov-meets-kim-jong-un"
@@ -82,10 +85,20 @@ def test_seed_record_validates(record):
     Event().load(record)
 
 
+def test_seed_files_hold_the_article_and_the_sandbox():
+    assert SEED_FILES == [ARTICLE_SEED, SANDBOX_SEED]
+    sandbox = read_seed_file(SANDBOX_SEED)
+    assert {event["key"] for event in sandbox} == SANDBOX_KEYS
+    for event in sandbox:  # says what it is wherever it is listed
+        assert event["title"].startswith("Sandbox: ") and event["tags"] == ["sandbox"]
+        assert event["summary"].startswith("Not a real event.")
+        assert "related" not in event
+
+
 def test_seed_files_hold_every_event_of_the_article_once():
-    events = [event for path in SEED_FILES for event in read_seed_file(path)]
+    events = read_seed_file(ARTICLE_SEED)
     keys = [event["key"] for event in events]
-    assert len(keys) == len(set(keys)) == SEEDED_COUNT
+    assert len(keys) == len(set(keys)) == ARTICLE_COUNT
     assert Counter(event["type"] for event in events) == {
         "visit": 2,
         "meeting": 3,
@@ -135,7 +148,7 @@ def test_seed_updates_a_changed_record_with_a_revision(app, client, tmp_path):
     result = _seed(app, changed)
 
     assert result.exit_code == 0, result.output
-    assert f"created 0, updated 1, unchanged {SEEDED_COUNT - 1}" in result.output
+    assert f"created 0, updated 1, unchanged {ARTICLE_COUNT - 1}" in result.output
     event = _events_by_key(client)[key]
     assert (event["version"], event["title"]) == (2, "Russian drones strike Kyiv from every side")
     revisions = client.get(f"/v1/events/{event['id']}/revisions").json["items"]
@@ -154,8 +167,43 @@ def test_seed_leaves_a_deleted_event_deleted(app, client):
     result = _seed(app)
 
     assert result.exit_code == 0, result.output
-    assert f"created 0, updated 0, unchanged {SEEDED_COUNT - 1}, left deleted 1" in result.output
+    assert f"created 0, updated 0, unchanged {ARTICLE_COUNT - 1}, left deleted 1" in result.output
     assert client.get(f"/v1/events/{deleted['id']}").status_code == 410
+
+
+def test_seed_restores_the_deleted_sandbox_as_a_new_version_of_its_id(app, client):
+    assert _seed(app).exit_code == 0
+    sandbox = _events_by_key(client)[SANDBOX_TO_DELETE]
+    assert client.delete(f"/v1/events/{sandbox['id']}").status_code == 204
+    assert client.get(f"/v1/events/{sandbox['id']}").status_code == 410
+
+    result = _seed(app)
+
+    assert result.exit_code == 0, result.output
+    assert f"{SANDBOX_SEED}: created 0, updated 0, unchanged 1, restored 1" in result.output
+    restored = client.get(f"/v1/events/{sandbox['id']}")
+    assert restored.status_code == 200
+    assert restored.headers["ETag"] == '"v3"'
+    assert {k: v for k, v in restored.json.items() if k != "updated_at"} == {
+        **{k: v for k, v in sandbox.items() if k != "updated_at"},
+        "version": 3,
+    }
+    # The history is appended to: the deletion stays on record, and the change feed
+    # tells its followers that the event is back.
+    revisions = client.get(f"/v1/events/{sandbox['id']}/revisions").json["items"]
+    assert [(r["version"], r["operation"]) for r in revisions] == [
+        (1, "create"),
+        (2, "delete"),
+        (3, "update"),
+    ]
+    assert "deleted_at" in revisions[1]["event"] and "deleted_at" not in revisions[2]["event"]
+    changes = client.get("/v1/changes?limit=100").json["items"]
+    assert [(c["version"], c["operation"]) for c in changes if c["event_id"] == sandbox["id"]][
+        -2:
+    ] == [(2, "delete"), (3, "update")]
+    # Searchable again, and seeding once more leaves it.
+    assert sandbox["id"] in {e["id"] for e in client.get("/v1/events?tag=sandbox").json["items"]}
+    assert f"{SANDBOX_SEED}: created 0, updated 0, unchanged 2" in _seed(app).output
 
 
 def test_seed_refuses_invalid_yaml_and_loads_nothing(app, client, tmp_path):
@@ -207,7 +255,7 @@ def test_seed_names_every_bad_record_by_index_and_field(app, tmp_path):
         "record 5 (key '2025-07-12-lavrov-says-north-korea-backs-war-aims'): key: "
         "Duplicate of record 4."
     ) in result.output
-    assert f"record {SEEDED_COUNT}: _body: An event must be a JSON object." in result.output
+    assert f"record {ARTICLE_COUNT}: _body: An event must be a JSON object." in result.output
 
 
 def test_seed_rolls_back_a_file_whose_link_names_no_event(app, client, tmp_path):
@@ -222,7 +270,7 @@ def test_seed_rolls_back_a_file_whose_link_names_no_event(app, client, tmp_path)
 
     assert result.exit_code != 0
     assert (
-        f"record {SEEDED_COUNT - 1} (key '2025-07-10-russian-drone-attack-on-kyiv-from-all-"
+        f"record {ARTICLE_COUNT - 1} (key '2025-07-10-russian-drone-attack-on-kyiv-from-all-"
         "directions'): related.0.event: No event has the id or key '2025-07-08-no-such-event'"
         in result.output
     )
@@ -236,9 +284,9 @@ def test_seed_loads_good_files_and_refuses_only_the_bad_one(app, client, tmp_pat
     result = _seed(app, ARTICLE_SEED, broken)
 
     assert result.exit_code != 0
-    assert f"{ARTICLE_SEED}: created {SEEDED_COUNT}" in result.output
+    assert f"{ARTICLE_SEED}: created {ARTICLE_COUNT}" in result.output
     assert f"{broken}: record 0 (key 'a-meeting'): title: " in result.output
-    assert len(_events_by_key(client)) == SEEDED_COUNT
+    assert len(_events_by_key(client)) == ARTICLE_COUNT
 
 
 def test_seed_refuses_a_key_that_two_files_of_one_run_hold(app, client, tmp_path):
@@ -251,7 +299,7 @@ def test_seed_refuses_a_key_that_two_files_of_one_run_hold(app, client, tmp_path
         f"{copy}: record 0 (key '2025-07-11-lavrov-visits-north-korea'): key: Also in "
         f"{ARTICLE_SEED}."
     ) in result.output
-    assert len(_events_by_key(client)) == SEEDED_COUNT
+    assert len(_events_by_key(client)) == ARTICLE_COUNT
 
 
 def test_seeded_facts_read_back_through_the_api(app, client):
@@ -317,8 +365,7 @@ def test_data_model_page_table_lists_every_seeded_event():
     }
     seeded = {
         (record["type"], _table_date(record), record["title"])
-        for path in SEED_FILES
-        for record in yaml.safe_load(path.read_text(encoding="utf-8"))
+        for record in yaml.safe_load(ARTICLE_SEED.read_text(encoding="utf-8"))
     }
     assert rows == seeded
 
@@ -444,7 +491,7 @@ def test_seed_updates_records_seeded_before_the_corrections_in_place(app, client
     assert result.exit_code == 0, result.output
     assert "created 2, updated 18, unchanged 0" in result.output
     after = _events_by_key(client)
-    assert set(after) == set(before) | {SHORTAGES, RELIANCE}
+    assert set(after) == set(before) | {SHORTAGES, RELIANCE} | SANDBOX_KEYS
     for key, old in before.items():
         assert (after[key]["id"], after[key]["version"]) == (old["id"], 2)
         revisions = [

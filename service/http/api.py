@@ -42,6 +42,11 @@ cite; every write keeps the previous version (`/v1/events/{id}/revisions`).
 Writes need an API key with the `write` scope, sent as `Authorization: Bearer <key>`
 (operators make keys with `flask --app service keys create`); reads are open unless the
 server sets `REQUIRE_READ_KEY`. Every revision records the name of the key that wrote it.
+On this page, an operation with a padlock needs a key: **Authorize** with one first.
+
+"Try it out" replaces, patches and deletes two sandbox events by default (seeded from
+`seeds/sandbox.yaml`, restored by `flask --app service seed`), never the events the reads
+default to: trying any operation, in any order, leaves the others' defaults working.
 
 Errors are RFC 9457 `application/problem+json`; validation errors carry an `errors`
 member mapping each dotted field path to its messages. Writes accept `If-Match` with the
@@ -67,14 +72,17 @@ SETTINGS = {
             "license": {"name": "MIT", "identifier": "MIT"},
         },
         "servers": [{"url": "/", "description": "The server this document is served from."}],
-        # Open unless an operation says otherwise (the probes are): every operation of the
-        # API declares its own requirement (`requires_scope`).
+        # Open unless an operation says otherwise (the probes are open): each operation
+        # that checks a key declares what this server enforces (`EventsApi.spec_dict`).
         "security": [],
     },
 }
 
 
 SECURITY_SCHEME = "apiKey"
+# The scope an operation's key needs, in an extension: scopes of an http scheme cannot be
+# listed in `security` (only OAuth's can).
+REQUIRED_SCOPE = "x-required-scope"
 BEARER_AUTH = {
     "type": "http",
     "scheme": "bearer",
@@ -174,8 +182,9 @@ class ApiBlueprint(SmorestBlueprint):
     def requires_scope(self, scope: str):
         """Check the caller's API key for ``scope`` before anything else, and document it.
 
-        ``read`` operations are open unless ``REQUIRE_READ_KEY`` is set, so the spec offers
-        them with no key or with one.
+        The spec names the scope (``REQUIRED_SCOPE``); whether the operation then needs a
+        key depends on the server's settings (open reads), so its ``security`` is
+        declared when the spec is built (``EventsApi.spec_dict``).
         """
 
         def decorator(view):
@@ -184,12 +193,7 @@ class ApiBlueprint(SmorestBlueprint):
                 rate_limits.check(scope, auth.authorize(scope))
                 return view(*args, **kwargs)
 
-            # Scopes of an http scheme cannot be listed in `security` (only OAuth's can),
-            # so the one needed is named in an extension, for tools and for the docs page.
-            requirement = [{SECURITY_SCHEME: []}]
-            if scope == "read":
-                requirement.insert(0, {})
-            checked = self.doc(security=requirement, **{"x-required-scope": scope})(checked)
+            checked = self.doc(**{REQUIRED_SCOPE: scope})(checked)
             for status in (401, 403, 429):
                 checked = self.alt_response(status, response=problems.response_name(status))(
                     checked
@@ -296,9 +300,25 @@ class EventsApi(Api):
         """
         if self._spec_dict is None:
             spec = self.spec.to_dict()
+            self._declare_security(spec)
             self._spec_dict = {key: spec.pop(key) for key in _TOP_LEVEL_ORDER if key in spec}
             self._spec_dict.update(spec)
         return self._spec_dict
+
+    def _declare_security(self, spec: dict) -> None:
+        """Each operation that names a scope needs the bearer key exactly when this server
+        asks for one (``auth.key_required``); otherwise it declares none.
+
+        An open read declares none rather than "a key or none" (`[{}, …]`): it takes a key
+        but needs none, and the docs page draws an optional requirement as a closed
+        padlock, as if a key were already given.
+        """
+        for item in spec["paths"].values():
+            for operation in item.values():
+                scope = operation.get(REQUIRED_SCOPE) if isinstance(operation, dict) else None
+                if scope is not None:
+                    needed = auth.key_required(scope, self._app.config)
+                    operation["security"] = [{SECURITY_SCHEME: []}] if needed else []
 
     def _openapi_json(self):
         """/openapi.json: the same document, in the same order, as /openapi.yaml."""

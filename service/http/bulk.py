@@ -12,7 +12,7 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from schemas import Event
 from service import auth
 from service.errors import flatten_errors
-from service.http import idempotency
+from service.http import examples, idempotency
 from service.http.api import ApiBlueprint
 from service.http.body import JSON, parse_json, require_media_type
 from service.http.problems import validation_problem
@@ -118,7 +118,8 @@ BULK_BODY = {
                     ],
                     "description": "An event; anything else is reported as that item's error.",
                 },
-            }
+            },
+            "examples": examples.bulk_example(),
         },
         NDJSON: {"schema": {"type": "string"}},
     },

@@ -71,6 +71,22 @@ EVENT_ID = {
     "description": "The event's `id`.",
     "example": examples.example_event_id(),
 }
+# The writes name it again, each with a default of its own (the docs page's sandbox):
+# "Try it out" on one of them leaves the event the reads default to as it is.
+EVENT_TO_CHANGE = {
+    **EVENT_ID,
+    "required": True,
+    "schema": {"type": "string", "format": "uuid"},
+    "description": "The event's `id`. The default is the sandbox event seeded for trying "
+    "replace and patch.",
+    "example": examples.event_to_change_id(),
+}
+EVENT_TO_DELETE = {
+    **EVENT_TO_CHANGE,
+    "description": "The event's `id`. The default is the sandbox event seeded for trying "
+    "delete (a second try answers 410 until `flask --app service seed` restores it).",
+    "example": examples.event_to_delete_id(),
+}
 STORED_EXAMPLE = examples.stored_example()
 # The fields the service sets that a PUT may send back from a GET.
 READ_BACK_FIELDS = ("id", "version", "created_at", "updated_at")
@@ -338,7 +354,7 @@ class EventById(MethodView):
     @blp.doc(
         operationId="replaceEvent",
         requestBody=REPLACE_BODY,
-        parameters=[IF_MATCH],
+        parameters=[EVENT_TO_CHANGE, IF_MATCH],
         responses={200: {"links": _links(*_ON_AN_EVENT)}},
     )
     @blp.response(200, Event, example=STORED_EXAMPLE, headers={"ETag": ETAG_HEADER})
@@ -367,14 +383,16 @@ class EventById(MethodView):
     @blp.requires_scope("write")
     @blp.doc(
         operationId="patchEvent",
-        parameters=[IF_MATCH],
+        parameters=[EVENT_TO_CHANGE, IF_MATCH],
         responses={200: {"links": _links(*_ON_AN_EVENT)}},
         requestBody={
             "required": True,
-            "description": "A JSON Merge Patch (RFC 7396): members replace, `null` removes.",
+            "description": "A JSON Merge Patch (RFC 7396): members replace, `null` removes. "
+            "Sent as `application/json`, it is read as the same merge patch.",
+            # One media type: with the same schema under two, generated clients pick the
+            # last one listed (openapi-python-client sent `application/json`).
             "content": {
                 MERGE_PATCH_JSON: {"schema": EventPatch, "examples": examples.patch_example()},
-                JSON: {"schema": EventPatch, "examples": examples.patch_example()},
             },
         },
     )
@@ -398,7 +416,7 @@ class EventById(MethodView):
         return event_response(stored)
 
     @blp.requires_scope("write")
-    @blp.doc(operationId="deleteEvent", parameters=[IF_MATCH])
+    @blp.doc(operationId="deleteEvent", parameters=[EVENT_TO_DELETE, IF_MATCH])
     @blp.response(204)
     @blp.answers(400, 404, 410, 412, 428)
     @blp.uses_database

@@ -1,12 +1,16 @@
 """Whole request and response examples for the spec, taken from the seed records.
 
 The docs page pre-fills "Try it out" with these, so every operation works with its
-defaults against a server that loaded the seeds (`flask --app service serve` does):
+defaults against a server that loaded the seeds (`flask --app service serve` does), and
+no write's defaults break another operation's:
 - a create sends a seed record of the chosen kind without its `key` (a key would make a
-  second try a 409) and without its links (they name other seeded events);
-- a read, replace, patch, delete or revisions names the seeded meeting by its id, which is
-  the same on every installation (an event with a key has an id derived from it);
-- a replace sends that meeting as its seed record holds it (key and links included).
+  second try a 409) and without its links (they name other seeded events), and so does
+  each item of a bulk write;
+- a read or revisions names the seeded meeting by its id, which is the same on every
+  installation (an event with a key has an id derived from it); no default writes it;
+- a replace or patch names the sandbox event to change (seeds/sandbox.yaml), and a
+  replace sends it as its seed record holds it; a delete names the other sandbox event,
+  which nothing else names. `flask --app service seed` restores both.
 
 Built from the project's own seed files, so a kind added to the seeds gets its example; a
 kind the article has no event of takes its example from ``example_events.yaml``.
@@ -18,7 +22,13 @@ import functools
 import uuid
 from pathlib import Path
 
-from service.seeding import read_seed_file, seed_files
+from service.seeding import (
+    SANDBOX_KEYS,
+    SANDBOX_TO_CHANGE,
+    SANDBOX_TO_DELETE,
+    read_seed_file,
+    seed_files,
+)
 from service.storage.events import KEYED_EVENT_IDS
 
 SEEDS_DIR = Path(__file__).resolve().parents[2] / "seeds"
@@ -44,8 +54,12 @@ def event_id(key: str) -> str:
     return str(uuid.uuid5(KEYED_EVENT_IDS, key))
 
 
+def _seed_record(key: str) -> dict | None:
+    return next((record for record in seed_records() if record["key"] == key), None)
+
+
 def _example_record() -> dict | None:
-    return next((record for record in seed_records() if record["key"] == EXAMPLE_KEY), None)
+    return _seed_record(EXAMPLE_KEY)
 
 
 def _as_stored(record: dict) -> dict:
@@ -63,9 +77,10 @@ def _as_stored(record: dict) -> dict:
 def create_examples() -> dict[str, dict]:
     """One request example per kind of event in the seeds, named by the kind."""
     first_of_kind: dict[str, dict] = {}
-    seeded = {record["key"] for record in seed_records()}
+    article = [record for record in seed_records() if record["key"] not in SANDBOX_KEYS]
+    seeded = {record["key"] for record in article}
     # The example event first: "Try it out" starts from the first example.
-    for record in sorted(seed_records(), key=lambda record: record["key"] != EXAMPLE_KEY):
+    for record in sorted(article, key=lambda record: record["key"] != EXAMPLE_KEY):
         first_of_kind.setdefault(record["type"], record)
     for record in read_seed_file(OTHER_KINDS_FILE):
         first_of_kind.setdefault(record["type"], record)
@@ -81,21 +96,36 @@ def create_examples() -> dict[str, dict]:
     }
 
 
+def bulk_example() -> dict:
+    """A batch of two create examples: keyless, so each try creates them again.
+
+    Without one, the docs page would make up a batch from the schema, whose `key` example
+    names the seeded meeting: a batch that updates by key could overwrite it.
+    """
+    values = [example["value"] for example in create_examples().values()][:2]
+    return {"two": {"summary": "Two events (without keys: created on every try)", "value": values}}
+
+
 def replace_example() -> dict:
-    """The example event as a read answers it, less the fields the service sets.
+    """The sandbox event to change as a read answers it, less the fields the service sets.
 
     A replace may send them back (they are ignored when they are the stored ones), but the
     schema marks them read-only, so an example of a request leaves them out.
     """
-    record = _example_record()
+    record = _seed_record(SANDBOX_TO_CHANGE)
     if record is None:
         return {}
-    return {"seeded": {"summary": "The seeded meeting, with its key and links", "value": record}}
+    return {
+        "sandbox": {
+            "summary": "The sandbox event as seeded (its key included)",
+            "value": record,
+        }
+    }
 
 
 def patch_example() -> dict:
-    """A merge patch of the example event: one member changed."""
-    record = _example_record()
+    """A merge patch of the sandbox event to change: one member changed."""
+    record = _seed_record(SANDBOX_TO_CHANGE)
     if record is None:
         return {}
     return {
@@ -113,5 +143,15 @@ def stored_example() -> dict | None:
 
 
 def example_event_id() -> str | None:
-    """The example event's id, for the `event_id` path parameter."""
+    """The example event's id, for the `event_id` path parameter of reads."""
     return None if _example_record() is None else event_id(EXAMPLE_KEY)
+
+
+def event_to_change_id() -> str | None:
+    """The `event_id` replace and patch default to: the sandbox event to change."""
+    return None if _seed_record(SANDBOX_TO_CHANGE) is None else event_id(SANDBOX_TO_CHANGE)
+
+
+def event_to_delete_id() -> str | None:
+    """The `event_id` delete defaults to: the sandbox event to delete."""
+    return None if _seed_record(SANDBOX_TO_DELETE) is None else event_id(SANDBOX_TO_DELETE)

@@ -7,7 +7,7 @@ from flask import Response, current_app
 from flask.views import MethodView
 
 from service import auth, metrics
-from service.http.api import SECURITY_SCHEME, ApiBlueprint
+from service.http.api import REQUIRED_SCOPE, ApiBlueprint
 from service.http.problems import response_name
 from service.replica import get_read_db, get_replica
 from service.storage.stats import live_events_by_type
@@ -21,8 +21,7 @@ class Metrics(MethodView):
 
     @blp.doc(
         operationId="getMetrics",
-        security=[{SECURITY_SCHEME: []}],
-        **{"x-required-scope": "metrics"},
+        **{REQUIRED_SCOPE: "metrics"},
         responses={
             "200": {
                 "description": "Every metric, in the Prometheus text format "
@@ -43,7 +42,7 @@ class Metrics(MethodView):
         `admin`), unless the server sets `METRICS_PUBLIC=true`; a key that is sent must be
         valid either way.
         """
-        if current_app.config["METRICS_PUBLIC"]:
+        if not auth.key_required("metrics", current_app.config):
             auth.identify()
         else:
             auth.authorize("metrics")

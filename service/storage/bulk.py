@@ -3,7 +3,9 @@
 The rule (bulk ingest and the seed loader both use it): an event without a ``key``, or
 with a key no event has, is created; an event whose key is stored is updated only when
 its content differs from the stored one (``client_view``), so sending a batch again
-writes nothing; an event deleted through the API stays deleted.
+writes nothing; an event deleted through the API stays deleted, unless the caller names
+its key as one to restore (the seed loader does, for the docs page's sandbox): it is then
+stored again as a new version of the same id, after the deletion in its history.
 
 The SQL is set-based, so a batch of thousands costs a few statements: the rows to write
 are COPYed into a temporary table and inserted, updated and recorded as revisions from
@@ -37,7 +39,8 @@ OUTCOME_STATUS = {
     "created": 201,
     "updated": 200,
     "unchanged": 200,
-    # An event with this key was deleted: the store never resurrects events.
+    # An event with this key was deleted: no request brings it back. (Only the seed
+    # loader restores one, the docs page's sandbox: `restored`, never a bulk outcome.)
     "left_deleted": 410,
     "invalid": 422,
     # Its key repeats an earlier item's, or another writer created it meanwhile.
@@ -88,9 +91,10 @@ _INSERT = sql.SQL(
     staged=sql.SQL(", ").join(sql.Identifier("s", name) for name in _STAGED),
     vector=_VECTOR,
 )
+# deleted_at: NULL already, but for an event restored.
 _UPDATE = sql.SQL(
     "UPDATE events e SET version = s.version, body = s.body, updated_at = s.updated_at,"
-    " {assignments}, search = {vector} FROM bulk_staging s"
+    " deleted_at = NULL, {assignments}, search = {vector} FROM bulk_staging s"
     " WHERE s.operation = 'update' AND e.id = s.id"
 ).format(
     assignments=sql.SQL(", ").join(
@@ -151,19 +155,28 @@ def _lock_by_key(conn: psycopg.Connection, keys: set[str]) -> dict[str, tuple]:
 
 
 def write_events(
-    store: EventStore, events: Sequence[dict | None], *, atomic: bool = False
+    store: EventStore,
+    events: Sequence[dict | None],
+    *,
+    atomic: bool = False,
+    restorable: frozenset[str] = frozenset(),
 ) -> list[ItemOutcome]:
     """Create, update or leave each validated event; one outcome per item, in order.
 
     ``None`` marks an item the caller found invalid (its outcome is ``invalid``, with no
     errors: the caller has them). With ``atomic``, any item that cannot be written
-    raises BatchRefused and nothing is written.
+    raises BatchRefused and nothing is written. A deleted event whose key is in
+    ``restorable`` is ``restored`` (an ``update`` revision) instead of ``left_deleted``.
     """
-    return store.run_write(_write_batch, events, atomic, store.written_by)
+    return store.run_write(_write_batch, events, atomic, store.written_by, restorable)
 
 
 def _write_batch(
-    conn: psycopg.Connection, events: Sequence[dict | None], atomic: bool, written_by: str | None
+    conn: psycopg.Connection,
+    events: Sequence[dict | None],
+    atomic: bool,
+    written_by: str | None,
+    restorable: frozenset[str],
 ) -> list[ItemOutcome]:
     """``write_events`` inside the caller's transaction (rolled back by any exception)."""
     outcomes = _refusals(conn, events)
@@ -179,7 +192,7 @@ def _write_batch(
             if "key" in event and event["key"] not in stored
         },
     )
-    rows = _plan(writable, stored, new_ids, outcomes)
+    rows = _plan(writable, stored, new_ids, outcomes, restorable)
     if rows:
         _write(conn, rows, outcomes, atomic, written_by)
     return [outcomes[index] for index in range(len(events))]
@@ -202,6 +215,7 @@ def _plan(
     stored: dict[str, tuple],
     new_ids: dict[str, uuid.UUID],
     outcomes: dict[int, ItemOutcome],
+    restorable: frozenset[str],
 ) -> list[tuple]:
     """The staged row of each item to create or update; every item's outcome into ``outcomes``."""
     now = dt.datetime.now(dt.UTC)
@@ -215,13 +229,16 @@ def _plan(
         else:
             event_id, current_version, text, deleted = found
             body = json.loads(text)
-            if deleted or client_view(body) == event:
+            restored = deleted and event["key"] in restorable
+            if (deleted and not restored) or (not deleted and client_view(body) == event):
                 outcomes[index] = ItemOutcome(
                     "left_deleted" if deleted else "unchanged", event_id, current_version
                 )
                 continue
             version, created_at = current_version + 1, body["created_at"]
-            operation, outcome = "update", "updated"
+            # A restore is an update after the delete: the history and the change feed
+            # keep the deletion, and followers see the event come back with a new version.
+            operation, outcome = "update", "restored" if restored else "updated"
         outcomes[index] = ItemOutcome(outcome, event_id, version)
         columns = search_columns(event)
         body_text = event_body(event_id, event, version, created_at, timestamp(now))
