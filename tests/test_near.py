@@ -242,3 +242,25 @@ def test_pages_of_a_knn_walk_are_the_exact_great_circle_order(client):
         else:
             dates = [i["date"] for i in seen]
             assert dates == sorted(dates, reverse=True)
+
+
+@pytest.mark.parametrize("sort", ["distance", "-date", "created_at"])
+def test_near_as_of_now_walks_to_the_same_pages(client, places, sort):
+    """The walks read an as-of search's rebuilt rows too (no index there): the same
+    events, in the same order, as the search of now."""
+    now = client.get("/v1/events?limit=1").get_json()["items"][0]["updated_at"]
+    query = f"near=36.19,51.73,500&sort={sort}&limit=2"
+    pages = []
+    for extra in ("", f"&as_of={now}"):
+        seen, cursor = [], None
+        while True:
+            url = f"/v1/events?{query}{extra}" + (f"&cursor={cursor}" if cursor else "")
+            answer = client.get(url)
+            assert answer.status_code == 200, answer.get_json()
+            seen += [item["id"] for item in answer.get_json()["items"]]
+            cursor = answer.get_json()["next_cursor"]
+            if cursor is None:
+                break
+        pages.append(seen)
+    assert pages[0] == pages[1]
+    assert set(pages[0]) == {places[name] for name in ("kursk", "belgorod", "moscow", "kyiv")}
