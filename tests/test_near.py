@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
@@ -199,3 +200,67 @@ def test_bounding_box_holds_the_whole_circle(lon, lat, km):
             assert min_lon <= point_lon <= max_lon
         else:  # across the antimeridian
             assert point_lon >= min_lon or point_lon <= max_lon
+
+
+def test_pages_of_a_knn_walk_are_the_exact_great_circle_order(client):
+    """Nearest first is read from a planar KNN walk (SearchStore._nearest): far north,
+    where a degree of longitude is short, the planar order differs from the great-circle
+    one, and every page still follows the exact distance, then id, to the last."""
+    rng = random.Random(20)
+    center = (25.0, 70.0)
+    points = [(center[0] + rng.uniform(-3, 3), center[1] + rng.uniform(-1, 1)) for _ in range(60)]
+    for n, (lon, lat) in enumerate(points):
+        response = client.post(
+            "/v1/events",
+            json={
+                "type": "meeting",
+                "title": f"point {n}",
+                "date": f"2025-07-{1 + n % 28:02d}",
+                "location": {"name": f"p{n}", "country": "NO", "lat": lat, "lon": lon},
+                "sources": [{"publisher": "ANI"}],
+                "certainty": "reported",
+                "details": {"format": "talks"},
+            },
+        )
+        assert response.status_code == 201
+    for sort in ("distance", "-date"):
+        seen, cursor = [], None
+        while True:
+            url = f"/v1/events?near={center[0]},{center[1]},90&limit=7&sort={sort}"
+            answer = client.get(url + (f"&cursor={cursor}" if cursor else "")).get_json()
+            seen += answer["items"]
+            cursor = answer["next_cursor"]
+            if cursor is None:
+                break
+        expected = [p for p in points if haversine_km(center, p) <= 90]
+        assert len(seen) == len(expected) == len({item["id"] for item in seen})
+        for item in seen:
+            point = (item["location"]["lon"], item["location"]["lat"])
+            assert item["distance_km"] == pytest.approx(haversine_km(center, point), abs=5e-4)
+        if sort == "distance":
+            assert [i["distance_km"] for i in seen] == sorted(i["distance_km"] for i in seen)
+        else:
+            dates = [i["date"] for i in seen]
+            assert dates == sorted(dates, reverse=True)
+
+
+@pytest.mark.parametrize("sort", ["distance", "-date", "created_at"])
+def test_near_as_of_now_walks_to_the_same_pages(client, places, sort):
+    """The walks read an as-of search's rebuilt rows too (no index there): the same
+    events, in the same order, as the search of now."""
+    now = client.get("/v1/events?limit=1").get_json()["items"][0]["updated_at"]
+    query = f"near=36.19,51.73,500&sort={sort}&limit=2"
+    pages = []
+    for extra in ("", f"&as_of={now}"):
+        seen, cursor = [], None
+        while True:
+            url = f"/v1/events?{query}{extra}" + (f"&cursor={cursor}" if cursor else "")
+            answer = client.get(url)
+            assert answer.status_code == 200, answer.get_json()
+            seen += [item["id"] for item in answer.get_json()["items"]]
+            cursor = answer.get_json()["next_cursor"]
+            if cursor is None:
+                break
+        pages.append(seen)
+    assert pages[0] == pages[1]
+    assert set(pages[0]) == {places[name] for name in ("kursk", "belgorod", "moscow", "kyiv")}

@@ -100,6 +100,8 @@ class EventQuery:
     # The point index covers this search: a page's rows can be found before any body
     # is read (see SearchStore.page).
     on_point_index: bool = False
+    # The `near` point and radius (lon, lat, km), when the search has one.
+    near: tuple[float, float, float] | None = None
     # The moment the search applies to (None: now); see SearchStore and storage.as_of.
     as_of: dt.datetime | None = None
 
@@ -168,13 +170,20 @@ def _in_box(
     return sql.SQL("({})").format(sql.SQL(" OR ").join(parts)), params
 
 
-def _near(lon: float, lat: float, km: float) -> tuple[sql.Composable, dict]:
-    # The box lets the point index find the candidates; the exact distance decides.
-    box, params = _in_box(bounding_box(lon, lat, km), "near")
+def within(lon: float, lat: float, km: float, prefix: str = "near") -> tuple[sql.Composable, dict]:
+    """Rows within ``km`` (great circle) of (lon, lat): the box lets the point index find
+    the candidates; the exact distance decides. The distance is from the ``near_lon`` and
+    ``near_lat`` placeholders, which the caller binds."""
+    box, params = _in_box(bounding_box(lon, lat, km), prefix)
     return (
-        sql.SQL("{} AND {} <= {}").format(box, DISTANCE_KM, sql.Placeholder("near_km")),
-        params | {"near_lon": lon, "near_lat": lat, "near_km": km},
+        sql.SQL("{} AND {} <= {}").format(box, DISTANCE_KM, sql.Placeholder(f"{prefix}_km")),
+        params | {f"{prefix}_km": km},
     )
+
+
+def _near(lon: float, lat: float, km: float) -> tuple[sql.Composable, dict]:
+    condition, params = within(lon, lat, km)
+    return condition, params | {"near_lon": lon, "near_lat": lat}
 
 
 def build(args: dict, *, located: bool = False) -> EventQuery:
@@ -223,8 +232,23 @@ def build(args: dict, *, located: bool = False) -> EventQuery:
         params |= values
     where = sql.SQL(" AND ").join(condition for condition, _ in parts)
     if "near" in args:
-        return EventQuery(where, params, DISTANCE_KM, on_point_index=True, as_of=args.get("as_of"))
+        return EventQuery(
+            where,
+            params,
+            DISTANCE_KM,
+            on_point_index=True,
+            near=args["near"],
+            as_of=args.get("as_of"),
+        )
     return EventQuery(where, params, as_of=args.get("as_of"))
+
+
+# The planar distance (degrees) from the `near` point: what the point index's KNN scan
+# (`<->`) walks in order. Not the great-circle distance, but a walk by it finds a page of
+# near rows first; SearchStore.page turns that page into an exact bound.
+PLANAR_DISTANCE = sql.SQL("point(lon, lat) <-> point({}::float8, {}::float8)").format(
+    sql.Placeholder("near_lon"), sql.Placeholder("near_lat")
+)
 
 
 def order_by(sort: str, key_expression: sql.Composable | None = None) -> sql.Composable:
