@@ -45,7 +45,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 MARSHMALLOW = Event()
 
 
-def _cpu(process: psutil.Process) -> float:
+def cpu_seconds(process: psutil.Process) -> float:
     try:
         times = process.cpu_times()
     except psutil.Error:  # ended meanwhile: its time is lost, as a gunicorn recycle loses it
@@ -68,11 +68,11 @@ class CpuMeter:
 
     def __init__(self, processes):
         self.processes = processes  # a callable returning the processes to count
-        self.before = {p.pid: _cpu(p) for p in processes()}
+        self.before = {p.pid: cpu_seconds(p) for p in processes()}
 
     def seconds(self) -> float:
         """CPU seconds since the meter was made."""
-        return sum(_cpu(p) - self.before.get(p.pid, 0.0) for p in self.processes())
+        return sum(cpu_seconds(p) - self.before.get(p.pid, 0.0) for p in self.processes())
 
 
 def events(count: int, run: str, seed: int = 2025) -> list[dict]:
