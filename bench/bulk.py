@@ -39,6 +39,7 @@ from bench import load
 from bench.generate import EventFactory
 from bench.servers import Gunicorn
 from schemas import Event
+from service import auth
 from service.validation import load_event
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -114,13 +115,28 @@ def floor(url: str, batch: list[dict]) -> tuple[float, float]:
         return time.perf_counter() - started, meter.seconds()
 
 
+def writer_key(url: str) -> str:
+    """An API key with the write scope, stored in the database at ``url``: its header value."""
+    prefix, key = auth.new_key()
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO api_keys (name, prefix, secret_hash, scopes) VALUES ('bench', %s, %s, %s)",
+            (prefix, auth.key_digest(key), ["write"]),
+        )
+    return f"Bearer {key}"
+
+
+# Set by `measure` once the database is made: writes need a key.
+AUTHORIZATION: dict[str, str] = {}
+
+
 def post(base: str, batch: list[dict], atomic: bool = False) -> tuple[float, dict]:
     """One POST /v1/events/bulk: seconds taken, and the counts it answered."""
     body = json.dumps(batch).encode()
     request = urllib.request.Request(
         f"{base}/v1/events/bulk" + ("?atomic=true" if atomic else ""),
         data=body,
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **AUTHORIZATION},
         method="POST",
     )
     started = time.perf_counter()
@@ -168,6 +184,7 @@ def measure(url: str, options) -> dict:
     runs["floor: COPY + INSERT … SELECT"] = _median_run(
         [floor(url, events(count, f"floor{n}")) for n in range(rounds)], count
     )
+    AUTHORIZATION["Authorization"] = writer_key(url)
     env = {"DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
     with Gunicorn("service:create_app()", "/readyz", RESULTS / "gunicorn-bulk.log", env) as service:
 
