@@ -39,11 +39,14 @@ from bench import load
 from bench.generate import EventFactory
 from bench.servers import Gunicorn
 from schemas import Event
+from service import auth
+from service.validation import load_event
 
 RESULTS = Path(__file__).resolve().parent / "results"
+MARSHMALLOW = Event()
 
 
-def _cpu(process: psutil.Process) -> float:
+def cpu_seconds(process: psutil.Process) -> float:
     try:
         times = process.cpu_times()
     except psutil.Error:  # ended meanwhile: its time is lost, as a gunicorn recycle loses it
@@ -66,11 +69,11 @@ class CpuMeter:
 
     def __init__(self, processes):
         self.processes = processes  # a callable returning the processes to count
-        self.before = {p.pid: _cpu(p) for p in processes()}
+        self.before = {p.pid: cpu_seconds(p) for p in processes()}
 
     def seconds(self) -> float:
         """CPU seconds since the meter was made."""
-        return sum(_cpu(p) - self.before.get(p.pid, 0.0) for p in self.processes())
+        return sum(cpu_seconds(p) - self.before.get(p.pid, 0.0) for p in self.processes())
 
 
 def events(count: int, run: str, seed: int = 2025) -> list[dict]:
@@ -81,13 +84,13 @@ def events(count: int, run: str, seed: int = 2025) -> list[dict]:
     return found
 
 
-def validation(batch: list[dict]) -> dict:
-    """Microseconds per event of ``Event().load``, wall and CPU."""
-    schema = Event()
-    schema.load(batch[0])  # warm
+def validation(batch: list[dict], load=MARSHMALLOW.load) -> dict:
+    """Microseconds per event of ``load`` (marshmallow's, or the service's compiled
+    checks), wall and CPU."""
+    load(batch[0])  # warm
     wall, cpu = time.perf_counter(), time.process_time()
     for event in batch:
-        schema.load(event)
+        load(event)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     return {
         "us_per_event": wall / len(batch) * 1e6,
@@ -112,13 +115,28 @@ def floor(url: str, batch: list[dict]) -> tuple[float, float]:
         return time.perf_counter() - started, meter.seconds()
 
 
+def writer_key(url: str) -> str:
+    """An API key with the write scope, stored in the database at ``url``: its header value."""
+    prefix, key = auth.new_key()
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO api_keys (name, prefix, secret_hash, scopes) VALUES ('bench', %s, %s, %s)",
+            (prefix, auth.key_digest(key), ["write"]),
+        )
+    return f"Bearer {key}"
+
+
+# Set by `measure` once the database is made: writes need a key.
+AUTHORIZATION: dict[str, str] = {}
+
+
 def post(base: str, batch: list[dict], atomic: bool = False) -> tuple[float, dict]:
     """One POST /v1/events/bulk: seconds taken, and the counts it answered."""
     body = json.dumps(batch).encode()
     request = urllib.request.Request(
         f"{base}/v1/events/bulk" + ("?atomic=true" if atomic else ""),
         data=body,
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **AUTHORIZATION},
         method="POST",
     )
     started = time.perf_counter()
@@ -155,11 +173,18 @@ def _median_run(runs: list[tuple[float, float]], count: int) -> dict:
 def measure(url: str, options) -> dict:
     """Validation, and {name: events/s and CPU per event} for the floor and each bulk way."""
     count, rounds, database = options.events, options.rounds, options.database
-    result: dict = {"events": count, "validation": validation(events(count, "v")), "runs": {}}
+    batch = events(count, "v")
+    result: dict = {
+        "events": count,
+        "validation": validation(batch),
+        "compiled_validation": validation(batch, load_event),
+        "runs": {},
+    }
     runs = result["runs"]
     runs["floor: COPY + INSERT … SELECT"] = _median_run(
         [floor(url, events(count, f"floor{n}")) for n in range(rounds)], count
     )
+    AUTHORIZATION["Authorization"] = writer_key(url)
     env = {"DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
     with Gunicorn("service:create_app()", "/readyz", RESULTS / "gunicorn-bulk.log", env) as service:
 
@@ -203,11 +228,13 @@ def report(result: dict, cores: int) -> str:
     """The figures as a table: events/s, the share of the floor, CPU per event."""
     runs = result["runs"]
     base = runs["floor: COPY + INSERT … SELECT"]["events_per_s"]
-    validation = result["validation"]
+    validation, compiled = result["validation"], result["compiled_validation"]
     lines = [
         f"{result['events']:,} events per run; "
         f"validation (Event().load): {validation['us_per_event']:.0f} µs/event wall, "
-        f"{validation['cpu_us_per_event']:.0f} µs CPU",
+        f"{validation['cpu_us_per_event']:.0f} µs CPU; the service's (load_event, "
+        f"compiled): {compiled['us_per_event']:.0f} µs wall, "
+        f"{compiled['cpu_us_per_event']:.0f} µs CPU",
         f"{'':46}{'events/s':>9}{'of floor':>9}{'CPU µs/ev':>10}{f'{cores} idle cores':>14}",
     ]
     for name, run in runs.items():

@@ -11,7 +11,10 @@ one to three sources) and measures, in the same run:
   stored, searchable events), as rows/s and as a share of the floor, with the peak
   growth of the importing process's memory (RSS sampled every 0.2 s, against its RSS
   after the first batch);
-- the same file again (every row unchanged: nothing written).
+- the same file again (every row unchanged: nothing written);
+- for each, the CPU time it took (the importing process, its validating processes and the
+  database's backends serving it) and the rate that would give if every core were the
+  import's: on a shared machine the wall clock measures the neighbours too.
 
 Each figure is one run (``--rounds`` for more; the median is kept). Prints a table and
 writes JSON to bench/results/.
@@ -40,6 +43,7 @@ from psycopg import conninfo, sql
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.bulk import backends, cpu_seconds  # noqa: E402
 from service.imports.ucdp_ged import RELEASE_COLUMNS, REQUIRED_COLUMNS  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -157,11 +161,13 @@ def copy_floor(url: str, path: Path) -> float:
 
 
 class RssWatch:
-    """The peak RSS of a process, sampled every 0.2 s, and its RSS at a chosen moment."""
+    """The peak RSS of a process, sampled every 0.2 s, and its RSS at a chosen moment;
+    with it, the CPU time of the process and its children (the validating processes)."""
 
     def __init__(self, pid: int):
         self.process = psutil.Process(pid)
         self.samples: list[tuple[float, int]] = []
+        self.cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -170,6 +176,9 @@ class RssWatch:
         while not self._stop.wait(0.2):
             try:
                 self.samples.append((time.perf_counter(), self.process.memory_info().rss))
+                for process in [self.process, *self.process.children(recursive=True)]:
+                    times = process.cpu_times()
+                    self.cpu[process.pid] = times.user + times.system
             except psutil.Error:
                 return
 
@@ -178,17 +187,35 @@ class RssWatch:
         self._thread.join()
 
 
+def backend_cpu(database: str) -> float:
+    """CPU seconds used so far by the PostgreSQL backends serving ``database``."""
+    return sum(cpu_seconds(process) for process in backends(database))
+
+
 def run_import(url: str, path: Path) -> dict:
     env = {**os.environ, "DATABASE_URL": url, "DEVELOPMENT": "true", "LOG_LEVEL": "WARNING"}
     command = [sys.executable, "-m", "flask", "--app", "service", "import", "ucdp-ged"]
+    database = conninfo.conninfo_to_dict(url)["dbname"]
+    # The import's backends live as long as its pool: sampled while it runs, by pid.
+    seen_backends: dict[int, float] = {}
     started = time.perf_counter()
     process = subprocess.Popen(
         [*command, str(path), "--json"], env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True
     )
     watch = RssWatch(process.pid)
-    output, _ = process.communicate()
+    # Its output is read by a thread: the summary is larger than a pipe holds, and the
+    # backends are sampled here meanwhile.
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.append(process.stdout.read()))
+    reader.start()
+    while process.poll() is None:
+        for backend in backends(database):
+            seen_backends[backend.pid] = cpu_seconds(backend) or seen_backends.get(backend.pid, 0)
+        time.sleep(0.2)
+    reader.join()
     elapsed = time.perf_counter() - started
     watch.stop()
+    output = output[0]
     summary = json.loads(output)
     # The baseline: RSS once the first batches are through (imports, pool, schemas loaded).
     after_start = [rss for moment, rss in watch.samples if moment - started >= 3.0]
@@ -200,6 +227,10 @@ def run_import(url: str, path: Path) -> dict:
         "rss_baseline_mib": baseline / MIB,
         "rss_peak_mib": peak / MIB,
         "rss_growth_mib": (peak - baseline) / MIB,
+        # CPU seconds: the importing process and its validating processes (sampled up to
+        # 0.2 s before they ended), and the database's backends serving it.
+        "import_cpu_s": sum(watch.cpu.values()),
+        "database_cpu_s": sum(seen_backends.values()),
     }
 
 
@@ -257,6 +288,9 @@ def report(rows: int, floors: list[float], firsts: list[dict], agains: list[dict
     first = statistics.median(run["seconds"] for run in firsts)
     again = statistics.median(run["seconds"] for run in agains)
     growth = statistics.median(run["rss_growth_mib"] for run in firsts)
+    cpu = statistics.median(run["import_cpu_s"] + run["database_cpu_s"] for run in firsts)
+    cpu_again = statistics.median(run["import_cpu_s"] + run["database_cpu_s"] for run in agains)
+    cores = os.cpu_count() or 1
     figures = {
         "rows": rows,
         "rounds": len(floors),
@@ -265,6 +299,10 @@ def report(rows: int, floors: list[float], firsts: list[dict], agains: list[dict
         "import_share_of_floor": floor / first,
         "reimport_rows_per_s": rows / again,
         "import_rss_growth_mib": growth,
+        "import_cpu_us_per_row": cpu / rows * 1e6,
+        "import_rows_per_s_if_cores_idle": cores * rows / cpu,
+        "reimport_cpu_us_per_row": cpu_again / rows * 1e6,
+        "reimport_rows_per_s_if_cores_idle": cores * rows / cpu_again,
         "aim_rows_per_s": 10_000,
         "aim_rss_growth_mib": 100,
         "first_runs": firsts,
@@ -276,6 +314,10 @@ def report(rows: int, floors: list[float], firsts: list[dict], agains: list[dict
     print(f"{'import':>22}: {rows / first:>10,.0f} rows/s ({floor / first:.2f}x the floor) — "
           f"aim 10,000: {'MET' if rows / first >= 10_000 else 'MISSED'}")  # fmt: skip
     print(f"{'re-import (unchanged)':>22}: {rows / again:>10,.0f} rows/s")
+    print(f"{'CPU per row':>22}: {cpu / rows * 1e6:>10,.0f} µs (import and database), "
+          f"{cores * rows / cpu:,.0f} rows/s if the {cores} cores were the import's alone; "
+          f"again: {cpu_again / rows * 1e6:,.0f} µs, "
+          f"{cores * rows / cpu_again:,.0f} rows/s")  # fmt: skip
     print(f"{'memory growth':>22}: {growth:>10,.1f} MiB — aim < 100: "
           f"{'MET' if growth < 100 else 'MISSED'}")  # fmt: skip
     return figures

@@ -9,7 +9,6 @@ from flask import current_app, request
 from flask.views import MethodView
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
-from schemas import Event
 from service import auth
 from service.errors import flatten_errors
 from service.http import examples, idempotency
@@ -19,13 +18,13 @@ from service.http.problems import validation_problem
 from service.http.responses import json_response
 from service.storage import event_store
 from service.storage.bulk import OUTCOME_STATUS, BatchRefused, ItemOutcome, write_events
+from service.validation import load_event
 
 NDJSON = "application/x-ndjson"
 
 blp = ApiBlueprint(
     "bulk", __name__, url_prefix="/v1/events", description="Write many events in one request."
 )
-EVENT = Event()
 
 
 class BulkArgs(ma.Schema):
@@ -168,7 +167,7 @@ def _validate(raw: object) -> tuple[dict | None, dict[str, list[str]]]:
     if isinstance(raw, BadRequest):
         return None, {"_body": [raw.description]}
     try:
-        return EVENT.load(raw), {}
+        return load_event(raw), {}
     except ma.ValidationError as error:
         return None, flatten_errors(error.messages)
 

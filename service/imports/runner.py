@@ -17,17 +17,16 @@ from dataclasses import dataclass, field
 
 import marshmallow as ma
 
-from schemas import Event
 from service.errors import flatten_errors
 from service.imports.cells import RowNotes, RowRejected
 from service.imports.dataset import Dataset
 from service.storage.bulk import write_events
 from service.storage.events import EventStore
+from service.validation import load_event
 
 BATCH_ROWS = 1_000
 # The summary lists this many rejected rows and warnings; its counts are always whole.
 LISTED = 1_000
-EVENT = Event()
 
 
 @dataclass(frozen=True)
@@ -152,7 +151,7 @@ def validate_batch(batch: list[Mapped]) -> list[Validated]:
     validated = []
     for line, raw, warnings in batch:
         try:
-            validated.append((line, EVENT.load(raw), warnings, None))
+            validated.append((line, load_event(raw), warnings, None))
         except ma.ValidationError as error:
             # A row the mapping let through but the model refuses.
             validated.append((line, None, warnings, _first_error(flatten_errors(error.messages))))
