@@ -314,6 +314,12 @@ def test_a_key_another_request_creates_meanwhile_is_a_conflict(app, client, data
     # the batch's lock read saw no "a", so its insert meets the other's row.
     from service.storage.events import EventStore
 
+    # The actors are in the registry already, so the batch does not wait on the other
+    # writer's new registry entries (resolution runs before the key's lock read).
+    from service.storage.actor_registry import resolve_actors
+
+    with psycopg.connect(database_url, autocommit=True) as conn, conn.transaction():
+        resolve_actors(conn, [_keyed("a")])
     inserted, release = threading.Event(), threading.Event()
 
     def other_writer() -> None:

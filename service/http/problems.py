@@ -30,6 +30,7 @@ from service.storage.events import (
     WriteOrderConflict,
 )
 from service.storage.idempotency import KeyInFlight
+from service.storage.actor_registry import UnknownActors
 from service.storage.links import UnknownLinks
 
 PROBLEM_JSON = "application/problem+json"
@@ -303,6 +304,7 @@ def register(app: Flask) -> None:
     )
     app.register_error_handler(RateLimited, _rate_limited)
     app.register_error_handler(UnknownLinks, lambda e: validation_problem(e.errors))
+    app.register_error_handler(UnknownActors, lambda e: validation_problem(e.errors))
     app.register_error_handler(PoolTimeout, _unavailable)
     app.register_error_handler(DatabaseUnavailable, _unavailable)
     app.register_error_handler(psycopg.OperationalError, _unavailable)
