@@ -98,9 +98,7 @@ def resolve_actors(
     under its index. Runs inside the caller's transaction: new registry actors are written
     with the events, or not at all.
     """
-    wanted = {
-        _wanted(actor) for event in events if event for actor in event.get("actors", ())
-    }
+    wanted = {_wanted(actor) for event in events if event for actor in event.get("actors", ())}
     resolved, refused = _resolve(conn, wanted)
     out: list[dict | None] = []
     errors: dict[int, dict[str, list[str]]] = {}
@@ -309,3 +307,144 @@ def _claim_spellings(
             " ORDER BY scheme, value ON CONFLICT DO NOTHING",
             (list(schemes), list(values), list(ids)),
         )
+
+
+_ACTOR_JSON = """
+    SELECT json_build_object(
+        'id', a.id, 'name', a.name, 'kind', a.kind, 'country', a.country,
+        'aliases', ARRAY(SELECT alias FROM actor_aliases WHERE actor_id = a.id ORDER BY alias),
+        'identifiers', coalesce((SELECT json_agg(json_build_object('scheme', scheme, 'value', value)
+                                         ORDER BY scheme, value)
+                                 FROM actor_identifiers WHERE actor_id = a.id), '[]'::json),
+        'event_count', (SELECT count(*) FROM events
+                        WHERE actor_ids @> ARRAY[a.id] AND deleted_at IS NULL)
+    )::text
+    FROM actors a WHERE a.id = %s
+"""
+
+
+class ActorRegistry:
+    """The registry's own reads and writes: one actor, a new one, a change, a merge.
+
+    Works in the connection it is given (the caller owns the transaction).
+    """
+
+    def __init__(self, conn: psycopg.Connection):
+        self.conn = conn
+
+    def get(self, actor_id: uuid.UUID) -> str:
+        """The actor as JSON text; ActorMoved for a merged one, ActorNotFound for none."""
+        row = self.conn.execute(
+            "SELECT merged_into FROM actors WHERE id = %s", (actor_id,)
+        ).fetchone()
+        if row is None:
+            raise ActorNotFound(actor_id)
+        if row[0] is not None:
+            raise ActorMoved(row[0])
+        return self.conn.execute(_ACTOR_JSON, (actor_id,)).fetchone()[0]
+
+    def create(self, actor: dict) -> uuid.UUID:
+        """A new registry actor from a validated body; IdentifierTaken if another holds
+        one of its names (within the kind) or identifiers."""
+        actor_id = uuid.uuid4()
+        self.conn.execute(
+            "INSERT INTO actors (id, name, kind, country) VALUES (%s, %s, %s, %s)",
+            (actor_id, actor["name"], actor["kind"], actor.get("country")),
+        )
+        self._claim(
+            actor_id,
+            actor["kind"],
+            actor["name"],
+            actor.get("aliases", ()),
+            actor.get("identifiers", ()),
+        )
+        return actor_id
+
+    def change(self, actor_id: uuid.UUID, change: dict) -> None:
+        """Apply a validated partial body: name, country, and aliases and identifiers added
+        (a registry actor never loses a name events were resolved by)."""
+        self.get(actor_id)
+        kind = self.conn.execute(
+            "SELECT kind FROM actors WHERE id = %s FOR UPDATE", (actor_id,)
+        ).fetchone()[0]
+        self.conn.execute(
+            "UPDATE actors SET name = coalesce(%s, name), country = CASE WHEN %s THEN %s"
+            " ELSE country END, updated_at = now() WHERE id = %s",
+            (change.get("name"), "country" in change, change.get("country"), actor_id),
+        )
+        self._claim(
+            actor_id,
+            kind,
+            change.get("name"),
+            change.get("aliases", ()),
+            change.get("identifiers", ()),
+        )
+
+    def _claim(
+        self,
+        actor_id: uuid.UUID,
+        kind: str,
+        name: str | None,
+        aliases: Sequence[str],
+        identifiers: Sequence[dict],
+    ) -> None:
+        """Give the actor these names (within its kind) and identifiers; IdentifierTaken
+        naming each one another actor holds."""
+        errors: dict[str, list[str]] = {}
+        names = [("name", name)] if name is not None else []
+        names += [(f"aliases.{n}", alias) for n, alias in enumerate(aliases)]
+        for field_name, name in names:
+            owner = self.conn.execute(
+                "INSERT INTO actor_aliases (kind, alias_key, alias, actor_id)"
+                " VALUES (%s, actor_name_key(%s), %s, %s) ON CONFLICT (kind, alias_key)"
+                " DO UPDATE SET kind = EXCLUDED.kind RETURNING actor_id",
+                (kind, name, name, actor_id),
+            ).fetchone()[0]
+            if owner != actor_id:
+                errors[field_name] = [
+                    f"{name!r} names registry actor {owner} already (merge them instead)."
+                ]
+        for n, identifier in enumerate(identifiers):
+            owner = self.conn.execute(
+                "INSERT INTO actor_identifiers (scheme, value, actor_id) VALUES (%s, %s, %s)"
+                " ON CONFLICT (scheme, value) DO UPDATE SET scheme = EXCLUDED.scheme"
+                " RETURNING actor_id",
+                (identifier["scheme"], identifier["value"], actor_id),
+            ).fetchone()[0]
+            if owner != actor_id:
+                errors[f"identifiers.{n}"] = [
+                    f"{identifier['scheme']}:{identifier['value']} is registry actor {owner}'s."
+                ]
+        if errors:
+            raise IdentifierTaken(errors)
+
+    def merge(self, duplicate: uuid.UUID, survivor: uuid.UUID) -> list[uuid.UUID]:
+        """Fold ``duplicate`` into ``survivor``: names and identifiers move, the
+        duplicate's id answers for the survivor, and each live event of the duplicate is
+        rewritten (a new version, so the change feed lists it). The ids of those events."""
+        if duplicate == survivor:
+            raise IdentifierTaken({"into": ["An actor cannot be merged into itself."]})
+        for actor_id in sorted((duplicate, survivor)):
+            self.get(actor_id)  # both live: ActorNotFound / ActorMoved otherwise
+            self.conn.execute("SELECT FROM actors WHERE id = %s FOR UPDATE", (actor_id,))
+        # An alias both hold within a kind cannot clash: aliases are unique per kind.
+        self.conn.execute(
+            "UPDATE actor_aliases SET actor_id = %s WHERE actor_id = %s", (survivor, duplicate)
+        )
+        self.conn.execute(
+            "UPDATE actor_identifiers SET actor_id = %s WHERE actor_id = %s",
+            (survivor, duplicate),
+        )
+        self.conn.execute(
+            "UPDATE actors SET merged_into = %s, updated_at = now()"
+            " WHERE id = %s OR merged_into = %s",
+            (survivor, duplicate, duplicate),
+        )
+        return [
+            row[0]
+            for row in self.conn.execute(
+                "SELECT id FROM events WHERE actor_ids @> ARRAY[%s::uuid] AND deleted_at IS NULL"
+                " ORDER BY id",
+                (duplicate,),
+            )
+        ]
