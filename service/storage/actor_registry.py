@@ -181,18 +181,24 @@ def _given_ids(conn: psycopg.Connection, ids: set[uuid.UUID]) -> dict[uuid.UUID,
     return dict(rows)
 
 
+def _rows_for_pairs(conn: psycopg.Connection, query: str, pairs: set[tuple[str, str]]) -> list:
+    """``query``'s rows, its two parameters the pairs' first and second members as arrays."""
+    if not pairs:
+        return []
+    firsts, seconds = zip(*pairs, strict=True)
+    return conn.execute(query, (list(firsts), list(seconds))).fetchall()
+
+
 def _by_identifiers(
     conn: psycopg.Connection, pairs: set[tuple[str, str]]
 ) -> dict[tuple[str, str], uuid.UUID]:
-    if not pairs:
-        return {}
-    schemes, values = zip(*pairs, strict=True)
-    rows = conn.execute(
+    rows = _rows_for_pairs(
+        conn,
         "SELECT i.scheme, i.value, i.actor_id FROM actor_identifiers i"
         " JOIN unnest(%s::text[], %s::text[]) AS q(scheme, value)"
         " ON i.scheme = q.scheme AND i.value = q.value",
-        (list(schemes), list(values)),
-    ).fetchall()
+        pairs,
+    )
     return {(scheme, value): actor_id for scheme, value, actor_id in rows}
 
 
@@ -200,16 +206,14 @@ def _aliases(
     conn: psycopg.Connection, names: set[tuple[str, str]]
 ) -> dict[tuple[str, str], tuple[str, uuid.UUID | None]]:
     """Each (kind, name): its alias key, and the actor holding that alias if any."""
-    if not names:
-        return {}
-    kinds, spellings = zip(*names, strict=True)
-    rows = conn.execute(
+    rows = _rows_for_pairs(
+        conn,
         "SELECT q.kind, q.name, actor_name_key(q.name), a.actor_id"
         " FROM unnest(%s::text[], %s::text[]) AS q(kind, name)"
         " LEFT JOIN actor_aliases a"
         " ON a.kind = q.kind AND a.alias_key = actor_name_key(q.name)",
-        (list(kinds), list(spellings)),
-    ).fetchall()
+        names,
+    )
     return {(kind, name): (key, actor_id) for kind, name, key, actor_id in rows}
 
 
@@ -285,28 +289,33 @@ def _claim_spellings(
     it has been written under."""
     aliases = [(w.kind, w.name, actor_id) for w, actor_id in unclaimed.items()]
     identifiers = [(s, v, actor_id) for (s, v), actor_id in identifiers_found]
-    if aliases:
-        kinds, names, ids = zip(*sorted(aliases), strict=True)
-        conn.execute(
-            "INSERT INTO actor_aliases (kind, alias_key, alias, actor_id)"
-            " SELECT DISTINCT ON (kind, actor_name_key(name)) kind, actor_name_key(name), name, id"
-            " FROM unnest(%s::text[], %s::text[], %s::uuid[]) AS q(kind, name, id)"
-            " WHERE NOT EXISTS (SELECT FROM actor_aliases a"
-            "   WHERE a.kind = q.kind AND a.alias_key = actor_name_key(q.name))"
-            " ORDER BY kind, actor_name_key(name), name ON CONFLICT DO NOTHING",
-            (list(kinds), list(names), list(ids)),
-        )
-    if identifiers:
-        schemes, values, ids = zip(*sorted(identifiers), strict=True)
-        conn.execute(
-            "INSERT INTO actor_identifiers (scheme, value, actor_id)"
-            " SELECT DISTINCT ON (scheme, value) scheme, value, id"
-            " FROM unnest(%s::text[], %s::text[], %s::uuid[]) AS q(scheme, value, id)"
-            " WHERE NOT EXISTS (SELECT FROM actor_identifiers i"
-            "   WHERE i.scheme = q.scheme AND i.value = q.value)"
-            " ORDER BY scheme, value ON CONFLICT DO NOTHING",
-            (list(schemes), list(values), list(ids)),
-        )
+    _insert_rows(
+        conn,
+        "INSERT INTO actor_aliases (kind, alias_key, alias, actor_id)"
+        " SELECT DISTINCT ON (kind, actor_name_key(name)) kind, actor_name_key(name), name, id"
+        " FROM unnest(%s::text[], %s::text[], %s::uuid[]) AS q(kind, name, id)"
+        " WHERE NOT EXISTS (SELECT FROM actor_aliases a"
+        "   WHERE a.kind = q.kind AND a.alias_key = actor_name_key(q.name))"
+        " ORDER BY kind, actor_name_key(name), name ON CONFLICT DO NOTHING",
+        aliases,
+    )
+    _insert_rows(
+        conn,
+        "INSERT INTO actor_identifiers (scheme, value, actor_id)"
+        " SELECT DISTINCT ON (scheme, value) scheme, value, id"
+        " FROM unnest(%s::text[], %s::text[], %s::uuid[]) AS q(scheme, value, id)"
+        " WHERE NOT EXISTS (SELECT FROM actor_identifiers i"
+        "   WHERE i.scheme = q.scheme AND i.value = q.value)"
+        " ORDER BY scheme, value ON CONFLICT DO NOTHING",
+        identifiers,
+    )
+
+
+def _insert_rows(conn: psycopg.Connection, query: str, rows: list[tuple]) -> None:
+    """``query`` with one array parameter per column of ``rows`` (in order: one lock
+    order for every writer); nothing to do without rows."""
+    if rows:
+        conn.execute(query, [list(column) for column in zip(*sorted(rows), strict=True)])
 
 
 _ACTOR_JSON = """
