@@ -186,7 +186,9 @@ class ActorById(MethodView):
         `name` and `country` replace; `aliases` and `identifiers` are added to those it has
         (an alias or identifier another actor holds is a 409: merge instead).
         """
-        change = RegistryActorChange().load(json_body(), partial=True)
+        change = RegistryActorChange().load(
+            json_body(), partial=("name", "country", "aliases", "identifiers")
+        )
         try:
             return json_response(
                 registry_write(get_db(), lambda r: (r.change(actor_id, change), r.get(actor_id))[1])
