@@ -90,6 +90,8 @@ LOCATION_PRECISIONS = {
 }
 
 
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
 # A scheme names who issued an identifier: `ucdp-ged`, `acled`, `ucdp-actor`, `wikidata` …
 SCHEME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 
@@ -199,6 +201,17 @@ class Actor(StrictSchema):
     )
     identifiers = identifiers_field(
         "The actor's ids in other datasets, e.g. UCDP's actor id (`ucdp-actor`)."
+    )
+    actor_id = fields.String(
+        validate=Regexp(UUID_PATTERN),
+        metadata={
+            "format": "uuid",
+            "description": "The registry actor (`/v1/actors/{id}`) this one is. Set by the "
+            "service on every write: a given id must name a registry actor; without one "
+            "the actor resolves by its identifiers, else by its exact name within its kind "
+            "(ignoring case and accents), else a new registry actor is made. The name "
+            "stays as the source wrote it.",
+        },
     )
 
 

@@ -142,6 +142,22 @@ RULES = (
         "No event has the id or key",
     ),
     Rule(
+        "identifiers are distinct",
+        "JSON Schema's uniqueItems compares whole items, not (scheme, value) pairs",
+        (*EVENT_WRITES, *BULK, "POST /v1/actors", "PATCH /v1/actors/{actor_id}"),
+        422,
+        rf"{ITEM}(?:actors\.[0-9]+\.)?identifiers",
+        "is given twice",
+    ),
+    Rule(
+        "an actor_id names a registry actor",
+        "depends on what is stored",
+        (*EVENT_WRITES, *BULK),
+        422,
+        rf"{ITEM}actors\.[0-9]+\.actor_id",
+        "No registry actor has the id",
+    ),
+    Rule(
         "a patch makes a valid event",
         "a merge patch is validated merged into the stored event: its kind decides "
         "`details`, its other members complete the patch's",

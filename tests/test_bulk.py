@@ -312,8 +312,13 @@ def test_concurrent_batches_with_the_same_keys_in_opposite_orders_neither_fail_n
 def test_a_key_another_request_creates_meanwhile_is_a_conflict(app, client, database_url, atomic):
     # Another writer inserts key "a" and commits only once the batch waits on that key:
     # the batch's lock read saw no "a", so its insert meets the other's row.
+    # The actors are in the registry already, so the batch does not wait on the other
+    # writer's new registry entries (resolution runs before the key's lock read).
+    from service.storage.actor_registry import resolve_actors
     from service.storage.events import EventStore
 
+    with psycopg.connect(database_url, autocommit=True) as conn, conn.transaction():
+        resolve_actors(conn, [_keyed("a")])
     inserted, release = threading.Event(), threading.Event()
 
     def other_writer() -> None:

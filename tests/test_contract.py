@@ -68,12 +68,16 @@ def test_links_lead_from_a_created_event_to_its_reads_and_writes(app, database_u
     }
     answered = set()
 
-    class Machine(_schema(app).as_state_machine()):
+    # The events' operations only: the registry's own links would share the budget.
+    class Machine(_schema(app).include(path_regex="^/v1/events").as_state_machine()):
         def setup(self):
             # Each scenario starts from an empty store, so that the same choices meet the
             # same answers: Hypothesis requires it of a strategy.
             with psycopg.connect(database_url) as conn:
-                conn.execute("TRUNCATE events, event_revisions, idempotency_keys CASCADE")
+                conn.execute(
+                    "TRUNCATE events, event_revisions, idempotency_keys, actors, actor_aliases,"
+                    " actor_identifiers CASCADE"
+                )
 
         def get_call_kwargs(self, case):
             return {"headers": headers_for(case)}

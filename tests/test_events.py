@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
 
 import pytest
@@ -18,15 +19,17 @@ def test_create_then_get_round_trips_each_kind(client, kind):
     created = client.post("/v1/events", json=event)
     assert created.status_code == 201
     assert created.headers["ETag"] == '"v1"'
-    body = created.get_json()
+    body = copy.deepcopy(created.get_json())
     assert created.headers["Location"] == f"/v1/events/{body['id']}"
+    # Each actor comes back as written, with the registry actor it resolved to.
+    assert all(uuid.UUID(actor.pop("actor_id")) for actor in body.get("actors", []))
     assert {k: v for k, v in body.items() if k not in SERVICE_FIELDS} == event
     assert body["version"] == 1
     assert body["created_at"] == body["updated_at"]
 
     fetched = client.get(created.headers["Location"])
     assert fetched.status_code == 200
-    assert fetched.get_json() == body
+    assert fetched.get_json() == created.get_json()
     assert fetched.headers["ETag"] == '"v1"'
     assert fetched.mimetype == "application/json"
 

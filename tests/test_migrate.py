@@ -89,3 +89,45 @@ def test_0010_keeps_rows_stored_before_it_searchable(empty_database, tmp_path):
             " WHERE point(lon, lat) <@ box(point(36, 51), point(37, 52))"
         ).fetchone()
     assert row == ("on", [], None, body)
+
+
+def test_registry_migration_merges_stored_actors_by_kind_and_normalised_name(
+    empty_database, tmp_path
+):
+    import json
+    import shutil
+
+    from service.migrate import MIGRATIONS
+
+    before = tmp_path / "before"
+    before.mkdir()
+    for path in sorted(MIGRATIONS.glob("*.sql")):
+        if path.name < "0060":
+            shutil.copy(path, before)
+    actors = [
+        [{"name": "Sergey Lavrov", "kind": "person"}, {"name": "Russia", "kind": "state"}],
+        [{"name": "SÉRGEY LAVROV", "kind": "person", "wikidata": "Q150412"}],
+        [{"name": "Russia", "kind": "armed_force"}],
+    ]
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        migrate(conn, before)
+        for n, event_actors in enumerate(actors):
+            conn.execute(
+                "INSERT INTO events (id, type, version, body, date_span, certainty, search,"
+                " csv_fields, created_at, updated_at) VALUES (%s, 'meeting', 1, %s,"
+                " '[2025-07-12,2025-07-12]', 'reported', ''::tsvector, '', now(), now())",
+                (uuid.UUID(int=n + 1), json.dumps({"actors": event_actors})),
+            )
+        migrate(conn)
+        merged = conn.execute("SELECT kind, names FROM actor_registry_migration").fetchall()
+        assert sorted((kind, set(names)) for kind, names in merged) == [
+            ("armed_force", {"Russia"}),
+            ("person", {"SÉRGEY LAVROV", "Sergey Lavrov"}),
+            ("state", {"Russia"}),
+        ]
+        lavrov = conn.execute(
+            "SELECT actor_id FROM actor_identifiers WHERE value = 'Q150412'"
+        ).fetchone()[0]
+        assert conn.execute(
+            "SELECT id FROM events WHERE actor_ids @> ARRAY[%s::uuid] ORDER BY id", (lavrov,)
+        ).fetchall() == [(uuid.UUID(int=1),), (uuid.UUID(int=2),)]

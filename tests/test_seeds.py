@@ -503,3 +503,22 @@ def test_seed_updates_records_seeded_before_the_corrections_in_place(app, client
         Event().load(client_view(revisions[0]))
     assert after[PLANNED_DEPLOYMENT]["certainty"] == "claimed"
     assert _seed(app).output.count("unchanged 20") == 1
+
+
+# --- Issue 21: the seeds' actors in the registry -------------------------------------
+
+
+def test_each_seeded_actor_resolves_to_one_registry_actor(seeded, client):
+    by_name: dict[tuple[str, str], set[str]] = {}
+    for event in seeded.values():
+        for actor in event["actors"]:
+            by_name.setdefault((actor["kind"], actor["name"]), set()).add(actor["actor_id"])
+    assert all(len(ids) == 1 for ids in by_name.values()), by_name
+    (lavrov,) = by_name[("person", "Sergey Lavrov")]
+    lavrovs_events = [
+        e for e in seeded.values() if any(a["name"] == "Sergey Lavrov" for a in e["actors"])
+    ]
+    assert len(lavrovs_events) >= 6
+    assert client.get(f"/v1/actors/{lavrov}").get_json()["event_count"] == len(lavrovs_events)
+    found = client.get(f"/v1/events?actor_id={lavrov}&limit=100").get_json()["items"]
+    assert {e["id"] for e in found} == {e["id"] for e in lavrovs_events}

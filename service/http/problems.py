@@ -21,6 +21,7 @@ from service.db import DatabaseUnavailable
 from service.errors import flatten_errors
 from service.http.idempotency import BadIdempotencyKey, KeyReused
 from service.http.rate_limits import RateLimited
+from service.storage.actor_registry import ActorNotFound, IdentifierTaken, UnknownActors
 from service.storage.as_of import NotYetCreated, TooManyChanges
 from service.storage.events import (
     EventGone,
@@ -303,6 +304,14 @@ def register(app: Flask) -> None:
     )
     app.register_error_handler(RateLimited, _rate_limited)
     app.register_error_handler(UnknownLinks, lambda e: validation_problem(e.errors))
+    app.register_error_handler(UnknownActors, lambda e: validation_problem(e.errors))
+    app.register_error_handler(
+        ActorNotFound, lambda e: problem(404, "No registry actor has this id.")
+    )
+    app.register_error_handler(
+        IdentifierTaken,
+        lambda e: problem(409, "Another registry actor holds these.", errors=e.errors),
+    )
     app.register_error_handler(PoolTimeout, _unavailable)
     app.register_error_handler(DatabaseUnavailable, _unavailable)
     app.register_error_handler(psycopg.OperationalError, _unavailable)

@@ -1,11 +1,16 @@
-"""All SQL of the actors list: actors of live events, with counts, by name."""
+"""All SQL of the actors list (actors of live events, with counts, by name) and the
+registry's transactions (service/storage/actor_registry.py holds the registry's SQL)."""
 
 from __future__ import annotations
+
+import uuid
 
 from psycopg import sql
 
 from service.db import Database
 from service.replica import get_read_db
+from service.storage.actor_registry import ActorRegistry
+from service.storage.events import EventStore
 
 
 def _like_pattern(text: str) -> str:
@@ -53,3 +58,40 @@ class ActorStore:
 def actor_store() -> ActorStore:
     """The actor store of the current app."""
     return ActorStore(get_read_db())
+
+
+def merge_actors(
+    db: Database, duplicate: uuid.UUID, survivor: uuid.UUID, written_by: str | None
+) -> list[uuid.UUID]:
+    """Merge ``duplicate`` into ``survivor`` and rewrite its events, all in one transaction.
+
+    Each live event of the duplicate gets a new version naming the survivor, written by
+    ``written_by``: the change feed lists it. The ids of those events.
+    """
+    with db.connection() as conn, conn.transaction():
+        changed = ActorRegistry(conn).merge(duplicate, survivor)
+        store = EventStore(None, conn, written_by)
+        old, new = str(duplicate), str(survivor)
+        for event_id in changed:
+            store.update(event_id, lambda event: _renamed(event, old, new))
+    return changed
+
+
+def _renamed(event: dict, old: str, new: str) -> dict:
+    actors = [
+        actor | {"actor_id": new} if actor.get("actor_id") == old else actor
+        for actor in event.get("actors", ())
+    ]
+    return event | {"actors": actors}
+
+
+def registry_read(db: Database, read):
+    """``read(ActorRegistry)`` on a connection of ``db``."""
+    with db.connection() as conn:
+        return read(ActorRegistry(conn))
+
+
+def registry_write(db: Database, write):
+    """``write(ActorRegistry)`` in a transaction on a connection of ``db``."""
+    with db.connection() as conn, conn.transaction():
+        return write(ActorRegistry(conn))

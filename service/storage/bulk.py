@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
+from service.storage.actor_registry import resolve_actors
 from service.storage.events import EventStore, WriteOrderConflict, new_event_ids
 from service.storage.links import link_errors
 from service.storage.rows import (
@@ -179,7 +180,10 @@ def _write_batch(
     restorable: frozenset[str],
 ) -> list[ItemOutcome]:
     """``write_events`` inside the caller's transaction (rolled back by any exception)."""
+    events, actor_errors = resolve_actors(conn, events)
     outcomes = _refusals(conn, events)
+    for index, errors in actor_errors.items():
+        outcomes[index] = ItemOutcome("invalid", errors=errors)
     if atomic and outcomes:
         raise BatchRefused(_errors(outcomes))
     writable = {index: event for index, event in enumerate(events) if index not in outcomes}

@@ -13,6 +13,7 @@ import psycopg
 from psycopg import sql
 
 from service.db import Database
+from service.storage.actor_registry import resolve_event_actors
 from service.storage.links import check_links
 from service.storage.rows import (
     INDEXED_COLUMNS,
@@ -171,6 +172,7 @@ class EventStore:
         with self._connection() as conn, conn.transaction():
             key = event.get("key")
             event_id = new_event_ids(conn, {key})[key] if key is not None else uuid.uuid4()
+            event = resolve_event_actors(conn, event)
             body = event_body(event_id, event, 1, timestamp(now), timestamp(now))
             params = search_columns(event) | {
                 "id": event_id,
@@ -247,6 +249,9 @@ class EventStore:
         # as a bad PUT body is (checked before it reaches the store).
         event = change(stored)
         _require_version(current["version"], expected_versions)
+        # Resolved before the comparison: a body sent without the actor ids it was
+        # stored with is the same event.
+        event = resolve_event_actors(conn, event)
         if event == stored:
             # Nothing changes: no version to add, to the revisions or to the change feed
             # (as bulk's `unchanged`). Its links were checked when it was stored.

@@ -126,6 +126,17 @@ def _overlaps(column: str, name: str, values: list) -> tuple[sql.Composable, dic
     )
 
 
+def _of_registry_actors(ids: list) -> tuple[sql.Composable, dict]:
+    # A merged actor's id stands for its survivor, which its events were moved to.
+    return (
+        sql.SQL(
+            "actor_ids && ARRAY(SELECT coalesce(merged_into, id) FROM actors"
+            " WHERE id = ANY(%(actor_id)s::uuid[]))"
+        ),
+        {"actor_id": ids},
+    )
+
+
 def _place_is(names: list[str]) -> tuple[sql.Composable, dict]:
     # lower() on both sides in SQL, so the expression index on lower(place) applies.
     params = {f"location_{i}": name for i, name in enumerate(names)}
@@ -201,6 +212,8 @@ def build(args: dict, *, located: bool = False) -> EventQuery:
         parts.append(_any_of("certainty", "certainty", args["certainty"]))
     if "actor" in args:
         parts.append(_overlaps("actor_keys", "actor", [actor_key(a) for a in args["actor"]]))
+    if "actor_id" in args:
+        parts.append(_of_registry_actors(args["actor_id"]))
     if "country" in args:
         parts.append(_overlaps("countries", "country", args["country"]))
     if "tag" in args:
