@@ -120,7 +120,10 @@ Flask.test_client_class = KeyedClient
 def app(database_url):
     """The app on the test database, emptied before each test (the test keys stay)."""
     with psycopg.connect(database_url) as conn:
-        conn.execute("TRUNCATE events, event_revisions, idempotency_keys CASCADE")
+        conn.execute(
+            "TRUNCATE events, event_revisions, idempotency_keys, subscriptions, deliveries,"
+            " stream_positions CASCADE"
+        )
         conn.execute("UPDATE api_keys SET revoked_at = NULL, last_used_at = NULL")
         conn.execute(
             "DELETE FROM api_keys WHERE name NOT IN (SELECT unnest(%s::text[]))", (list(TEST_KEYS),)

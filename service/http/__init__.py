@@ -18,6 +18,7 @@ from service.http import (
     imports,
     metrics,
     rate_limits,
+    subscriptions,
 )
 from service.http.api import create_api
 
@@ -51,6 +52,7 @@ def init_app(app: Flask) -> None:
     api.register_blueprint(facets.blp)
     api.register_blueprint(export.blp)
     api.register_blueprint(changes.blp)
+    api.register_blueprint(subscriptions.blp)
     api.register_blueprint(actors.blp)
     api.register_blueprint(event_types.blp)
     api.register_blueprint(health.blp)
