@@ -61,6 +61,8 @@ def deliver_command():
     """
     app = current_app._get_current_object()
     configure_logging(app.config["LOG_LEVEL"] or "INFO")
+    # One line per attempt is ours ("webhook attempt"); httpx's own would double it.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     if app.config["DELIVERY_METRICS_PORT"]:
         from prometheus_client import start_http_server
 

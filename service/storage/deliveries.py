@@ -160,8 +160,7 @@ def record(conn: psycopg.Connection, subscription_id: uuid.UUID, outcomes: list[
             "INSERT INTO deliveries (subscription_id, change_txid, change_seq, event_id,"
             " version, operation, status, attempts, last_status_code, last_error,"
             " last_attempt_at, next_attempt_at, delivered_at)"
-            " VALUES (%s, %s::text::xid8, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
-            " CASE WHEN %s = 'delivered' THEN %s END)"
+            " VALUES (%s, %s::text::xid8, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (subscription_id, change_seq) DO NOTHING",
             [
                 (
@@ -177,8 +176,7 @@ def record(conn: psycopg.Connection, subscription_id: uuid.UUID, outcomes: list[
                     o.error,
                     o.attempted_at,
                     o.next_attempt_at,
-                    o.status,
-                    o.attempted_at,
+                    o.attempted_at if o.status == "delivered" else None,
                 )
                 for o in outcomes
             ],
