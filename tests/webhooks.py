@@ -53,7 +53,7 @@ class Received:
 @dataclass
 class Receiver:
     """An HTTP server on 127.0.0.1 recording every request; answers from ``script`` (one
-    status per request, then 200), or from ``answer(path)`` if set."""
+    status per request, then 200), or from ``answer(path, body)`` if set."""
 
     script: list[int] = field(default_factory=list)
     answer: object = None
@@ -69,7 +69,7 @@ class Receiver:
                 with receiver._lock:
                     status = receiver.script.pop(0) if receiver.script else 200
                     if receiver.answer is not None:
-                        status = receiver.answer(self.path)
+                        status = receiver.answer(self.path, body)
                     receiver.received.append(
                         Received(self.path, dict(self.headers.items()), body, status)
                     )
