@@ -75,6 +75,7 @@ TEST_KEYS = {
         "test-writer": ["write"],
         "test-admin": ["admin"],
         "test-metrics": ["metrics"],
+        "test-subscriber": ["subscribe"],
     }.items()
 }
 
@@ -93,7 +94,7 @@ def prepare_database(url: str) -> None:
 
 def bearer(name: str) -> dict:
     """The Authorization header of a test key: ``test-reader``, ``test-writer``, ``test-admin``,
-    ``test-metrics``."""
+    ``test-metrics``, ``test-subscriber``."""
     return {"Authorization": f"Bearer {TEST_KEYS[name][1][1]}"}
 
 
