@@ -53,6 +53,7 @@ def init_app(app: Flask) -> None:
     api.register_blueprint(export.blp)
     api.register_blueprint(changes.blp)
     api.register_blueprint(subscriptions.blp)
+    subscriptions.document_webhooks(api)
     api.register_blueprint(actors.blp)
     api.register_blueprint(event_types.blp)
     api.register_blueprint(health.blp)

@@ -15,6 +15,7 @@ from flask import current_app, url_for
 from flask.views import MethodView
 from marshmallow.validate import Length, OneOf, Range
 
+from schemas import Event
 from schemas.common import StrictSchema
 from schemas.fields import BoundedString
 from service import auth
@@ -430,3 +431,109 @@ class RetryDelivery(MethodView):
         with get_db().connection() as conn:
             subscriptions.get(conn, subscription_id, _owner())
             return _times(deliveries.retry(conn, subscription_id, delivery_id))
+
+
+class DeliveredChange(ma.Schema):
+    """What a subscriber receives: one change as a CloudEvents 1.0 event (structured mode)."""
+
+    specversion = ma.fields.String(required=True, validate=OneOf(("1.0",)))
+    id = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "The change's id, also sent as `webhook-id`: the same on every "
+            "retry (de-duplicate by it), and a position of the change feed "
+            "(`/v1/changes?after=<id>` resumes right after it).",
+            "examples": ["5127.88"],
+        },
+    )
+    source = ma.fields.String(
+        required=True, metadata={"examples": ["https://events.example/v1/events"]}
+    )
+    type = ma.fields.String(
+        required=True,
+        validate=OneOf(("events.event.created", "events.event.updated", "events.event.deleted")),
+    )
+    subject = ma.fields.UUID(required=True, metadata={"description": "The event's id."})
+    time = ma.fields.String(
+        required=True, metadata={"description": "When the change was written (RFC 3339)."}
+    )
+    datacontenttype = ma.fields.String(required=True, validate=OneOf(("application/json",)))
+    dataschema = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "The JSON Schema of the event's kind (`/v1/event-types/{type}`).",
+            "examples": ["https://events.example/v1/event-types/attack"],
+        },
+    )
+    data = ma.fields.Nested(
+        Event,
+        required=True,
+        metadata={
+            "description": "The event as this version is served (a delete's: the tombstone, "
+            "the last content with `deleted_at`). Per event, versions arrive in order."
+        },
+    )
+
+
+def _header(name: str, description: str, example: str) -> dict:
+    return {
+        "in": "header",
+        "name": name,
+        "required": True,
+        "description": description,
+        "schema": {"type": "string", "examples": [example]},
+    }
+
+
+WEBHOOK_HEADERS = [
+    _header(
+        "webhook-id",
+        "The change's id (the body's `id`): the same on every retry.",
+        "5127.88",
+    ),
+    _header(
+        "webhook-timestamp",
+        "Unix seconds when this attempt was signed; refuse ones far from your clock.",
+        "1752400000",
+    ),
+    _header(
+        "webhook-signature",
+        "Standard Webhooks signatures, space-separated: `v1,` and the base64 HMAC-SHA256 of "
+        "`{webhook-id}.{webhook-timestamp}.{body}` keyed with the secret's bytes. Two "
+        "during the 24 hours after a secret rotation; accept the delivery if one verifies.",
+        "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=",
+    ),
+]
+
+
+def document_webhooks(api) -> None:
+    """Describe in the spec's `webhooks` what each subscriber receives and must answer."""
+    api.spec.components.schema("DeliveredChange", schema=DeliveredChange)
+    api.spec.options["webhooks"] = {
+        "change": {
+            "post": {
+                "operationId": "receiveChange",
+                "summary": "A change, pushed to a subscription's URL",
+                "description": "One POST per change the subscription's filter takes. At least "
+                "once: de-duplicate by `webhook-id`. Any 2xx within the timeout (10 s) "
+                "acknowledges; anything else, a timeout or a redirect is retried with "
+                "exponential backoff and full jitter, from seconds up to 3 days; later "
+                "changes of the same event wait behind it. 410 disables the subscription.",
+                "tags": ["subscriptions"],
+                "parameters": WEBHOOK_HEADERS,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/cloudevents+json": {
+                            "schema": {"$ref": "#/components/schemas/DeliveredChange"}
+                        }
+                    },
+                },
+                "responses": {
+                    "2XX": {"description": "Received: not sent again."},
+                    "410": {"description": "Gone: the subscription is disabled."},
+                    "default": {"description": "Not received: tried again later."},
+                },
+            }
+        }
+    }
