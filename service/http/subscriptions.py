@@ -261,7 +261,11 @@ class Subscriptions(MethodView):
     @blp.response(200, SubscriptionList)
     @blp.uses_database
     def get(self):
-        """List subscriptions"""
+        """List subscriptions
+
+        The caller's subscriptions, oldest first (an `admin` key: everyone's), without
+        their secrets.
+        """
         with get_db().connection() as conn:
             found = subscriptions.listing(conn, _owner())
         return {"items": [_view(s) for s in found]}
@@ -318,7 +322,11 @@ class SubscriptionById(MethodView):
     @blp.answers(404)
     @blp.uses_database
     def get(self, subscription_id: uuid.UUID):
-        """Get a subscription"""
+        """Get a subscription
+
+        Its URL, filter, status (and why it was disabled, if it was), and its position in
+        the change feed. The secret is never shown again.
+        """
         with get_db().connection() as conn:
             return _view(subscriptions.get(conn, subscription_id, _owner()))
 
@@ -351,7 +359,10 @@ class SubscriptionById(MethodView):
     @blp.answers(404)
     @blp.uses_database
     def delete(self, subscription_id: uuid.UUID):
-        """Delete a subscription (and its delivery log)"""
+        """Delete a subscription
+
+        Deliveries stop at once; its delivery log goes with it.
+        """
         with get_db().connection() as conn:
             subscriptions.delete(conn, subscription_id, _owner())
         return empty_response(204)
