@@ -42,7 +42,7 @@ from bench.servers import free_port
 from schemas import Event
 from service.delivery import signing
 from service.storage import subscriptions
-from service.storage.changes import feed_now
+from service.storage.changes import FeedPosition, feed_now, revisions_after
 from service.storage.events import EventStore
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -122,6 +122,21 @@ def event_without_id(event: dict) -> dict:
     return {k: v for k, v in event.items() if k != "_id"} | {"title": event["title"] + " (2)"}
 
 
+def _watch_feed(url: str, start, seen: dict, stop: threading.Event) -> None:
+    """When each change first shows in the change feed, polled every 5 ms."""
+    position = start
+    with psycopg.connect(url, autocommit=True) as conn:
+        while not stop.is_set():
+            rows = revisions_after(conn, position, 1000)
+            now = time.time()
+            for row in rows:
+                seen[(str(row[2]), row[3])] = now
+            if rows:
+                position = FeedPosition(int(rows[-1][0]), rows[-1][1])
+            else:
+                time.sleep(0.005)
+
+
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -164,6 +179,10 @@ def measure(url: str, options) -> dict:
     deliverer = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "service", "deliver"], env=env
     )
+    seen: dict[tuple[str, int], float] = {}
+    watching = threading.Event()
+    watcher = threading.Thread(target=_watch_feed, args=(url, start, seen, watching))
+    watcher.start()
     try:
         time.sleep(2)  # the deliverer has leased every subscription
         delivered = _write(url, options.rate, batches[1])
@@ -178,6 +197,8 @@ def measure(url: str, options) -> dict:
                     break
                 time.sleep(0.2)
     finally:
+        watching.set()
+        watcher.join()
         deliverer.send_signal(signal.SIGTERM)
         deliverer.wait(60)
         receiver.terminate()
@@ -190,6 +211,7 @@ def measure(url: str, options) -> dict:
         for _, subject, version, now in received
         if (subject, version) in committed
     ]
+    visible = [seen[key] - at for key, at in committed.items() if key in seen]
     write_off = [latency for *_, latency in baseline]
     write_on = [latency for *_, latency in delivered]
     return {
@@ -201,6 +223,10 @@ def measure(url: str, options) -> dict:
         "lag_p50_ms": _percentile(lags, 0.5) * 1000 if lags else None,
         "lag_p99_ms": _percentile(lags, 0.99) * 1000 if lags else None,
         "lag_max_ms": max(lags) * 1000 if lags else None,
+        # From commit to the change showing in the feed (/v1/changes), which no reader
+        # of the feed can beat: it waits for every older transaction on the server.
+        "feed_visible_p50_ms": _percentile(visible, 0.5) * 1000 if visible else None,
+        "feed_visible_p99_ms": _percentile(visible, 0.99) * 1000 if visible else None,
         "write_p50_ms_without": statistics.median(write_off) * 1000,
         "write_p50_ms_with": statistics.median(write_on) * 1000,
         "write_p99_ms_without": _percentile(write_off, 0.99) * 1000,
