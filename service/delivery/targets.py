@@ -109,6 +109,14 @@ def _target(url: str, host: str, address: str) -> Target:
     return Target(urlunsplit(parts._replace(netloc=netloc)), host, host_header, address)
 
 
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def _addresses(infos) -> list[str]:
     return list(dict.fromkeys(info[4][0] for info in infos))
 
@@ -126,6 +134,8 @@ def resolve(url: str, policy: TargetPolicy) -> Target:
 async def resolve_async(url: str, policy: TargetPolicy) -> Target:
     """``resolve``, with the lookup off the event loop."""
     host, port = check_url(url, policy)
+    if _is_address(host):  # nothing to look up (and no thread to hop to)
+        return _target(url, host, _check_addresses(host, port, [host], policy))
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as error:
