@@ -12,14 +12,14 @@ import json
 from service.http.search_args import FilterArgs
 
 
-class SubscriptionFilter(FilterArgs):
+class ChangeFilter(FilterArgs):
     """Which changes a subscription takes: ``{}`` takes all."""
 
     class Meta:
         exclude = ("as_of",)
 
 
-FILTER = SubscriptionFilter()
+FILTER = ChangeFilter()
 _loaded: dict[str, dict] = {}
 
 

@@ -51,7 +51,7 @@ class FilterField(ma.fields.Nested):
 
     def __init__(self, **kwargs):
         super().__init__(
-            filters.SubscriptionFilter,
+            filters.ChangeFilter,
             metadata={
                 "description": "Search parameters (as for `GET /v1/events`): a list for a "
                 "parameter that repeats, a string for one that does not. `{}` takes "
