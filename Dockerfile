@@ -33,4 +33,6 @@ ENV BIND=0.0.0.0:8000 \
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
     CMD ["events-entrypoint", "healthcheck"]
 ENTRYPOINT ["events-entrypoint"]
+# `serve` (the API) by default; `deliver` runs the webhook and JetStream deliverer from
+# the same image (compose.yaml's `deliver` service).
 CMD ["serve"]

@@ -2,6 +2,8 @@
 # The image's entrypoint. Commands:
 #   serve        (default) apply migrations, then exec gunicorn under service/gunicorn_conf.py
 #   seed         apply migrations, then load the seed data (compose's one-shot service)
+#   deliver      apply migrations, then run the deliverer (webhooks, and JetStream when
+#                NATS_URL is set); any number may run beside the web service
 #   healthcheck  exit 0 when the service answers GET /healthz on its port (HEALTHCHECK)
 #   anything else is run as given (e.g. `flask --app service keys create ...`)
 # Every setting comes from the environment (docs/operations.md, "Configuration").
@@ -15,6 +17,10 @@ case "$command" in
     # Migrations take an advisory lock, so several instances may start at once.
     flask --app service migrate
     exec gunicorn --config python:service.gunicorn_conf 'service:create_app()'
+    ;;
+  deliver)
+    flask --app service migrate
+    exec flask --app service deliver
     ;;
   seed)
     flask --app service migrate

@@ -8,6 +8,9 @@ Scopes nest: ``admin`` includes ``write``, which includes ``read``. Writes need 
 reads are open unless ``REQUIRE_READ_KEY`` is set, but a key sent on an open read must
 still be a valid one (as GitHub answers bad credentials on public resources). ``metrics``
 is the Prometheus scrape's (``/metrics``) and grants nothing else; ``admin`` includes it.
+``subscribe`` (with ``read``) manages the caller's own webhook subscriptions and nothing
+else, so a consuming service needs no key that can write events; ``admin`` includes it
+and sees every subscription.
 """
 
 from __future__ import annotations
@@ -24,12 +27,13 @@ from flask import current_app, g, request
 from service.db import get_db
 from service.storage.api_keys import KeyStore
 
-SCOPES = ("read", "write", "admin", "metrics")
+SCOPES = ("read", "write", "admin", "metrics", "subscribe")
 _GRANTS = {
     "read": {"read"},
     "write": {"read", "write"},
-    "admin": {"read", "write", "admin", "metrics"},
+    "admin": {"read", "write", "admin", "metrics", "subscribe"},
     "metrics": {"metrics"},
+    "subscribe": {"read", "subscribe"},
 }
 KEY_PREFIX = "evs_"
 _KEY = re.compile(r"^(evs_[0-9a-f]{10})_[A-Za-z0-9_-]{43}$")

@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 
 from service import auth, gunicorn_conf
 from service.db import get_db
+from service.delivery.cli import deliver_command
 from service.http.api import current_api
 from service.imports.cli import import_command
 from service.migrate import migrate
@@ -180,3 +181,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(serve_command)
     app.cli.add_command(seed_command)
     app.cli.add_command(import_command)
+    app.cli.add_command(deliver_command)

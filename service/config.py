@@ -93,6 +93,44 @@ def from_environment() -> dict:
         "SECRET_KEY": os.environ.get("SECRET_KEY") or DEFAULT_SECRET_KEY,
         # A development machine: the built-in SECRET_KEY is accepted with DATABASE_URL set.
         "DEVELOPMENT": _bool("DEVELOPMENT", False),
+        # Where the service is reached from outside: the base of the `source` and
+        # `dataschema` URLs in delivered CloudEvents.
+        "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://localhost:8000").rstrip("/"),
+        # Webhooks (service/delivery). Loopback targets and plain http, for development
+        # and tests only; link-local, private and metadata addresses stay refused.
+        "WEBHOOKS_ALLOW_PRIVATE_TARGETS": _bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False),
+        "WEBHOOKS_ALLOWED_PORTS": [
+            int(p) for p in os.environ.get("WEBHOOKS_ALLOWED_PORTS", "80,443").split(",") if p
+        ],
+        "WEBHOOKS_TIMEOUT_SECONDS": float(os.environ.get("WEBHOOKS_TIMEOUT_SECONDS", 10)),
+        # Of a subscriber's answer, only this much is read (and kept in the delivery log).
+        "WEBHOOKS_MAX_RESPONSE_BYTES": _int("WEBHOOKS_MAX_RESPONSE_BYTES", 64 * 1024),
+        # Retries: full jitter over an exponential ceiling, base * 2^(attempt-1), capped.
+        "WEBHOOKS_RETRY_BASE_SECONDS": float(os.environ.get("WEBHOOKS_RETRY_BASE_SECONDS", 5)),
+        "WEBHOOKS_RETRY_MAX_SECONDS": float(
+            os.environ.get("WEBHOOKS_RETRY_MAX_SECONDS", 3 * 86400)
+        ),
+        # A subscription whose every attempt has failed for this long is disabled.
+        "WEBHOOKS_DISABLE_AFTER_DAYS": float(os.environ.get("WEBHOOKS_DISABLE_AFTER_DAYS", 5)),
+        # After rotate-secret, the previous secret still signs for this long.
+        "WEBHOOKS_SECRET_OVERLAP_HOURS": float(os.environ.get("WEBHOOKS_SECRET_OVERLAP_HOURS", 24)),
+        # The deliverer: how often an idle subscription looks for new changes, how many
+        # changes it reads at once, and how many it sends at once (distinct events only).
+        "WEBHOOKS_POLL_SECONDS": float(os.environ.get("WEBHOOKS_POLL_SECONDS", 0.05)),
+        "WEBHOOKS_BATCH_SIZE": _int("WEBHOOKS_BATCH_SIZE", 200),
+        "WEBHOOKS_CONCURRENCY": _int("WEBHOOKS_CONCURRENCY", 32),
+        # The deliverer's own Prometheus endpoint (0: none).
+        "DELIVERY_METRICS_PORT": _int("DELIVERY_METRICS_PORT", 0),
+        # JetStream: unset, nothing is published. The stream is created if absent.
+        "NATS_URL": os.environ.get("NATS_URL") or None,
+        "NATS_STREAM": os.environ.get("NATS_STREAM", "EVENTS_CHANGES"),
+        "NATS_SUBJECT_PREFIX": os.environ.get("NATS_SUBJECT_PREFIX", "events.changes"),
+        "NATS_STREAM_MAX_AGE_DAYS": float(os.environ.get("NATS_STREAM_MAX_AGE_DAYS", 7)),
+        # JetStream drops a message whose id it has seen within this window: a publisher
+        # restarted after a crash republishes what it had not recorded, once.
+        "NATS_DUPLICATE_WINDOW_SECONDS": float(
+            os.environ.get("NATS_DUPLICATE_WINDOW_SECONDS", 600)
+        ),
     }
 
 

@@ -97,6 +97,33 @@ class Instruments:
             "Unix time of the count behind events_stored.",
             multiprocess_mode="mostrecent",
         )
+        # The deliverer's (flask --app service deliver), served on DELIVERY_METRICS_PORT.
+        self.webhook_attempts = Counter(
+            "events_webhook_attempts",
+            "Webhook delivery attempts, by outcome: delivered (2xx), failed (any other "
+            "answer, a timeout or a connection error: retried), gone (410: the subscription "
+            "is disabled), refused (the SSRF guard refused the target).",
+            ["outcome"],
+        )
+        self.webhook_attempt_seconds = Histogram(
+            "events_webhook_attempt_duration_seconds",
+            "Time of one delivery attempt, from the lookup to the answer read.",
+            buckets=LATENCY_BUCKETS,
+        )
+        self.webhook_lag_seconds = Histogram(
+            "events_webhook_lag_seconds",
+            "From a change's write to its delivery being acknowledged by the subscriber.",
+            buckets=(*LATENCY_BUCKETS, 60, 300, 3600),
+        )
+        self.webhook_queue_depth = Gauge(
+            "events_webhook_queue_depth",
+            "Deliveries waiting for a retry, over every subscription.",
+            multiprocess_mode="mostrecent",
+        )
+        self.stream_published = Counter(
+            "events_stream_published",
+            "Changes published to the JetStream stream (acknowledged by it).",
+        )
 
 
 _instruments: Instruments | None = None

@@ -75,6 +75,7 @@ TEST_KEYS = {
         "test-writer": ["write"],
         "test-admin": ["admin"],
         "test-metrics": ["metrics"],
+        "test-subscriber": ["subscribe"],
     }.items()
 }
 
@@ -93,7 +94,7 @@ def prepare_database(url: str) -> None:
 
 def bearer(name: str) -> dict:
     """The Authorization header of a test key: ``test-reader``, ``test-writer``, ``test-admin``,
-    ``test-metrics``."""
+    ``test-metrics``, ``test-subscriber``."""
     return {"Authorization": f"Bearer {TEST_KEYS[name][1][1]}"}
 
 
@@ -122,7 +123,7 @@ def app(database_url):
     with psycopg.connect(database_url) as conn:
         conn.execute(
             "TRUNCATE events, event_revisions, idempotency_keys, actors, actor_aliases,"
-            " actor_identifiers CASCADE"
+            " actor_identifiers, subscriptions, deliveries, stream_positions CASCADE"
         )
         conn.execute("UPDATE api_keys SET revoked_at = NULL, last_used_at = NULL")
         conn.execute(

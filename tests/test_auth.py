@@ -58,7 +58,15 @@ def test_spec_declares_the_bearer_scheme_and_each_operations_scope(client):
         for method in item
         if method in ("post", "put", "patch", "delete")
     }
+    # Subscriptions are managed with the `subscribe` scope (checked below), not `write`.
+    subscribing = set(_operations(client, "subscribe"))
+    assert {(m, p) for m, p in every_write if p.startswith("/v1/subscriptions")} <= subscribing
+    every_write -= subscribing
     assert set(writes) == every_write
+    for method, path in subscribing:
+        operation = spec["paths"][path][method]
+        assert operation["security"] == [{"apiKey": []}], f"{method} {path}"
+        assert {"401", "403"} <= set(operation["responses"]), f"{method} {path}"
     assert {(m, p.replace("{id}", "{event_id}")) for m, p in WRITE_REQUESTS} <= every_write
     for method, path in writes:
         operation = spec["paths"][path][method]

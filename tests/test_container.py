@@ -90,6 +90,16 @@ def test_compose_holds_no_secret_and_loads_the_seeds_with_a_one_shot_service():
             assert re.search(r":v?\d+\.\d+", service["image"]), f"unpinned {service['image']}"
 
 
+def test_compose_runs_the_deliverer_from_the_image_after_the_migrations():
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    deliver = compose["services"]["deliver"]
+    assert deliver["image"] == compose["services"]["api"]["image"]
+    assert deliver["command"] == ["deliver"]
+    assert deliver["depends_on"]["seed"]["condition"] == "service_completed_successfully"
+    entrypoint = (ROOT / "deploy" / "entrypoint.sh").read_text()
+    assert "exec flask --app service deliver" in entrypoint
+
+
 def test_compose_prometheus_scrapes_gunicorn_with_a_metrics_key_from_a_file():
     compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
     prometheus = compose["services"]["prometheus"]

@@ -18,6 +18,7 @@ from service.http import (
     imports,
     metrics,
     rate_limits,
+    subscriptions,
 )
 from service.http.api import create_api
 
@@ -51,6 +52,8 @@ def init_app(app: Flask) -> None:
     api.register_blueprint(facets.blp)
     api.register_blueprint(export.blp)
     api.register_blueprint(changes.blp)
+    api.register_blueprint(subscriptions.blp)
+    subscriptions.document_webhooks(api)
     api.register_blueprint(actors.blp)
     api.register_blueprint(event_types.blp)
     api.register_blueprint(health.blp)

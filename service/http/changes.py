@@ -25,16 +25,17 @@ blp = ApiBlueprint(
 
 _POSITION = re.compile(r"^(0|[1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})$")
 NOW = "now"
+# `now`, or a position of the feed: a `next_cursor`, or a change's id (a webhook's).
+AFTER = Regexp(
+    rf"^(now|{_POSITION.pattern[1:-1]})$", error="Give `now` or a `next_cursor` of this feed."
+)
 
 
 class ChangesArgs(ma.Schema):
     """Where to read the feed from, and how much."""
 
     after = ma.fields.String(
-        validate=Regexp(
-            rf"^(now|{_POSITION.pattern[1:-1]})$",
-            error="Give `now` or a `next_cursor` of this feed.",
-        ),
+        validate=AFTER,
         metadata={
             "description": "`next_cursor` of the previous page; `now` to start from "
             "the present. Absent: from the first change ever stored.",
@@ -67,7 +68,8 @@ class ChangePage(ma.Schema):
     )
 
 
-def _position(after: str | None) -> FeedPosition:
+def feed_position(after: str | None) -> FeedPosition:
+    """The feed position an `after` value names (absent: the start of the feed)."""
     if after is None:
         return FEED_START
     if after == NOW:
@@ -96,7 +98,7 @@ class Changes(MethodView):
         event's versions come in order. A change shows once its transaction and every
         older one still running have ended (usually within milliseconds).
         """
-        items, position = change_store().page(_position(args.get("after")), args["limit"])
+        items, position = change_store().page(feed_position(args.get("after")), args["limit"])
         cursor = str(position)
         link = url_for(request.endpoint, after=cursor, limit=args["limit"])
         text = '{"items":[' + ",".join(items) + '],"next_cursor":' + json.dumps(cursor) + "}"

@@ -23,6 +23,7 @@ from service.http.idempotency import BadIdempotencyKey, KeyReused
 from service.http.rate_limits import RateLimited
 from service.storage.actor_registry import ActorNotFound, IdentifierTaken, UnknownActors
 from service.storage.as_of import NotYetCreated, TooManyChanges
+from service.storage.deliveries import DeliveryNotFound, NotRetryable
 from service.storage.events import (
     EventGone,
     EventNotFound,
@@ -32,6 +33,7 @@ from service.storage.events import (
 )
 from service.storage.idempotency import KeyInFlight
 from service.storage.links import UnknownLinks
+from service.storage.subscriptions import SubscriptionNotFound
 
 PROBLEM_JSON = "application/problem+json"
 # RFC 9110 renamed these; Python before 3.13 still has the old phrases. Fixing them here
@@ -280,6 +282,13 @@ def register(app: Flask) -> None:
     app.register_error_handler(
         KeyTaken, lambda e: problem(409, f"Another event already has key {e.key!r}.")
     )
+    app.register_error_handler(
+        SubscriptionNotFound, lambda e: problem(404, "No subscription of yours has this id.")
+    )
+    app.register_error_handler(
+        DeliveryNotFound, lambda e: problem(404, "This subscription has no delivery with this id.")
+    )
+    app.register_error_handler(NotRetryable, lambda e: problem(409, e.reason))
     app.register_error_handler(Unauthenticated, _unauthenticated)
     app.register_error_handler(InsufficientScope, _insufficient_scope)
     app.register_error_handler(

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import psycopg
+
 from service.db import Database
 from service.replica import get_read_db
 from service.storage.events import REVISION_COLUMNS, revision_json
@@ -32,6 +34,26 @@ class FeedPosition:
 FEED_START = FeedPosition(0, 0)
 
 
+def revisions_after(conn: psycopg.Connection, after: FeedPosition, limit: int) -> list[tuple]:
+    """Up to ``limit`` revisions past ``after`` in feed order: txid (text), seq, then
+    REVISION_COLUMNS. Every reader of the feed (``/v1/changes``, the deliverer, the
+    JetStream publisher) reads it here, so all see one order."""
+    return conn.execute(
+        f"SELECT txid::text, seq, {REVISION_COLUMNS} FROM event_revisions"
+        " WHERE (txid, seq) > (%s::text::xid8, %s)"
+        "   AND txid < pg_snapshot_xmin(pg_current_snapshot())"
+        " ORDER BY txid, seq LIMIT %s",
+        (str(after.txid), after.seq, limit),
+    ).fetchall()
+
+
+def feed_now(conn: psycopg.Connection) -> FeedPosition:
+    """The present: every change committed so far lies before it, every later one after."""
+    horizon = conn.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text").fetchone()[0]
+    # Transactions at or past the horizon may still commit; their changes have seq > 0.
+    return FeedPosition(int(horizon), 0)
+
+
 class ChangeStore:
     """Reads of the change feed."""
 
@@ -44,13 +66,7 @@ class ChangeStore:
         With nothing new, the position is ``after`` itself: poll again with it.
         """
         with self.db.connection() as conn:
-            rows = conn.execute(
-                f"SELECT txid::text, seq, {REVISION_COLUMNS} FROM event_revisions"
-                " WHERE (txid, seq) > (%s::text::xid8, %s)"
-                "   AND txid < pg_snapshot_xmin(pg_current_snapshot())"
-                " ORDER BY txid, seq LIMIT %s",
-                (str(after.txid), after.seq, limit),
-            ).fetchall()
+            rows = revisions_after(conn, after, limit)
         if not rows:
             return [], after
         return [revision_json(row[2:]) for row in rows], FeedPosition(int(rows[-1][0]), rows[-1][1])
@@ -58,11 +74,7 @@ class ChangeStore:
     def now(self) -> FeedPosition:
         """The present: every change committed so far lies before it, every later one after."""
         with self.db.connection() as conn:
-            horizon = conn.execute(
-                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"
-            ).fetchone()[0]
-        # Transactions at or past the horizon may still commit; their changes have seq > 0.
-        return FeedPosition(int(horizon), 0)
+            return feed_now(conn)
 
 
 def change_store() -> ChangeStore:

@@ -1,0 +1,143 @@
+"""The SSRF guard: a subscription's URL must lead to the public internet, not into ours.
+
+A URL is checked when a subscription is made or changed, and again at every delivery,
+since what a name resolves to can change. The delivery then connects to the very address
+that was checked (the name travels in ``Host`` and TLS SNI), so a second lookup cannot
+swap in another (DNS rebinding).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+# Named in the refusal, most specific first (127.0.0.1 is private too, to ipaddress).
+_CLASSES = (
+    ("unspecified", lambda a: a.is_unspecified),
+    ("loopback", lambda a: a.is_loopback),
+    ("link-local (cloud metadata)", lambda a: a.is_link_local),
+    ("multicast", lambda a: a.is_multicast),
+    ("private", lambda a: a.is_private),
+    ("reserved", lambda a: a.is_reserved or not a.is_global),
+)
+
+
+class RefusedTarget(Exception):
+    """The URL may not be delivered to; the reason says why."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class TargetPolicy:
+    """Which targets are allowed: the WEBHOOKS_* settings."""
+
+    allow_private_targets: bool
+    allowed_ports: tuple[int, ...]
+
+    @classmethod
+    def from_config(cls, config) -> TargetPolicy:
+        return cls(
+            config["WEBHOOKS_ALLOW_PRIVATE_TARGETS"], tuple(config["WEBHOOKS_ALLOWED_PORTS"])
+        )
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one delivery goes: the URL with the checked address in place of the name."""
+
+    url: str
+    host: str  # the name, for TLS SNI and certificate checks
+    host_header: str  # the name and any port, as the URL gave them
+    address: str
+
+
+def address_class(address: str) -> str | None:
+    """The class of address that is refused (None: a public address)."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for name, test in _CLASSES:
+        if test(ip):
+            return name
+    return None
+
+
+def check_url(url: str, policy: TargetPolicy) -> tuple[str, int]:
+    """The host and port of an acceptable URL; ``RefusedTarget`` otherwise (no lookup)."""
+    parts = urlsplit(url)
+    schemes = ("https", "http") if policy.allow_private_targets else ("https",)
+    if parts.scheme not in schemes:
+        raise RefusedTarget(f"The URL must be {' or '.join(schemes)}.")
+    if parts.username or parts.password:
+        raise RefusedTarget("The URL must not carry a user name or password.")
+    if not parts.hostname:
+        raise RefusedTarget("The URL has no host.")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as error:
+        raise RefusedTarget("The URL's port is not a number from 1 to 65535.") from error
+    return parts.hostname, port
+
+
+def _check_addresses(host: str, port: int, addresses: list[str], policy: TargetPolicy) -> str:
+    if not addresses:
+        raise RefusedTarget(f"{host} resolves to no address.")
+    for address in addresses:
+        refused = address_class(address)
+        if refused == "loopback" and policy.allow_private_targets:
+            continue
+        if refused:
+            raise RefusedTarget(f"{host} resolves to {address}, a {refused} address.")
+    loopback = all(address_class(a) == "loopback" for a in addresses)
+    if port not in policy.allowed_ports and not loopback:
+        allowed = ", ".join(map(str, policy.allowed_ports))
+        raise RefusedTarget(f"Port {port} is not allowed (allowed: {allowed}).")
+    return addresses[0]
+
+
+def _target(url: str, host: str, address: str) -> Target:
+    parts = urlsplit(url)
+    literal = f"[{address}]" if ":" in address else address
+    netloc = f"{literal}:{parts.port}" if parts.port else literal
+    host_header = parts.netloc.rpartition("@")[2]
+    return Target(urlunsplit(parts._replace(netloc=netloc)), host, host_header, address)
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _addresses(infos) -> list[str]:
+    return list(dict.fromkeys(info[4][0] for info in infos))
+
+
+def resolve(url: str, policy: TargetPolicy) -> Target:
+    """Check ``url`` and every address its host resolves to (blocking lookup)."""
+    host, port = check_url(url, policy)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise RefusedTarget(f"{host} does not resolve: {error.strerror}.") from error
+    return _target(url, host, _check_addresses(host, port, _addresses(infos), policy))
+
+
+async def resolve_async(url: str, policy: TargetPolicy) -> Target:
+    """``resolve``, with the lookup off the event loop."""
+    host, port = check_url(url, policy)
+    if _is_address(host):  # nothing to look up (and no thread to hop to)
+        return _target(url, host, _check_addresses(host, port, [host], policy))
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise RefusedTarget(f"{host} does not resolve: {error.strerror}.") from error
+    return _target(url, host, _check_addresses(host, port, _addresses(infos), policy))
