@@ -19,7 +19,9 @@ from bench.run import SEARCHES
 from service.storage.rows import INDEXED_COLUMNS, client_view
 
 # Where csv_fields sits in a row of _stored.
-CSV_FIELDS = 2 + INDEXED_COLUMNS.index("csv_fields")
+# The columns compared: all indexed ones but the registry's actor ids (see _stored).
+COMPARED_COLUMNS = [column for column in INDEXED_COLUMNS if column != "actor_ids"]
+CSV_FIELDS = 2 + COMPARED_COLUMNS.index("csv_fields")
 
 
 def test_the_sql_floor_runs_each_benchmarked_request(client, database_url):
@@ -42,17 +44,24 @@ def test_the_sql_floor_runs_each_benchmarked_request(client, database_url):
 def _stored(url: str) -> list[tuple]:
     """Each event's row, revisions and actors as stored, less what differs by the write
     (id and timestamps), in creation order."""
-    columns = sql.SQL(", ").join(map(sql.Identifier, INDEXED_COLUMNS))
+    # Less the actor registry's ids too: the bench loader makes no registry (its queries
+    # never read one), where the service resolves each actor to one on write.
+    columns = sql.SQL(", ").join(map(sql.Identifier, COMPARED_COLUMNS))
     with psycopg.connect(url) as conn:
         return conn.execute(
             sql.SQL(
-                "SELECT body::jsonb - 'id' - 'created_at' - 'updated_at', version, {columns},"
+                "SELECT CASE WHEN body::jsonb ? 'actors' THEN jsonb_set(b, '{{actors}}',"
+                "  (SELECT jsonb_agg(a - 'actor_id' ORDER BY n)"
+                "   FROM jsonb_array_elements(b -> 'actors') WITH ORDINALITY AS x(a, n)))"
+                "  ELSE b END, version, {columns},"
                 " search::text,"
                 " (SELECT array_agg(array[name_key, name, kind, country] ORDER BY name_key)"
                 "  FROM event_actors WHERE event_id = e.id),"
                 " (SELECT array_agg(array[version::text, operation] ORDER BY seq)"
                 "  FROM event_revisions WHERE event_id = e.id)"
-                " FROM events e ORDER BY created_at"
+                " FROM events e,"
+                " LATERAL (SELECT body::jsonb - 'id' - 'created_at' - 'updated_at' AS b) AS stored"
+                " ORDER BY created_at"
             ).format(columns=columns)
         ).fetchall()
 

@@ -130,7 +130,9 @@ def matching(
         "SELECT events.id, events.version"
         " FROM jsonb_populate_recordset(NULL::events, {candidates}) AS events WHERE {where}"
     ).format(candidates=candidates, where=query.where)
-    params = query.params | {"candidates": json.dumps([rows.row(c) for c in changes])}
+    # default=str: the registry's actor ids are uuids, which jsonb takes back as text.
+    candidates_json = json.dumps([rows.row(c) for c in changes], default=str)
+    params = query.params | {"candidates": candidates_json}
     found = {(event_id, version) for event_id, version in conn.execute(statement, params)}
     return [c for c in changes if (c.event_id, c.version) in found]
 
