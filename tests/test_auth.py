@@ -35,13 +35,35 @@ def _call(client, method: str, path: str, event_id: str, **kwargs):
     url = path.replace("{id}", event_id).replace("{event_id}", event_id)
     url = url.replace("{kind}", "meeting")
     body = {"json": example()} if method in ("post", "put", "patch") else {}
-    # Any other id (an actor's, a subscription's: uuids; a delivery's: a number): one that
-    # names nothing, so the request reaches the route and meets its key check.
-    return getattr(client, method)(re.sub(r"\{(\w+)_id\}", _unknown_id, url), **body, **kwargs)
+    # Any other id (an actor's, a subscription's, a delivery's): one of the type the spec
+    # declares that names nothing, so the request reaches the route and meets its key check.
+    types = _path_parameter_types(client, path)
+    url = re.sub(r"\{(\w+_id)\}", lambda found: _unknown_value(types[found.group(1)]), url)
+    return getattr(client, method)(url, **body, **kwargs)
 
 
-def _unknown_id(placeholder: re.Match) -> str:
-    return "2147483647" if placeholder.group(1) == "delivery" else str(uuid.uuid4())
+_PARAMETER_TYPES: dict[str, dict[str, dict]] = {}
+
+
+def _path_parameter_types(client, path: str) -> dict[str, dict]:
+    """The schema of each path parameter of ``path``, as the served spec declares it."""
+    if not _PARAMETER_TYPES:
+        spec = client.get("/openapi.json").get_json()
+        for template, item in spec["paths"].items():
+            declared = {}
+            for operation in [item, *(o for m, o in item.items() if m != "parameters")]:
+                for parameter in operation.get("parameters", []):
+                    if parameter["in"] == "path":
+                        declared[parameter["name"]] = parameter["schema"]
+            _PARAMETER_TYPES[template] = declared
+    return _PARAMETER_TYPES[path]
+
+
+def _unknown_value(schema: dict) -> str:
+    if schema.get("type") == "integer":
+        return str(schema.get("maximum", 2**31 - 1))
+    assert schema.get("format") == "uuid", f"no unknown value for a path parameter {schema}"
+    return str(uuid.uuid4())
 
 
 def _names_no_event(path: str) -> bool:
