@@ -10,6 +10,7 @@ from collections import defaultdict
 import psycopg
 import pytest
 from examples import example
+from psycopg import conninfo
 
 from schemas import Event
 from service.storage.events import EventStore, WriteOrderConflict
@@ -106,6 +107,25 @@ def test_a_change_committed_late_is_not_skipped(client, database_url):
     # Slow holds the lower seq: a feed that served Fast by seq while Slow was still
     # running would have moved its consumers past Slow for good.
     assert by_seq == ["Slow", "Fast"]
+
+
+def test_a_transaction_in_another_database_does_not_hold_the_feed_back(client, database_url):
+    """Transaction ids are server-wide, but another database's cannot write these revisions."""
+    other = conninfo.make_conninfo(database_url, dbname="postgres")
+    with psycopg.connect(other) as elsewhere, psycopg.connect(database_url) as here:
+        _, cursor = _follow(client)
+        with elsewhere.transaction():
+            # An id, and nothing written: what a long report or batch there holds.
+            elsewhere.execute("SELECT pg_current_xact_id()")
+            assert client.post("/v1/events", json=example(title="Seen")).status_code == 201
+            items, cursor = _follow(client, cursor)
+            assert [i["event"]["title"] for i in items] == ["Seen"]
+            # One running in this database still holds it back: it may yet commit here.
+            with here.transaction():
+                here.execute("SELECT pg_current_xact_id()")
+                assert client.post("/v1/events", json=example(title="Held")).status_code == 201
+                assert _follow(client, cursor)[0] == []
+            assert [i["event"]["title"] for i in _follow(client, cursor)[0]] == ["Held"]
 
 
 def _writer(

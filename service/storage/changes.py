@@ -1,7 +1,9 @@
 """All SQL of the change feed: every revision, in an order a consumer can follow forever.
 
 Revisions are served in (txid, seq) order, and only those of transactions older than the
-oldest one still running (``pg_snapshot_xmin``). Every transaction below that horizon has
+oldest one still running that may write here (``feed_horizon()``, migration 0100: the
+oldest running transaction of the server, leaving out those of other databases, which
+cannot write this one's revisions). Every transaction below that horizon has
 ended, so no change can later appear behind a position already served: a later commit
 always has a txid at or above the horizon. Ordering by ``seq`` alone would not do: a
 transaction that took a lower ``seq`` can commit after a consumer has read a higher one.
@@ -41,7 +43,7 @@ def revisions_after(conn: psycopg.Connection, after: FeedPosition, limit: int) -
     return conn.execute(
         f"SELECT txid::text, seq, {REVISION_COLUMNS} FROM event_revisions"
         " WHERE (txid, seq) > (%s::text::xid8, %s)"
-        "   AND txid < pg_snapshot_xmin(pg_current_snapshot())"
+        "   AND txid < (SELECT feed_horizon())"
         " ORDER BY txid, seq LIMIT %s",
         (str(after.txid), after.seq, limit),
     ).fetchall()
@@ -49,7 +51,7 @@ def revisions_after(conn: psycopg.Connection, after: FeedPosition, limit: int) -
 
 def feed_now(conn: psycopg.Connection) -> FeedPosition:
     """The present: every change committed so far lies before it, every later one after."""
-    horizon = conn.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text").fetchone()[0]
+    horizon = conn.execute("SELECT feed_horizon()::text").fetchone()[0]
     # Transactions at or past the horizon may still commit; their changes have seq > 0.
     return FeedPosition(int(horizon), 0)
 

@@ -4,7 +4,7 @@ and who is delivering to it now.
 A subscription is leased to one deliverer at a time with a session-level advisory lock,
 not with ``SELECT … FOR UPDATE`` held while delivering: a row lock gives its transaction
 an id, and an open transaction with an id holds back the change feed's horizon
-(``pg_snapshot_xmin``) for every reader. An advisory lock takes no transaction, and
+(``feed_horizon()``) for every reader. An advisory lock takes no transaction, and
 PostgreSQL drops it the moment the holder's connection goes, so a deliverer killed with
 SIGKILL frees its subscriptions at once and the next one resumes from the committed
 position: what was in flight is delivered again (at least once).
