@@ -459,6 +459,28 @@ class Quantity(FigureBase):
                 )
 
 
+def figure_reading(figure: dict) -> float | None:
+    """What a figure says when one number is asked for: its value (exact, or the best
+    estimate within its bounds), else its lower bound; None for an upper bound alone."""
+    return figure.get("value", figure.get("min"))
+
+
+def widest_range(figure: dict) -> tuple[float | None, float | None]:
+    """The range that holds a figure and every one of its accounts: the least low end and
+    the greatest high end (each None when some figure is unbounded on that side)."""
+    figures = [figure, *figure.get("accounts", ())]
+    lows = [each.get("min", each.get("value")) for each in figures]
+    highs = [each.get("max", each.get("value")) for each in figures]
+    return (None if None in lows else min(lows), None if None in highs else max(highs))
+
+
+def killed_figure(event: dict) -> dict | None:
+    """The event's total of people killed: ``details.killed`` (a casualties report) or
+    ``details.casualties.killed`` (an attack, a battle, a protest, a riot)."""
+    details = event.get("details") or {}
+    return details.get("killed") or (details.get("casualties") or {}).get("killed")
+
+
 def figure_accounts(details: dict):
     """Every (path, figure) in validated ``details`` that carries accounts; the path is the
     list of keys and indexes from ``details`` down to the figure."""
