@@ -337,3 +337,12 @@ def test_ndjson_and_geojson_serve_the_accounts_as_stored(client, created):
     collection = json.loads(client.get("/v1/events/export?format=geojson").get_data())
     (feature,) = collection["features"]
     assert feature["properties"]["details"]["killed"] == KILLED
+
+
+def test_facets_and_export_take_the_figure_filters(client, figures):
+    facets = client.get("/v1/events/facets?killed_min=51").get_json()
+    assert (facets["total"], facets["type"]) == (1, {"attack": 1})
+    exported = client.get("/v1/events/export?format=ndjson&killed_min=200&figures=any")
+    assert [json.loads(line)["id"] for line in exported.get_data(as_text=True).splitlines()] == [
+        figures["disputed"]
+    ]
