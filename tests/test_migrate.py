@@ -91,10 +91,8 @@ def test_0010_keeps_rows_stored_before_it_searchable(empty_database, tmp_path):
     assert row == ("on", [], None, body)
 
 
-def test_registry_migration_merges_stored_actors_by_kind_and_normalised_name(
-    empty_database, tmp_path
-):
-    import json
+def migrations_before(tmp_path, first_left_out: str):
+    """A folder of the migrations numbered below ``first_left_out``: the schema as it was."""
     import shutil
 
     from service.migrate import MIGRATIONS
@@ -102,8 +100,17 @@ def test_registry_migration_merges_stored_actors_by_kind_and_normalised_name(
     before = tmp_path / "before"
     before.mkdir()
     for path in sorted(MIGRATIONS.glob("*.sql")):
-        if path.name < "0060":
+        if path.name < first_left_out:
             shutil.copy(path, before)
+    return before
+
+
+def test_registry_migration_merges_stored_actors_by_kind_and_normalised_name(
+    empty_database, tmp_path
+):
+    import json
+
+    before = migrations_before(tmp_path, "0060")
     actors = [
         [{"name": "Sergey Lavrov", "kind": "person"}, {"name": "Russia", "kind": "state"}],
         [{"name": "SÉRGEY LAVROV", "kind": "person", "wikidata": "Q150412"}],
@@ -138,19 +145,13 @@ def test_figure_migration_fills_the_killed_columns_and_csv_cells_of_stored_event
 ):
     import copy
     import json
-    import shutil
 
     from examples import EXAMPLES
 
-    from service.migrate import MIGRATIONS
     from service.storage.csv_line import csv_fields
     from service.storage.rows import killed_readings, search_columns
 
-    before = tmp_path / "before"
-    before.mkdir()
-    for path in sorted(MIGRATIONS.glob("*.sql")):
-        if path.name < "0090":
-            shutil.copy(path, before)
+    before = migrations_before(tmp_path, "0090")
     events = [copy.deepcopy(example) for example in EXAMPLES.values()]
     for killed in ({"value": 4000}, {"min": 100.5}, {"max": 50}, {"value": 7, "min": 3}):
         casualties = copy.deepcopy(EXAMPLES["casualties"])
