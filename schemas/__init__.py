@@ -5,7 +5,14 @@ Importing this package registers every kind. ``Event`` validates any event; the
 """
 
 from schemas import kinds  # noqa: F401  (registers the kinds)
-from schemas.common import LOCATION_PRECISIONS, SOURCE_KINDS, source_kinds
+from schemas.common import (
+    LOCATION_PRECISIONS,
+    SOURCE_KINDS,
+    figure_reading,
+    killed_figure,
+    source_kinds,
+    widest_range,
+)
 from schemas.event import (
     CERTAINTY,
     DATE_BASES,
@@ -29,5 +36,8 @@ __all__ = [
     "date_span",
     "event_kind",
     "event_span",
+    "figure_reading",
+    "killed_figure",
     "source_kinds",
+    "widest_range",
 ]

@@ -15,6 +15,7 @@ from schemas.fields import (
     PartialDate,
     StrictBoolean,
     StrictFloat,
+    StrictInteger,
     WebUrl,
 )
 
@@ -330,19 +331,8 @@ def source_kinds(sources: list[dict]) -> list[str]:
     return sorted({kind for kind in kinds if kind})
 
 
-class Quantity(StrictSchema):
-    """A number as the source states it: exact, approximate, a range, or a bound.
-
-    ``{"value": 728}`` is exact; ``{"value": 4000, "approximate": true}`` is "around 4,000";
-    ``{"min": 25000, "max": 30000}`` is "25,000 to 30,000"; ``{"min": 100}`` is "at least
-    100"; ``{"max": 50}`` is "at most 50"; ``{"value": 120, "min": 100, "max": 150}`` is a
-    best estimate of 120 within 100 to 150 (UCDP's best/low/high).
-
-    Give at least one of value, min and max. Also enforced, though JSON Schema cannot state
-    it: min is not greater than max, and value lies within min and max when they are given.
-    """
-
-    json_schema_extra = any_given(("value", "min", "max"))
+class FigureBase(StrictSchema):
+    """The members of a stated figure, shared by a Quantity and each of its accounts."""
 
     value = Amount(
         metadata={
@@ -368,7 +358,7 @@ class Quantity(StrictSchema):
 
     @validates_schema
     def _is_a_figure_within_its_bounds(self, data, **kwargs):
-        if not any(name in data for name in ("value", "min", "max")):
+        if not any(name in data for name in FIGURE_AMOUNTS):
             raise ValidationError(
                 "Give value, or min and/or max, or a value within them.", "_schema"
             )
@@ -378,6 +368,189 @@ class Quantity(StrictSchema):
             raise ValidationError("Must not be less than min.", "value")
         if "value" in data and "max" in data and data["value"] > data["max"]:
             raise ValidationError("Must not be greater than max.", "value")
+
+
+FIGURE_AMOUNTS = ("value", "min", "max")
+# How an account names its source: by its place in the event's `sources`, or by a name
+# (the publisher, or a link of its attribution chain).
+ACCOUNT_SOURCE_REFERENCES = ("source", "according_to")
+
+
+class FigureAccount(FigureBase):
+    """One source's account of a figure: a Quantity, and which of the event's sources gave it.
+
+    Name the source by ``source`` (its index in the event's ``sources``), by
+    ``according_to`` (the publisher or a link of the attribution chain of exactly one of
+    the event's sources), or both (then the name must be that source's). The unit is the
+    figure's.
+    """
+
+    json_schema_extra = forbids(
+        none_given(*FIGURE_AMOUNTS),
+        none_given(*ACCOUNT_SOURCE_REFERENCES),
+        rule="Give at least one of: value, min, max; and at least one of: source, according_to.",
+    )
+
+    source = StrictInteger(
+        minimum=0,
+        maximum=limits.SOURCES - 1,
+        metadata={
+            "description": "The index of the source (in the event's `sources`, from 0) that "
+            "gives this account.",
+            "examples": [0],
+        },
+    )
+    according_to = BoundedString(
+        metadata={
+            "description": "Who gives this account: the publisher of one of the event's "
+            "sources, or a link of its attribution chain (compared ignoring case). With "
+            "`source`, that source's; without it, exactly one source's.",
+            "examples": ["Ukrainian Ministry of Defence"],
+        }
+    )
+
+    @validates_schema
+    def _names_a_source(self, data, **kwargs):
+        if not any(name in data for name in ACCOUNT_SOURCE_REFERENCES):
+            raise ValidationError("Give source, or according_to, or both.", "_schema")
+
+
+class Quantity(FigureBase):
+    """A number as the source states it: exact, approximate, a range, or a bound.
+
+    ``{"value": 728}`` is exact; ``{"value": 4000, "approximate": true}`` is "around 4,000";
+    ``{"min": 25000, "max": 30000}`` is "25,000 to 30,000"; ``{"min": 100}`` is "at least
+    100"; ``{"max": 50}`` is "at most 50"; ``{"value": 120, "min": 100, "max": 150}`` is a
+    best estimate of 120 within 100 to 150 (UCDP's best/low/high).
+
+    Give at least one of value, min and max. Also enforced, though JSON Schema cannot state
+    it: min is not greater than max, and value lies within min and max when they are given.
+
+    ``accounts``: when sources differ, each source's own figure, tied to the source that
+    gives it. The figure itself stays the writer's best figure (its own reading of the
+    accounts, as UCDP's best/low/high is of its sources); the service never derives it
+    from them.
+    """
+
+    json_schema_extra = any_given(FIGURE_AMOUNTS)
+
+    accounts = BoundedList(
+        fields.Nested(FigureAccount),
+        max_items=limits.SOURCES,
+        validate=Length(min=1),
+        metadata={
+            "description": "Each source's own account of this figure, when they differ "
+            "(Ukraine's ministry says 500, Russia's 50): each a figure in the same unit, "
+            "naming one of the event's sources. The figure around them is the writer's "
+            "best figure."
+        },
+    )
+
+    @validates_schema
+    def _accounts_count_in_its_unit(self, data, **kwargs):
+        for index, account in enumerate(data.get("accounts", ())):
+            if account["unit"] != data["unit"]:
+                raise ValidationError(
+                    {
+                        "accounts": {
+                            index: {"unit": [f"Must be the figure's unit ({data['unit']})."]}
+                        }
+                    }
+                )
+
+
+def figure_reading(figure: dict) -> float | None:
+    """What a figure says when one number is asked for: its value (exact, or the best
+    estimate within its bounds), else its lower bound; None for an upper bound alone."""
+    return figure.get("value", figure.get("min"))
+
+
+def widest_range(figure: dict) -> tuple[float | None, float | None]:
+    """The range that holds a figure and every one of its accounts: the least low end and
+    the greatest high end (each None when some figure is unbounded on that side)."""
+    figures = [figure, *figure.get("accounts", ())]
+    lows = [each.get("min", each.get("value")) for each in figures]
+    highs = [each.get("max", each.get("value")) for each in figures]
+    return (None if None in lows else min(lows), None if None in highs else max(highs))
+
+
+def killed_figure(event: dict) -> dict | None:
+    """The event's total of people killed: ``details.killed`` (a casualties report) or
+    ``details.casualties.killed`` (an attack, a battle, a protest, a riot)."""
+    details = event.get("details") or {}
+    return details.get("killed") or (details.get("casualties") or {}).get("killed")
+
+
+def figure_accounts(details: dict):
+    """Every (path, figure) in validated ``details`` that carries accounts; the path is the
+    list of keys and indexes from ``details`` down to the figure."""
+    stack = [((), details)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, dict):
+            # Only a Quantity has `accounts` (beside its `unit`): no other schema has them.
+            if "accounts" in node and "unit" in node:
+                yield list(path), node
+                continue
+            stack.extend(((*path, key), value) for key, value in node.items())
+        elif isinstance(node, list):
+            stack.extend(((*path, index), value) for index, value in enumerate(node))
+
+
+def source_names(source: dict) -> set[str]:
+    """The names an account may give for ``source``: its publisher and every chain link's,
+    case-folded."""
+    names = {source["publisher"].casefold()}
+    for link in source.get("attributed_to", ()):
+        names.add((link if isinstance(link, str) else link["name"]).casefold())
+    return names
+
+
+def account_source_errors(event: dict) -> dict:
+    """The errors of accounts (in ``event["details"]``) that name no source of the event,
+    nested as marshmallow nests errors (``{"details": {..., "accounts": {0: {...}}}}``)."""
+    errors: dict = {}
+    sources = event.get("sources") or []
+    named = None
+    for path, figure in figure_accounts(event.get("details") or {}):
+        for index, account in enumerate(figure["accounts"]):
+            problem = None
+            if named is None:
+                named = [source_names(source) for source in sources]
+            if "source" in account and account["source"] >= len(sources):
+                problem = (
+                    "source",
+                    f"No source {account['source']}: the event has {len(sources)}.",
+                )
+            elif "according_to" in account:
+                name = account["according_to"].casefold()
+                if "source" in account:
+                    if name not in named[account["source"]]:
+                        problem = (
+                            "according_to",
+                            f"Neither the publisher nor a link of the attribution chain of source "
+                            f"{account['source']}.",
+                        )
+                else:
+                    matches = [i for i, names in enumerate(named) if name in names]
+                    if not matches:
+                        problem = (
+                            "according_to",
+                            "Names neither a publisher nor an attribution link of the event's "
+                            "sources.",
+                        )
+                    elif len(matches) > 1:
+                        problem = (
+                            "according_to",
+                            f"Names more than one of the event's sources "
+                            f"({', '.join(map(str, matches))}): give source as well.",
+                        )
+            if problem:
+                node = errors.setdefault("details", {})
+                for step in (*path, "accounts", index):
+                    node = node.setdefault(step, {})
+                node[problem[0]] = [problem[1]]
+    return errors
 
 
 class CasualtyFigures(StrictSchema):

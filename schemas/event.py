@@ -21,6 +21,7 @@ from schemas.common import (
     Related,
     Source,
     StrictSchema,
+    account_source_errors,
     given,
     identifiers_field,
 )
@@ -152,6 +153,14 @@ class EventEnvelope(StrictSchema):
             and date_span(data["end_date"])[1] < date_span(data["date"])[0]
         ):
             raise ValidationError("Must not be before date.", "end_date")
+
+    @validates_schema
+    def _accounts_name_its_sources(self, data, **kwargs):
+        # Accounts sit in `details`, their sources in the envelope: checked here.
+        if "details" in data and "sources" in data:
+            errors = account_source_errors(data)
+            if errors:
+                raise ValidationError(errors)
 
 
 # type name -> that kind's full event schema (envelope + typed details)

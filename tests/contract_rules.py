@@ -94,6 +94,15 @@ RULES = (
         "needs",
     ),
     Rule(
+        "figures needs killed_min",
+        "OpenAPI parameters cannot depend on one another (figures says which figure "
+        "killed_min reads)",
+        SEARCHES,
+        400,
+        "figures",
+        "Only with killed_min",
+    ),
+    Rule(
         "box and point in range",
         "a range of numbers inside one comma-separated text, and minLat <= maxLat",
         SEARCHES,
@@ -124,6 +133,15 @@ RULES = (
         422,
         rf"{ITEM}(?:details\.)?.*\.(?:min|value)",
         "Must not be (?:greater than max|less than min)",
+    ),
+    Rule(
+        "accounts name the event's sources, in the figure's unit",
+        "an account (in `details`) names an index or a name of the envelope's `sources`, "
+        "and compares its unit with its figure's",
+        (*EVENT_WRITES, *BULK),
+        422,
+        rf"{ITEM}details\..*\.accounts\.[0-9]+\.(?:source|according_to|unit)",
+        "No source|Names neither|Neither the publisher|Names more than one|figure's unit",
     ),
     Rule(
         "end_date not before date",

@@ -16,12 +16,15 @@ from psycopg import conninfo, sql
 from bench import load
 from bench.floor import Floor, timed
 from bench.run import SEARCHES
+from service.storage.csv_line import CSV_COLUMNS
 from service.storage.rows import INDEXED_COLUMNS, client_view
 
 # Where csv_fields sits in a row of _stored.
 # The columns compared: all indexed ones but the registry's actor ids (see _stored).
 COMPARED_COLUMNS = [column for column in INDEXED_COLUMNS if column != "actor_ids"]
 CSV_FIELDS = 2 + COMPARED_COLUMNS.index("csv_fields")
+# The cells of csv_fields (CSV_COLUMNS from `type`) that hold JSON.
+JSON_CELLS = [CSV_COLUMNS.index(name) - 1 for name in ("details", "related")]
 
 
 def test_the_sql_floor_runs_each_benchmarked_request(client, database_url):
@@ -88,7 +91,8 @@ def _key_order_aside(row: tuple) -> tuple:
     # whose only change to them is the order of keys (the bodies are compared as jsonb):
     # the JSON cells of the CSV fields are compared as values.
     cells = next(csv.reader([row[CSV_FIELDS]]))
-    cells[-2:] = [json.loads(cell) if cell else None for cell in cells[-2:]]
+    for index in JSON_CELLS:
+        cells[index] = json.loads(cells[index]) if cells[index] else None
     return (*row[:CSV_FIELDS], cells, *row[CSV_FIELDS + 1 :])
 
 

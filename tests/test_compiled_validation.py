@@ -21,6 +21,7 @@ import pytest
 from bench.generate import EventFactory
 from bench.imports import ged_row
 from schemas import Event
+from schemas.common import figure_accounts
 from schemas.fields import CountryCode
 from service.imports.cells import RowNotes
 from service.imports.ucdp_ged import DATASET
@@ -83,9 +84,67 @@ ODD_VALUES = [
 ]
 
 
+# Two sources that differ on a figure, and events whose figures carry both accounts.
+TWO_SOURCES = [
+    {"publisher": "ANI", "attributed_to": [{"name": "Ukrainian Ministry of Defence"}]},
+    {"publisher": "TASS", "kind": "state_media", "attributed_to": ["Russian Ministry of Defence"]},
+]
+
+
+def _accounts(unit: str, low: int, high: int) -> list[dict]:
+    return [
+        {"source": 0, "value": high, "unit": unit},
+        {"according_to": "russian ministry of defence", "max": low, "unit": unit},
+        {"source": 1, "according_to": "TASS", "min": low, "max": high, "unit": unit},
+    ]
+
+
+def documents_with_accounts() -> list[dict]:
+    """Every place a figure sits (casualty totals and parties, troops, counted items) with
+    accounts that name their sources by index, by name, and by both."""
+    documents = []
+    casualties = copy.deepcopy(EXAMPLES["casualties"])
+    casualties["sources"] = TWO_SOURCES
+    casualties["details"]["killed"] = {
+        "min": 50,
+        "max": 500,
+        "unit": "people",
+        "accounts": _accounts("people", 50, 500),
+    }
+    documents.append(casualties)
+    attack = copy.deepcopy(EXAMPLES["attack"])
+    attack["sources"] = TWO_SOURCES
+    attack["details"]["weapons"][0]["quantity"]["accounts"] = _accounts("drones", 700, 728)
+    attack["details"]["casualties"] = {
+        "wounded": {"value": 12, "unit": "people", "accounts": _accounts("people", 3, 12)},
+        "by_party": [
+            {
+                "party": "Civilians",
+                "killed": {"value": 2, "unit": "people", "accounts": _accounts("people", 0, 2)},
+            }
+        ],
+    }
+    documents.append(attack)
+    deployment = copy.deepcopy(EXAMPLES["deployment"])
+    deployment["sources"] = TWO_SOURCES
+    deployment["details"]["personnel"] = {
+        "min": 11000,
+        "max": 12000,
+        "unit": "soldiers",
+        "accounts": _accounts("soldiers", 11000, 12000)[:2],
+    }
+    documents.append(deployment)
+    return documents
+
+
+ACCOUNTED = documents_with_accounts()
+
+
 def valid_documents() -> list[dict]:
     documents = list(EventFactory(7).events(1_500))
     documents += [copy.deepcopy(example) for example in EXAMPLES.values()]
+    # Weighted so that the mutations below reach accounts as often as other figures.
+    documents += [copy.deepcopy(document) for document in ACCOUNTED * 40]
     mapper, rng = DATASET.new_mapper(), random.Random(3)
     for number in range(1, 400):
         documents.append(mapper.event(ged_row(number, rng), RowNotes()))
@@ -188,6 +247,47 @@ def test_compiled_checks_accept_only_what_marshmallow_accepts():
         accepted += 1
         assert outcome(EVENT.load, document) == ("loaded", json.dumps(loaded)), document
     assert accepted > 150
+
+
+def _account_mutations(document: dict) -> list:
+    """Copies of an accounted document whose accounts name other sources, or none."""
+
+    def changed(change):
+        copied = copy.deepcopy(document)
+        change(copied)
+        return copied
+
+    def accounts(doc):
+        return [
+            account
+            for _, figure in figure_accounts(doc["details"])
+            for account in figure["accounts"]
+        ]
+
+    return [
+        changed(lambda d: d.update(sources=d["sources"][:1])),
+        changed(lambda d: d["sources"].append({"publisher": "TASS"})),
+        changed(lambda d: d["sources"].reverse()),
+        changed(lambda d: accounts(d)[0].update(source=19)),
+        changed(lambda d: accounts(d)[0].update(source=True)),
+        changed(lambda d: accounts(d)[1].update(according_to="Nobody")),
+        changed(lambda d: accounts(d)[1].update(according_to=" ANI ")),
+        changed(lambda d: accounts(d)[1].update(source=0)),
+        changed(lambda d: accounts(d)[-1].update(unit="other things")),
+        changed(lambda d: accounts(d)[0].pop("source")),
+        changed(lambda d: [a.pop("source", None) for a in accounts(d)]),
+        changed(lambda d: accounts(d)[0].update(accounts=[])),
+    ]
+
+
+@pytest.mark.parametrize("document", ACCOUNTED, ids=lambda d: d["type"])
+def test_accounts_load_or_fail_as_marshmallow_does(document):
+    answers = {"loaded": 0, "refused": 0}
+    for variant in [document, *_account_mutations(document)]:
+        expected = outcome(EVENT.load, variant)
+        assert outcome(load_event, variant) == expected, variant
+        answers[expected[0]] += 1
+    assert answers["loaded"] >= 2 and answers["refused"] >= 8, answers
 
 
 def test_country_codes_are_the_fields_codes():

@@ -7,6 +7,7 @@ import io
 import json
 
 import pytest
+from examples import example
 from search_data import EVENTS
 
 from service.storage.csv_line import CSV_COLUMNS
@@ -81,6 +82,9 @@ def test_csv_flattens_the_envelope(client, ids):
         "source_urls": "https://example.org/ani/1",
         "details": '{"format":"talks"}',
         "related": "",
+        "killed_min": "",
+        "killed_max": "",
+        "killed_accounts": "",
         "version": "1",
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
@@ -123,6 +127,9 @@ def test_csv_of_nothing_is_its_header(client, ids):
             "source_urls",
             "details",
             "related",
+            "killed_min",
+            "killed_max",
+            "killed_accounts",
             "version",
             "created_at",
             "updated_at",
@@ -203,6 +210,21 @@ def _csv_as_before(bodies: list[str]) -> str:
     def as_json(value) -> str:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":")) if value else ""
 
+    def killed(event: dict) -> list:
+        # The widest range of the killed total and its accounts, and how many there are.
+        details = event.get("details") or {}
+        figure = details.get("killed") or (details.get("casualties") or {}).get("killed")
+        if figure is None:
+            return ["", "", ""]
+        accounts = figure.get("accounts", [])
+        lows = [f.get("min", f.get("value")) for f in [figure, *accounts]]
+        highs = [f.get("max", f.get("value")) for f in [figure, *accounts]]
+        return [
+            "" if None in lows else min(lows),
+            "" if None in highs else max(highs),
+            len(accounts),
+        ]
+
     def row(event: dict) -> list:
         location = event.get("location") or {}
         actors = event.get("actors", [])
@@ -237,6 +259,7 @@ def _csv_as_before(bodies: list[str]) -> str:
             joined(source.get("url") for source in sources),
             as_json(event.get("details")),
             as_json(event.get("related")),
+            *killed(event),
             event["version"],
             event["created_at"],
             event["updated_at"],
@@ -277,6 +300,29 @@ def varied(app, client, runner, ids):
         },
     )
     assert patched.status_code == 200, patched.get_json()
+    for killed in KILLED_FIGURES:
+        event = example("attack")
+        event["sources"] = [
+            {"publisher": "ANI", "attributed_to": ["Ukrainian Ministry of Defence"]},
+            {"publisher": "TASS", "attributed_to": ["Russian Ministry of Defence"]},
+        ]
+        event["details"]["casualties"] = {"killed": killed}
+        response = client.post("/v1/events", json=event)
+        assert response.status_code == 201, response.get_json()
+
+
+def _account(source: int, **amounts) -> dict:
+    return {"source": source, "unit": "people", **amounts}
+
+
+# Killed figures with accounts whose widest range is each kind of end: equal ends in
+# different spellings (the first is written), floats, bounds missing on either side.
+KILLED_FIGURES = [
+    {"min": 50, "max": 500, "unit": "people", "accounts": [_account(0, value=500.0)]},
+    {"value": 50.0, "unit": "people", "accounts": [_account(1, value=50), _account(0, min=7.5)]},
+    {"max": 30, "unit": "people", "accounts": [_account(1, min=20, max=1e15)]},
+    {"value": 1.5e-07, "unit": "people", "accounts": [_account(1, max=2), _account(0, value=3)]},
+]
 
 
 @pytest.mark.parametrize("query", ["", "sort=date", "country=RU", "q=drones"])
@@ -287,12 +333,22 @@ def test_csv_is_byte_for_byte_what_the_previous_implementation_wrote(client, var
     assert text == _csv_as_before(ndjson.splitlines())
 
 
-def test_migration_0012_fills_csv_fields_as_the_service_writes_them(varied, database_url):
+def test_migrations_0012_and_0090_fill_csv_fields_as_the_service_writes_them(varied, database_url):
     import psycopg
 
     with psycopg.connect(database_url) as conn:
-        count, differing = conn.execute(
-            "SELECT count(*), count(*) FILTER (WHERE csv_fields <> event_csv_fields(e))"
+        count, differing, accounted = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE csv_fields <> event_csv_fields(e)),"
+            " count(*) FILTER (WHERE event_killed_figure(body)->'accounts' IS NOT NULL)"
             " FROM events e"
         ).fetchone()
+        # 0090's refill of the killed readings, for the events without accounts it met.
+        killed, refilled_differently = conn.execute(
+            "SELECT count(killed_best), count(*) FILTER (WHERE killed_best IS DISTINCT FROM"
+            " (coalesce(event_killed_figure(body)->>'value',"
+            " event_killed_figure(body)->>'min'))::float8 OR killed_any IS DISTINCT FROM"
+            " killed_best) FROM events WHERE event_killed_figure(body)->'accounts' IS NULL"
+        ).fetchone()
     assert count > 150 and differing == 0
+    assert accounted == len(KILLED_FIGURES)
+    assert killed > 5 and refilled_differently == 0

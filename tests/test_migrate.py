@@ -91,10 +91,8 @@ def test_0010_keeps_rows_stored_before_it_searchable(empty_database, tmp_path):
     assert row == ("on", [], None, body)
 
 
-def test_registry_migration_merges_stored_actors_by_kind_and_normalised_name(
-    empty_database, tmp_path
-):
-    import json
+def migrations_before(tmp_path, first_left_out: str):
+    """A folder of the migrations numbered below ``first_left_out``: the schema as it was."""
     import shutil
 
     from service.migrate import MIGRATIONS
@@ -102,8 +100,17 @@ def test_registry_migration_merges_stored_actors_by_kind_and_normalised_name(
     before = tmp_path / "before"
     before.mkdir()
     for path in sorted(MIGRATIONS.glob("*.sql")):
-        if path.name < "0060":
+        if path.name < first_left_out:
             shutil.copy(path, before)
+    return before
+
+
+def test_registry_migration_merges_stored_actors_by_kind_and_normalised_name(
+    empty_database, tmp_path
+):
+    import json
+
+    before = migrations_before(tmp_path, "0060")
     actors = [
         [{"name": "Sergey Lavrov", "kind": "person"}, {"name": "Russia", "kind": "state"}],
         [{"name": "SÉRGEY LAVROV", "kind": "person", "wikidata": "Q150412"}],
@@ -131,3 +138,50 @@ def test_registry_migration_merges_stored_actors_by_kind_and_normalised_name(
         assert conn.execute(
             "SELECT id FROM events WHERE actor_ids @> ARRAY[%s::uuid] ORDER BY id", (lavrov,)
         ).fetchall() == [(uuid.UUID(int=1),), (uuid.UUID(int=2),)]
+
+
+def test_figure_migration_fills_the_killed_columns_and_csv_cells_of_stored_events(
+    empty_database, tmp_path
+):
+    import copy
+    import json
+
+    from examples import EXAMPLES
+
+    from service.storage.csv_line import csv_fields
+    from service.storage.rows import killed_readings, search_columns
+
+    before = migrations_before(tmp_path, "0090")
+    events = [copy.deepcopy(example) for example in EXAMPLES.values()]
+    for killed in ({"value": 4000}, {"min": 100.5}, {"max": 50}, {"value": 7, "min": 3}):
+        casualties = copy.deepcopy(EXAMPLES["casualties"])
+        casualties["details"]["killed"] = {"unit": "people"} | killed
+        attack = copy.deepcopy(EXAMPLES["attack"])
+        attack["details"]["casualties"] = {"killed": {"unit": "people"} | killed}
+        events += [casualties, attack]
+    stored = ("actor_names", "tags", "publishers", "source_kinds")
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        migrate(conn, before)
+        for n, event in enumerate(events):
+            columns = search_columns(event)
+            conn.execute(
+                "INSERT INTO events (id, type, version, body, date_span, certainty, search,"
+                " csv_fields, actor_names, tags, publishers, source_kinds, created_at,"
+                " updated_at) VALUES (%s, %s, 1, %s, '[2025-07-12,2025-07-12]', 'reported',"
+                " ''::tsvector, '', %s, %s, %s, %s, now(), now())",
+                (
+                    uuid.UUID(int=n + 1),
+                    event["type"],
+                    json.dumps(event, ensure_ascii=False, separators=(",", ":")),
+                    *(columns[name] for name in stored),
+                ),
+            )
+        assert migrate(conn) == [p.name for p in pending_files() if p.name >= "0090"]
+        rows = conn.execute(
+            "SELECT csv_fields, killed_best, killed_any FROM events ORDER BY id"
+        ).fetchall()
+    assert [row[0] for row in rows] == [csv_fields(event) for event in events]
+    assert [(row[1], row[2]) for row in rows] == [
+        tuple(killed_readings(event).values()) for event in events
+    ]
+    assert sum(row[1] is not None for row in rows) == 6

@@ -36,6 +36,10 @@ LOGISTICS = "2025-07-north-korea-russia-troop-ships-and-cargo-planes"
 KURSK = "2024-north-korean-troops-fight-in-kursk"
 SHORTAGES = "2025-07-russia-faces-frontline-shortages"
 RELIANCE = "2025-07-russia-grows-more-reliant-on-north-korean-arms"
+FIRST_ROUND = "2024-11-lavrov-choe-son-hui-talks-moscow"
+PRAISE = "2024-11-lavrov-praises-close-military-contacts"
+MINISTRY_PHOTO = "2025-07-12-russian-foreign-ministry-posts-lavrov-kim-photo"
+MINISTRY = "Russian Ministry of Foreign Affairs"
 ANI = {"publisher": "ANI", "kind": "news_agency", "published": "2025-07-13"}
 CNN = {"name": "CNN", "kind": "broadcaster"}
 
@@ -390,11 +394,15 @@ def seeded(app, client) -> dict[str, dict]:
     return _events_by_key(client)
 
 
-def test_press_conference_follows_the_talks_with_choe_son_hui(seeded):
-    # "at a press conference following the meeting", per TASS: the talks with Choe
-    links = seeded[PRESS_CONFERENCE]["related"]
-    assert {"event": CHOE_TALKS, "relation": "follows"} in links
-    assert all(link["event"] != KIM_MEETING for link in links)
+def test_press_conference_is_part_of_the_visit_not_of_one_meeting(seeded):
+    # "at a press conference following the meeting": the article does not say which of
+    # Saturday's two meetings, so the statement is tied to the visit only.
+    statement = seeded[PRESS_CONFERENCE]
+    assert statement["related"] == [{"event": VISIT, "relation": "part_of"}]
+    assert (statement["date"], statement["end_date"]) == ("2025-07-12", "2025-07-13")
+    for meeting in (KIM_MEETING, CHOE_TALKS):
+        assert seeded[meeting]["date"] == "2025-07-12"
+        assert {"event": VISIT, "relation": "part_of"} in seeded[meeting]["related"]
 
 
 def test_planned_troops_are_a_claim_of_ukrainian_intelligence_via_cnn(seeded):
@@ -420,7 +428,89 @@ def test_nine_million_shells_are_a_lower_bound_not_an_exact_figure(seeded):
 def test_visit_cites_no_ministry_and_is_reported(seeded):
     visit = seeded[VISIT]
     assert visit["certainty"] == "reported"
-    assert visit["sources"] == [ANI | {"attributed_to": [CNN]}]
+    # Issue 21: the arrival on Friday and the three days are ANI's own statement; CNN is
+    # the source of the "second round" only.
+    assert visit["sources"] == [ANI, ANI | {"attributed_to": [CNN]}]
+    assert (visit["date"], visit["end_date"], visit["details"]["duration_days"]) == (
+        "2025-07-11",
+        "2025-07-13",
+        3,
+    )
+    assert "Second round" in visit["details"]["purpose"]
+    assert {"event": FIRST_ROUND, "relation": "follows"} in visit["related"]
+
+
+# --- Issue 21: the audit's corrections, each claim as served --------------------------
+
+
+def test_talks_with_choe_son_hui_are_anis_own_and_claim_no_round(seeded):
+    # "also held talks with ... Choe Son Hui on Saturday": ANI's statement, not CNN's. CNN
+    # makes the visit the second round, not these talks.
+    talks = seeded[CHOE_TALKS]
+    assert talks["sources"] == [ANI]
+    assert talks["date"] == "2025-07-12"
+    assert talks["details"] == {"format": "talks"}
+    assert talks["related"] == [{"event": VISIT, "relation": "part_of"}]
+
+
+def test_only_the_second_round_is_cnns_in_the_visits_records(seeded):
+    # Of the visit's records, only the visit (for its "second round") cites CNN.
+    cnn_sourced = {
+        key
+        for key in (VISIT, CHOE_TALKS, KIM_MEETING)
+        for source in seeded[key]["sources"]
+        if CNN in source.get("attributed_to", [])
+    }
+    assert cnn_sourced == {VISIT, KIM_MEETING}
+    assert "round" not in seeded[CHOE_TALKS]["details"]
+
+
+def test_praise_of_very_close_contacts_has_a_time_but_no_place_or_occasion(seeded):
+    praise = seeded[PRAISE]
+    assert praise["date"] == "2024-11"
+    assert praise["details"]["quote"] == "very close contacts"
+    for unstated in ("location", "related"):
+        assert unstated not in praise
+    assert "occasion" not in praise["details"]
+
+
+def test_the_aerial_campaign_trend_is_no_record(seeded):
+    # "Russia has stepped up its aerial campaign": a trend, not an event; no record, and
+    # no record's text repeats it.
+    for event in seeded.values():
+        assert event["type"] != "situation" or event["details"]["aspect"] != "trend"
+        text = " ".join(str(event.get(name, "")) for name in ("title", "summary"))
+        assert "campaign" not in text.lower(), event["key"]
+    attacks = [e for e in seeded.values() if e["type"] == "attack"]
+    assert {e["date"] for e in attacks} == {"2025-07-09", "2025-07-10"}
+
+
+def test_the_russian_foreign_ministry_is_one_registry_actor(seeded, client):
+    # As an actor, as a link of an attribution chain and as a publisher: one actor.
+    publication = seeded[MINISTRY_PHOTO]
+    (actor,) = publication["actors"]
+    (chain_link,) = seeded[KIM_MEETING]["sources"][1]["attributed_to"]
+    spellings = {actor["name"], chain_link["name"], publication["details"]["publisher"]}
+    assert spellings == {MINISTRY}
+    listed = client.get("/v1/actors?q=Russian Ministry of Foreign Affairs").get_json()["items"]
+    assert [(a["name"], a["kind"]) for a in listed] == [(MINISTRY, "government_body")]
+    registry = client.get(f"/v1/actors/{actor['actor_id']}").get_json()
+    assert registry["name"] == MINISTRY
+    assert {alias.casefold() for alias in [registry["name"], *registry["aliases"]]} >= {
+        name.casefold() for name in spellings
+    }
+    ministry_events = [
+        e for e in seeded.values() if any(a["name"] == MINISTRY for a in e.get("actors", []))
+    ]
+    assert registry["event_count"] == len(ministry_events) == 1
+    # Every seeded actor of the ministry, whatever record it is in, has that one id.
+    ids = {
+        a["actor_id"]
+        for e in seeded.values()
+        for a in e.get("actors", [])
+        if a["name"].casefold() == MINISTRY.casefold()
+    }
+    assert ids == {actor["actor_id"]}
 
 
 def test_kim_meeting_reaches_the_ministry_post_through_ani(seeded):

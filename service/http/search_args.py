@@ -20,6 +20,7 @@ from schemas import (
     date_span,
 )
 from schemas.fields import BoundedString, CountryCode, PartialDate
+from schemas.limits import LARGEST_AMOUNT
 from service.http.as_of_args import AsOfArgs
 from service.http.cursor import CURSOR_PATTERN
 from service.storage.distance import LONGEST_KM
@@ -27,6 +28,9 @@ from service.storage.distance import LONGEST_KM
 # `scheme:value`: a scheme as the model spells it, then the value: no NUL, which
 # PostgreSQL cannot hold (a 400, not a 500).
 IDENTIFIER_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}:[^\s\x00][^\x00]{0,127}$"
+
+# What a figure filter reads: the event's own figure, or any of it and its accounts.
+FIGURE_READINGS = ("best", "any")
 
 # Bounds that keep one request's SQL small, whatever is sent.
 MAX_VALUES = 20
@@ -229,6 +233,33 @@ class FilterArgs(AsOfArgs):
     )
     bbox = BoundingBox()
     near = NearPoint()
+    killed_min = ma.fields.Float(
+        validate=Range(0, LARGEST_AMOUNT),
+        allow_nan=False,
+        metadata={
+            "description": "Events whose total killed (a casualties report's `killed`, or "
+            "`casualties.killed`) reads at least this many. A figure reads as its `value` "
+            "(the exact figure, or the best estimate within its bounds), else its `min`; "
+            "one with only a `max` reads as nothing and never matches. Which figure is "
+            "read: see `figures`.",
+            "examples": [100],
+        },
+    )
+    figures = ma.fields.String(
+        validate=OneOf(FIGURE_READINGS),
+        metadata={
+            "description": "Which figure `killed_min` reads. `best` (the default): the "
+            "event's own figure, the writer's best one; `any`: the figure or any one of "
+            "its accounts (some source says at least that many). Also enforced: only with "
+            "`killed_min` (a 400 naming figures).",
+            "examples": ["any"],
+        },
+    )
+
+    @ma.validates_schema
+    def _figures_with_a_figure_filter(self, data, **kwargs):
+        if "figures" in data and "killed_min" not in data:
+            raise ma.ValidationError("Only with killed_min.", "figures")
 
     @ma.validates_schema
     def _window_is_ordered(self, data, **kwargs):

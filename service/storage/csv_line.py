@@ -2,7 +2,7 @@
 
 Flattening a stored body per row (parse the JSON, pick and join its parts, quote the
 cells) cost about 45 µs of Python per row: a CSV export ran at a fifth of NDJSON's speed.
-So the cells an event's own fields give (``type`` to ``related``) are built once, at write
+So the cells an event's own fields give (``type`` to ``killed_accounts``) are built once, at write
 time, into the ``csv_fields`` column (``search_columns`` derives it like the other
 columns, so every writer stores it); an export only puts the id, the version and the
 timestamps around it, in SQL (``CSV_LINE``), and sends the lines as they are.
@@ -16,7 +16,7 @@ import json
 
 from psycopg import sql
 
-from schemas import source_kinds
+from schemas import killed_figure, source_kinds, widest_range
 
 CSV_COLUMNS = (
     "id",
@@ -42,6 +42,11 @@ CSV_COLUMNS = (
     "source_urls",
     "details",
     "related",
+    # The event's total killed (details.killed, or details.casualties.killed): the widest
+    # range of its figure and its accounts (empty where unbounded), and how many accounts.
+    "killed_min",
+    "killed_max",
+    "killed_accounts",
     "version",
     "created_at",
     "updated_at",
@@ -60,9 +65,22 @@ def _as_json(value) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")) if value else ""
 
 
+def killed_cells(event: dict) -> list:
+    """``killed_min``, ``killed_max`` and ``killed_accounts``: empty without a figure."""
+    figure = killed_figure(event)
+    if figure is None:
+        return ["", "", ""]
+    low, high = widest_range(figure)
+    return [
+        "" if low is None else low,
+        "" if high is None else high,
+        len(figure.get("accounts", ())),
+    ]
+
+
 def field_cells(event: dict) -> list:
-    """The cells of an event's own fields, ``type`` to ``related``: nested parts flat,
-    lists joined, ``details`` and ``related`` as JSON."""
+    """The cells of an event's own fields, ``type`` to ``killed_accounts``: nested parts
+    flat, lists joined, ``details`` and ``related`` as JSON."""
     location = event.get("location") or {}
     actors = event.get("actors", [])
     sources = event["sources"]
@@ -89,6 +107,7 @@ def field_cells(event: dict) -> list:
         _joined(source.get("url") for source in sources),
         _as_json(event.get("details")),
         _as_json(event.get("related")),
+        *killed_cells(event),
     ]
 
 

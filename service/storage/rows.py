@@ -13,7 +13,7 @@ import uuid
 from psycopg import sql
 from psycopg.types.range import Range
 
-from schemas import date_precision, event_span, source_kinds
+from schemas import date_precision, event_span, figure_reading, killed_figure, source_kinds
 from service.storage.csv_line import csv_fields
 
 # Fields the service sets; a client's copy of them is never stored.
@@ -61,6 +61,17 @@ def identifier_texts(identifiers: list[dict]) -> list[str]:
     return [identifier_text(i["scheme"], i["value"]) for i in identifiers]
 
 
+def killed_readings(event: dict) -> dict:
+    """``killed_best``: the reading of the event's killed figure (``figure_reading``);
+    ``killed_any``: the greatest reading of that figure and its accounts. NULL without one."""
+    figure = killed_figure(event)
+    if figure is None:
+        return {"killed_best": None, "killed_any": None}
+    readings = [figure_reading(each) for each in (figure, *figure.get("accounts", ()))]
+    known = [reading for reading in readings if reading is not None]
+    return {"killed_best": readings[0], "killed_any": max(known) if known else None}
+
+
 def search_columns(event: dict) -> dict:
     """The columns search filters on, derived from a validated event (and the cells of its
     CSV line: ``csv_line.csv_fields``)."""
@@ -102,6 +113,7 @@ def search_columns(event: dict) -> dict:
         "location_precision": location.get("precision"),
         "csv_fields": csv_fields(event),
         "identifiers": identifier_texts(event.get("identifiers", [])),
+        **killed_readings(event),
         "title": event["title"],
         "text": weighted_text,
     }
@@ -137,6 +149,8 @@ INDEXED_COLUMNS = (
     "location_precision",
     "csv_fields",
     "identifiers",
+    "killed_best",
+    "killed_any",
 )
 SEARCH_VECTOR = sql.SQL(search_vector_sql("%(title)s", "%(text)s"))
 

@@ -146,6 +146,16 @@ def _place_is(names: list[str]) -> tuple[sql.Composable, dict]:
     return sql.SQL("lower(place) IN ({})").format(alternatives), params
 
 
+def _at_least_killed(count: float, figures: str) -> tuple[sql.Composable, dict]:
+    # killed_best reads the event's own figure, killed_any the greatest of it and its
+    # accounts (rows.killed_readings): "some source says at least that many".
+    column = "killed_any" if figures == "any" else "killed_best"
+    return (
+        sql.SQL("{} >= {}").format(sql.Identifier(column), sql.Placeholder("killed_min")),
+        {"killed_min": count},
+    )
+
+
 def _window(date_from: str | None, date_to: str | None) -> tuple[sql.Composable, dict]:
     # Each bound at its own precision: date_from=2024-06 starts on 1 June, date_to=2024
     # ends on 31 December. An absent bound is open (NULL in a range).
@@ -236,6 +246,8 @@ def build(args: dict, *, located: bool = False) -> EventQuery:
         parts.append(_window(args.get("date_from"), args.get("date_to")))
     if "bbox" in args:
         parts.append(_in_box(args["bbox"]))
+    if "killed_min" in args:
+        parts.append(_at_least_killed(args["killed_min"], args.get("figures", "best")))
     if "near" in args:
         parts.append(_near(*args["near"]))
     if located:
