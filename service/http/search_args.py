@@ -240,6 +240,19 @@ class FilterArgs(AsOfArgs):
             raise ma.ValidationError("Must not be before date_from.", "date_to")
 
 
+class FacetArgs(FilterArgs):
+    """Facets: the filters, and which facets to count beyond the five always counted."""
+
+    facet = Repeatable(
+        ma.fields.String(validate=OneOf(("actor",))),
+        validate=Length(max=1),
+        metadata={
+            "description": "A facet to count besides type, country, certainty, source kind "
+            "and month: `actor`, the 20 registry actors with the most matching events."
+        },
+    )
+
+
 class SortedArgs(FilterArgs):
     """Filters and an order."""
 
