@@ -43,10 +43,12 @@ CREATE TABLE facet_buckets (
     date_precision text NOT NULL,  -- '' on country and source_kind cells (unused there)
     facet          text NOT NULL,  -- 'event', 'country' or 'source_kind'
     value          text NOT NULL,  -- the country or kind; '' on event cells
-    n              bigint NOT NULL,
-    -- A scope and a type, then the window's end condition (last_month >= window start).
-    PRIMARY KEY (scope, type, last_month, first_month, certainty, date_basis, date_precision,
-                 facet, value)
+    -- An integer: its sum is a bigint, summed much faster than a bigint's (a numeric).
+    n              integer NOT NULL,
+    -- A scope, its event cells apart from its country and kind cells (read apart), a
+    -- type, then the window's end condition (last_month >= the window's start).
+    PRIMARY KEY (scope, facet, type, last_month, first_month, certainty, date_basis,
+                 date_precision, value)
 );
 
 -- Appended by the triggers, moved into facet_buckets by facet_buckets_fold().
@@ -61,7 +63,7 @@ CREATE TABLE facet_bucket_deltas (
     date_precision text NOT NULL,
     facet          text NOT NULL,
     value          text NOT NULL,
-    n              bigint NOT NULL
+    n              integer NOT NULL
 );
 
 -- Deltas between folds: what a facets read sums besides the folded cells. (A function,
@@ -127,8 +129,8 @@ BEGIN
              facet, value
     HAVING sum(n) <> 0
     ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9
-    ON CONFLICT (scope, type, last_month, first_month, certainty, date_basis,
-                 date_precision, facet, value)
+    ON CONFLICT (scope, facet, type, last_month, first_month, certainty, date_basis,
+                 date_precision, value)
     DO UPDATE SET n = b.n + EXCLUDED.n;
     GET DIAGNOSTICS folded = ROW_COUNT;
     RETURN folded;

@@ -95,37 +95,39 @@ def _counted(actors: bool) -> sql.Composed:
 
 # The same facets summed from the counts kept by writes (migration 0071): the folded
 # cells and the deltas not folded yet, in one statement (one snapshot). An event has one
-# 'event' cell (total, type, certainty, month) and a cell per country and source kind.
+# 'event' cell (total, type, certainty, month) and a cell per country and source kind,
+# which are summed apart in one pass (they are most of the cells).
 _SUMMED = sql.SQL("""
-    WITH cells AS MATERIALIZED (
-        SELECT type, certainty, date_basis, first_month, last_month, date_precision,
-               facet, value, n
-        FROM facet_buckets WHERE {where}
+    WITH events AS MATERIALIZED (
+        SELECT type, certainty, date_basis, first_month, last_month, date_precision, n
+        FROM facet_buckets WHERE facet = 'event' AND {where}
         UNION ALL
-        SELECT type, certainty, date_basis, first_month, last_month, date_precision,
-               facet, value, n
-        FROM facet_bucket_deltas WHERE {where}
-    ), events AS (
-        SELECT * FROM cells WHERE facet = 'event'
+        SELECT type, certainty, date_basis, first_month, last_month, date_precision, n
+        FROM facet_bucket_deltas WHERE facet = 'event' AND {where}
     )
     SELECT 'total', NULL, coalesce(sum(n), 0)::bigint, NULL FROM events
     UNION ALL
-    SELECT 'type', type, sum(n)::bigint, NULL FROM events GROUP BY type HAVING sum(n) > 0
+    SELECT 'type', type, sum(n), NULL FROM events GROUP BY type HAVING sum(n) > 0
     UNION ALL
-    SELECT 'certainty', certainty, sum(n)::bigint, NULL FROM events GROUP BY certainty
+    SELECT 'certainty', certainty, sum(n), NULL FROM events GROUP BY certainty
     HAVING sum(n) > 0
-    UNION ALL
-    SELECT facet, value, sum(n)::bigint, NULL FROM cells WHERE facet <> 'event'
-    GROUP BY facet, value HAVING sum(n) > 0
     UNION ALL
     -- Placed as the counted month facet places an event: an on-or-before event by the
     -- month its span ends in, any other by the month it starts in.
     SELECT 'month', CASE date_basis WHEN 'on_or_before' THEN '../' || to_char(last_month, f)
                                     ELSE to_char(first_month, f) END,
-           sum(n)::bigint, NULL
+           sum(n), NULL
     FROM events,
          LATERAL (SELECT CASE date_precision WHEN 'year' THEN 'YYYY' ELSE 'YYYY-MM' END) AS p (f)
     GROUP BY 2 HAVING sum(n) > 0
+    UNION ALL
+    SELECT facet, value, sum(n), NULL
+    FROM (SELECT facet, value, n FROM facet_buckets
+          WHERE facet IN ('country', 'source_kind') AND {where}
+          UNION ALL
+          SELECT facet, value, n FROM facet_bucket_deltas
+          WHERE facet IN ('country', 'source_kind') AND {where}) AS named
+    GROUP BY facet, value HAVING sum(n) > 0
 """)
 
 
