@@ -49,7 +49,9 @@ CREATE TABLE facet_buckets (
     -- type, then the window's end condition (last_month >= the window's start).
     PRIMARY KEY (scope, facet, type, last_month, first_month, certainty, date_basis,
                  date_precision, value)
-);
+-- Room on each page for a fold's new version of a cell beside the old one: a count that
+-- changes is then a heap-only update, with no new entry in the key's index.
+) WITH (fillfactor = 70);
 
 -- Appended by the triggers, moved into facet_buckets by facet_buckets_fold().
 CREATE TABLE facet_bucket_deltas (
