@@ -69,6 +69,23 @@ def _stored(url: str) -> list[tuple]:
         ).fetchall()
 
 
+# The facet counts as kept (migration 0071): folded cells and deltas, summed per cell.
+FACET_CELLS = """
+    SELECT scope, facet, type, last_month, first_month, certainty, date_basis, date_precision,
+           value, sum(n)
+    FROM (SELECT * FROM facet_buckets
+          UNION ALL
+          SELECT scope, type, last_month, first_month, certainty, date_basis, date_precision,
+                 facet, value, n FROM facet_bucket_deltas) AS kept
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9 HAVING sum(n) <> 0 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+"""
+
+
+def _facet_cells(url: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(FACET_CELLS).fetchall()
+
+
 def test_the_loader_stores_what_the_service_would(client, database_url, monkeypatch):
     # Two workers, several chunks: rows made in parallel, actors inserted without the trigger.
     monkeypatch.setattr(load, "CHUNK", 7)
@@ -77,6 +94,7 @@ def test_the_loader_stores_what_the_service_would(client, database_url, monkeypa
     try:
         load.fill(url, 30, progress=lambda _: None, workers=2)
         loaded = _stored(url)
+        loaded_cells = _facet_cells(url)
     finally:
         load.drop(database_url, name)
     assert len(loaded) == 30 and any(row[-2] for row in loaded)
@@ -84,6 +102,9 @@ def test_the_loader_stores_what_the_service_would(client, database_url, monkeypa
         response = client.post("/v1/events", json=client_view(body))
         assert response.status_code == 201, response.get_json()
     assert list(map(_key_order_aside, _stored(database_url))) == list(map(_key_order_aside, loaded))
+    # The facet counts the service's triggers kept are those the loader counted.
+    assert sum(cell[-1] for cell in loaded_cells if cell[:2] == ("", "event")) == 30
+    assert _facet_cells(database_url) == loaded_cells
 
 
 def _key_order_aside(row: tuple) -> tuple:

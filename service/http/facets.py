@@ -6,13 +6,21 @@ import marshmallow as ma
 from flask.views import MethodView
 
 from service.http.api import ApiBlueprint
-from service.http.search_args import FilterArgs
+from service.http.search_args import FacetArgs
 from service.storage import search_query
-from service.storage.search import search_store
+from service.storage.search import TOP_ACTORS, search_store
 
 blp = ApiBlueprint(
     "search", __name__, url_prefix="/v1/events", description="Search events: facet counts."
 )
+
+
+class ActorCount(ma.Schema):
+    """A registry actor and the number of matching events it is an actor of."""
+
+    id = ma.fields.UUID(required=True, metadata={"description": "Registry id (`/v1/actors/{id}`)."})
+    name = ma.fields.String(required=True, metadata={"description": "The registry's name for it."})
+    count = ma.fields.Integer(required=True, metadata={"description": "Matching events."})
 
 
 class Facets(ma.Schema):
@@ -63,6 +71,15 @@ class Facets(ma.Schema):
             "examples": [{"2024": 5, "2024-11": 3, "2025-07": 12, "../2025-07": 2}],
         },
     )
+    actor = ma.fields.List(
+        ma.fields.Nested(ActorCount),
+        metadata={
+            "description": f"With `facet=actor` only: the {TOP_ACTORS} registry actors with "
+            "the most matching events, most first (ties by name, then id); an event counts "
+            "once under each registry actor among its actors, a merged actor's events under "
+            "the actor it was merged into."
+        },
+    )
 
 
 @blp.route("/facets")
@@ -71,7 +88,7 @@ class EventFacets(MethodView):
 
     @blp.requires_scope("read")
     @blp.doc(operationId="getEventFacets")
-    @blp.arguments(FilterArgs, location="query")
+    @blp.arguments(FacetArgs, location="query")
     @blp.response(200, Facets)
     @blp.alt_response(400, response="BAD_REQUEST")
     @blp.uses_database
@@ -79,6 +96,8 @@ class EventFacets(MethodView):
         """Count matching events by type, country, certainty, source kind and month
 
         Takes the filters of `GET /v1/events`. Counts by type, certainty and month each add
-        up to `total`; an event counts under each of its countries.
+        up to `total`; an event counts under each of its countries. `facet=actor` adds the
+        registry actors with the most matches.
         """
-        return search_store().facets(search_query.build(args))
+        actors = "actor" in args.pop("facet", [])
+        return search_store().facets(search_query.build(args), actors=actors)

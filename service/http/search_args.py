@@ -27,7 +27,14 @@ from service.storage.distance import LONGEST_KM
 
 # `scheme:value`: a scheme as the model spells it, then the value: no NUL, which
 # PostgreSQL cannot hold (a 400, not a 500).
-IDENTIFIER_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}:[^\s\x00][^\x00]{0,127}$"
+# The value starts with neither white space nor a control character, spelled out: `\s`
+# means one set in Python (with \x1c-\x1f and \x85) and another in the ECMA regexes of
+# the published pattern (with \ufeff), so a value the contract allowed was refused.
+IDENTIFIER_PATTERN = (
+    r"^[a-z0-9][a-z0-9-]{0,63}:"
+    r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+    r"[^\x00]{0,127}$"
+)
 
 # What a figure filter reads: the event's own figure, or any of it and its accounts.
 FIGURE_READINGS = ("best", "any")
@@ -269,6 +276,19 @@ class FilterArgs(AsOfArgs):
             and date_span(data["date_to"])[1] < date_span(data["date_from"])[0]
         ):
             raise ma.ValidationError("Must not be before date_from.", "date_to")
+
+
+class FacetArgs(FilterArgs):
+    """Facets: the filters, and which facets to count beyond the five always counted."""
+
+    facet = Repeatable(
+        ma.fields.String(validate=OneOf(("actor",))),
+        validate=Length(max=1),
+        metadata={
+            "description": "A facet to count besides type, country, certainty, source kind "
+            "and month: `actor`, the 20 registry actors with the most matching events."
+        },
+    )
 
 
 class SortedArgs(FilterArgs):

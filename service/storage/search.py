@@ -25,6 +25,112 @@ WALK_ROWS = 5_000
 BODY_AND_POINT = sql.SQL("body::text, lon, lat")
 
 
+# The facets every facets request answers; `actor` is asked for (SearchStore.facets).
+FACETS = ("type", "country", "certainty", "source_kind", "month")
+# The registry actors the actor facet lists: those with the most matches.
+TOP_ACTORS = 20
+
+
+def _counted(actors: bool) -> sql.Composed:
+    """The facets counted from the matching rows (``{source}``, ``{where}`` to fill):
+    rows of (facet, value, count, actor name)."""
+    # Arrays, days: counted per distinct value first (a few hundred among thousands of
+    # matches), so unnest and to_char run per group, not per row.
+    statement = """
+        WITH matched AS MATERIALIZED (
+            SELECT type, certainty, countries, source_kinds, date_precision,
+                   -- An on-or-before event is placed by its date (the end of its
+                   -- span), not by the open start of its span.
+                   CASE date_basis WHEN 'on_or_before' THEN upper(date_span) - 1
+                                   ELSE lower(date_span) END AS placed,
+                   date_basis = 'on_or_before' AS open_start {actor_ids}
+            FROM {{source}} WHERE {{where}}
+        )
+        SELECT 'total', NULL, count(*), NULL FROM matched
+        UNION ALL
+        SELECT 'type', type, count(*), NULL FROM matched GROUP BY type
+        UNION ALL
+        SELECT 'certainty', certainty, count(*), NULL FROM matched GROUP BY certainty
+        UNION ALL
+        SELECT 'country', country, sum(n)::bigint, NULL
+        FROM (SELECT countries, count(*) AS n FROM matched GROUP BY countries) AS g,
+             unnest(countries) AS country
+        GROUP BY country
+        UNION ALL
+        SELECT 'source_kind', kind, sum(n)::bigint, NULL
+        FROM (SELECT source_kinds, count(*) AS n FROM matched GROUP BY source_kinds) AS g,
+             unnest(source_kinds) AS kind
+        GROUP BY kind
+        UNION ALL
+        SELECT 'month', CASE WHEN open_start THEN '../' ELSE '' END
+                        || to_char(placed, CASE date_precision WHEN 'year' THEN 'YYYY'
+                                                               ELSE 'YYYY-MM' END),
+               sum(n)::bigint, NULL
+        FROM (SELECT open_start, date_precision, placed, count(*) AS n
+              FROM matched GROUP BY open_start, date_precision, placed) AS days
+        GROUP BY 2
+        {actor_facet}
+    """
+    if not actors:
+        return sql.SQL(statement.format(actor_ids="", actor_facet=""))
+    return sql.SQL(
+        statement.format(
+            actor_ids=", actor_ids",
+            # A merged actor's id stands for its survivor (merges rewrite the events, but
+            # an id may be met before they are): an event counts once per survivor.
+            actor_facet="""
+        UNION ALL
+        (SELECT 'actor', t.id::text, t.n, a.name
+         FROM (SELECT s.id, sum(g.n)::bigint AS n
+               FROM (SELECT actor_ids, count(*) AS n FROM matched GROUP BY actor_ids) AS g,
+                    LATERAL (SELECT DISTINCT coalesce(r.merged_into, r.id) AS id
+                             FROM unnest(g.actor_ids) AS u (id) JOIN actors r ON r.id = u.id)
+                    AS s
+               GROUP BY s.id) AS t
+         JOIN actors a ON a.id = t.id
+         ORDER BY t.n DESC, a.name, t.id LIMIT %(top_actors)s)""",
+        )
+    )
+
+
+# The same facets summed from the counts kept by writes (migration 0071): the folded
+# cells and the deltas not folded yet, in one statement (one snapshot). An event has one
+# 'event' cell (total, type, certainty, month) and a cell per country and source kind,
+# which are summed apart in one pass (they are most of the cells).
+_SUMMED = sql.SQL("""
+    WITH events AS MATERIALIZED (
+        SELECT type, certainty, date_basis, first_month, last_month, date_precision, n
+        FROM facet_buckets WHERE facet = 'event' AND {where}
+        UNION ALL
+        SELECT type, certainty, date_basis, first_month, last_month, date_precision, n
+        FROM facet_bucket_deltas WHERE facet = 'event' AND {where}
+    )
+    SELECT 'total', NULL, coalesce(sum(n), 0)::bigint, NULL FROM events
+    UNION ALL
+    SELECT 'type', type, sum(n), NULL FROM events GROUP BY type HAVING sum(n) > 0
+    UNION ALL
+    SELECT 'certainty', certainty, sum(n), NULL FROM events GROUP BY certainty
+    HAVING sum(n) > 0
+    UNION ALL
+    -- Placed as the counted month facet places an event: an on-or-before event by the
+    -- month its span ends in, any other by the month it starts in.
+    SELECT 'month', CASE date_basis WHEN 'on_or_before' THEN '../' || to_char(last_month, f)
+                                    ELSE to_char(first_month, f) END,
+           sum(n), NULL
+    FROM events,
+         LATERAL (SELECT CASE date_precision WHEN 'year' THEN 'YYYY' ELSE 'YYYY-MM' END) AS p (f)
+    GROUP BY 2 HAVING sum(n) > 0
+    UNION ALL
+    SELECT facet, value, sum(n), NULL
+    FROM (SELECT facet, value, n FROM facet_buckets
+          WHERE facet IN ('country', 'source_kind') AND {where}
+          UNION ALL
+          SELECT facet, value, n FROM facet_bucket_deltas
+          WHERE facet IN ('country', 'source_kind') AND {where}) AS named
+    GROUP BY facet, value HAVING sum(n) > 0
+""")
+
+
 class SearchStore:
     """Reads over the events table, shaped by an ``EventQuery``."""
 
@@ -199,62 +305,46 @@ class SearchStore:
             statement = found.format(body=sql.SQL("body::text"), source=source, **parts)
         return conn.execute(statement, params | {"limit": limit}).fetchall()
 
-    def facets(self, query: EventQuery) -> dict:
-        """How many matches, and counts by type, country, certainty, source kind and month.
+    def facets(self, query: EventQuery, actors: bool = False) -> dict:
+        """How many matches, and counts by type, country, certainty, source kind and month
+        (and, with ``actors``, the TOP_ACTORS registry actors with the most matches).
 
         An event dated only to a year counts under the year (``2024``), not a month; an
         ``on_or_before`` event under its date with an open start (``../2025-07``).
+
+        Summed from the counts kept by writes (migration 0071) when they can answer the
+        filters (``query.buckets``); counted from the matching rows otherwise. Both give
+        the same answer (tests/test_facet_buckets.py sets them against each other).
         """
-        statement = sql.SQL("""
-            WITH matched AS MATERIALIZED (
-                SELECT type, certainty, countries, source_kinds, date_precision,
-                       -- An on-or-before event is placed by its date (the end of its
-                       -- span), not by the open start of its span.
-                       CASE date_basis WHEN 'on_or_before' THEN upper(date_span) - 1
-                                       ELSE lower(date_span) END AS placed,
-                       date_basis = 'on_or_before' AS open_start
-                FROM {source} WHERE {where}
-            )
-            SELECT 'total', NULL, count(*) FROM matched
-            UNION ALL
-            SELECT 'type', type, count(*) FROM matched GROUP BY type
-            UNION ALL
-            SELECT 'certainty', certainty, count(*) FROM matched GROUP BY certainty
-            -- Arrays, days: counted per distinct value first (a few hundred among
-            -- thousands of matches), so unnest and to_char run per group, not per row.
-            UNION ALL
-            SELECT 'country', country, sum(n)::bigint
-            FROM (SELECT countries, count(*) AS n FROM matched GROUP BY countries) AS g,
-                 unnest(countries) AS country
-            GROUP BY country
-            UNION ALL
-            SELECT 'source_kind', kind, sum(n)::bigint
-            FROM (SELECT source_kinds, count(*) AS n FROM matched GROUP BY source_kinds) AS g,
-                 unnest(source_kinds) AS kind
-            GROUP BY kind
-            UNION ALL
-            SELECT 'month', CASE WHEN open_start THEN '../' ELSE '' END
-                            || to_char(placed, CASE date_precision WHEN 'year' THEN 'YYYY'
-                                                                   ELSE 'YYYY-MM' END),
-                   sum(n)::bigint
-            FROM (SELECT open_start, date_precision, placed, count(*) AS n
-                  FROM matched GROUP BY open_start, date_precision, placed) AS days
-            GROUP BY 2
-        """)
         with self._reading(query) as (conn, source):
-            rows = conn.execute(
-                statement.format(source=source, where=query.where), query.params
-            ).fetchall()
-        counts = {facet: {} for facet in ("type", "country", "certainty", "source_kind", "month")}
+            if query.buckets is not None and query.as_of is None and not actors:
+                where, params = query.buckets
+                rows = conn.execute(_SUMMED.format(where=where), params).fetchall()
+            else:
+                rows = conn.execute(
+                    _counted(actors).format(source=source, where=query.where),
+                    query.params | {"top_actors": TOP_ACTORS},
+                ).fetchall()
+        counts: dict = {facet: {} for facet in FACETS}
+        top = []
         # Largest first, months in calendar order.
-        for facet, value, count in sorted(rows, key=lambda row: (-row[2], row[1] or "")):
+        for facet, value, count, name in sorted(rows, key=lambda row: (-row[2], row[1] or "")):
             if facet == "total":
                 total = count
+            elif facet == "actor":
+                top.append((value, name, count))
             else:
                 counts[facet][value] = count
         counts["month"] = dict(
             sorted(counts["month"].items(), key=lambda item: (item[0].removeprefix("../"), item[0]))
         )
+        if actors:
+            # By count, then name, then id: the order the statement cut the top at.
+            top.sort(key=lambda actor: (-actor[2], actor[1], actor[0]))
+            counts["actor"] = [
+                {"id": uuid.UUID(actor_id), "name": name, "count": count}
+                for actor_id, name, count in top
+            ]
         return {"total": total, **counts}
 
     def stream(

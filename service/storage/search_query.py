@@ -104,6 +104,10 @@ class EventQuery:
     near: tuple[float, float, float] | None = None
     # The moment the search applies to (None: now); see SearchStore and storage.as_of.
     as_of: dt.datetime | None = None
+    # The same matches as cells of the counts kept by writes (migration 0071): a WHERE
+    # over facet_buckets and its parameters, or None when those cannot answer the filters
+    # (see bucket_filter).
+    buckets: tuple[sql.Composable, dict] | None = None
 
 
 def _any_of(column: str, name: str, values: list) -> tuple[sql.Composable, dict]:
@@ -265,7 +269,57 @@ def build(args: dict, *, located: bool = False) -> EventQuery:
             near=args["near"],
             as_of=args.get("as_of"),
         )
-    return EventQuery(where, params, as_of=args.get("as_of"))
+    return EventQuery(
+        where, params, as_of=args.get("as_of"), buckets=None if located else bucket_filter(args)
+    )
+
+
+# The filters the kept counts can answer. Any other (q, actor names or ids, place, tag,
+# publisher, identifier, location precision, bbox, near, as_of) needs the rows.
+BUCKET_FILTERS = frozenset(
+    {"type", "certainty", "date_basis", "country", "source_kind", "date_from", "date_to"}
+)
+
+
+def bucket_filter(args: dict) -> tuple[sql.Composable, dict] | None:
+    """The cells of facet_buckets (migration 0071) that hold exactly the events ``args``
+    match, as a WHERE and its parameters; None when no set of cells does.
+
+    A cell's scope is every event, or the events naming one country, or one source kind:
+    so at most one country or one source kind (not both). Its months are those the span
+    starts and ends in: so a window of whole months (a `date_from` on a month's first day,
+    a `date_to` on a month's last day), which overlaps a span exactly when it overlaps
+    those months.
+    """
+    if set(args) - BUCKET_FILTERS:
+        return None
+    countries, kinds = args.get("country", []), args.get("source_kind", [])
+    if len(countries) + len(kinds) > 1:
+        return None
+    scope = f"country:{countries[0]}" if countries else f"source_kind:{kinds[0]}" if kinds else ""
+    parts = [sql.SQL("scope = {}").format(sql.Placeholder("bucket_scope"))]
+    params: dict = {"bucket_scope": scope}
+    for column in ("type", "certainty", "date_basis"):
+        if column in args:
+            parts.append(
+                sql.SQL("{} = ANY({})").format(
+                    sql.Identifier(column), sql.Placeholder(f"bucket_{column}")
+                )
+            )
+            params[f"bucket_{column}"] = args[column]
+    if "date_from" in args:
+        start = date_span(args["date_from"])[0]
+        if start.day != 1:
+            return None
+        parts.append(sql.SQL("last_month >= {}").format(sql.Placeholder("bucket_start")))
+        params["bucket_start"] = start
+    if "date_to" in args:
+        end = date_span(args["date_to"])[1]
+        if (end + dt.timedelta(days=1)).day != 1:
+            return None
+        parts.append(sql.SQL("first_month <= {}").format(sql.Placeholder("bucket_end")))
+        params["bucket_end"] = end
+    return sql.SQL(" AND ").join(parts), params
 
 
 # The planar distance (degrees) from the `near` point: what the point index's KNN scan
