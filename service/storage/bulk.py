@@ -146,10 +146,11 @@ def _duplicates(events: Sequence[dict | None]) -> dict[int, ItemOutcome]:
 
 
 def _lock_by_key(conn: psycopg.Connection, keys: set[str]) -> dict[str, tuple]:
-    """The stored events with these keys, locked in key order: key -> (id, version, body)."""
+    """The stored events with these keys, locked in id order (the order every writer locks
+    stored events in, events.LOCK_ORDER): key -> (id, version, body)."""
     rows = conn.execute(
         "SELECT key, id, version, body::text, deleted_at IS NOT NULL FROM events"
-        " WHERE key = ANY(%s) ORDER BY key FOR UPDATE",
+        " WHERE key = ANY(%s) ORDER BY id FOR UPDATE",
         (sorted(keys),),
     ).fetchall()
     return {row[0]: row[1:] for row in rows}
@@ -179,7 +180,12 @@ def _write_batch(
     written_by: str | None,
     restorable: frozenset[str],
 ) -> list[ItemOutcome]:
-    """``write_events`` inside the caller's transaction (rolled back by any exception)."""
+    """``write_events`` inside the caller's transaction (rolled back by any exception).
+
+    Locks in events.LOCK_ORDER: the stored events of the batch's keys first, then the
+    registry (resolving actors), then the new keys (inserted in key order).
+    """
+    stored = _lock_by_key(conn, {event["key"] for event in events if event and "key" in event})
     events, actor_errors = resolve_actors(conn, events)
     outcomes = _refusals(conn, events)
     for index, errors in actor_errors.items():
@@ -187,7 +193,6 @@ def _write_batch(
     if atomic and outcomes:
         raise BatchRefused(_errors(outcomes))
     writable = {index: event for index, event in enumerate(events) if index not in outcomes}
-    stored = _lock_by_key(conn, {event["key"] for event in writable.values() if "key" in event})
     new_ids = new_event_ids(
         conn,
         {
