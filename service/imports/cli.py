@@ -127,7 +127,13 @@ def _refuse(path: str, reason: str, as_json: bool, missing: list[str] | None = N
 
 
 def _print(summary: ImportSummary) -> None:
-    heading = "dry run (nothing written)" if summary.dry_run else "imported"
+    if summary.dry_run:
+        heading = "dry run (nothing written)"
+    elif summary.created or summary.updated:
+        heading = "imported"
+    else:
+        # A release imported again: say so, rather than leave it to the counts.
+        heading = "imported (nothing written: every row is stored as it is, or refused)"
     click.echo(
         f"{heading}: {summary.rows_read:,} rows read, {summary.created:,} created, "
         f"{summary.updated:,} updated, {summary.unchanged:,} unchanged, "

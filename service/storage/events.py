@@ -222,6 +222,17 @@ class EventStore:
             ).fetchone()
         return None if row is None else StoredEvent(*row)
 
+    def live_views_by_key(self, keys: set[str]) -> dict[str, dict]:
+        """The client view (``client_view``) of each live event with one of these keys."""
+        if not keys:
+            return {}
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT key, body::text FROM events WHERE key = ANY(%s) AND deleted_at IS NULL",
+                (list(keys),),
+            ).fetchall()
+        return {key: client_view(json.loads(text)) for key, text in rows}
+
     def update(
         self,
         event_id: uuid.UUID,
