@@ -60,8 +60,9 @@ class IdentifierTaken(Exception):
 MERGE_ATTEMPTS = 5
 
 
-class _EventsMoved(Exception):
-    """Events became the duplicate's while a merge locked them: lock again."""
+class MergeRaced(Exception):
+    """Events kept becoming the duplicate's while a merge locked them: nothing was merged;
+    sending the merge again is safe."""
 
 
 class _LostRace(Exception):
@@ -447,9 +448,9 @@ class ActorRegistry:
                 # A savepoint: going round again releases what this attempt locked.
                 with self.conn.transaction():
                     return self._merge(duplicate, survivor)
-            except _EventsMoved:
+            except MergeRaced:
                 pass
-        raise _EventsMoved(duplicate)
+        raise MergeRaced(duplicate)
 
     def _merge(self, duplicate: uuid.UUID, survivor: uuid.UUID) -> list[uuid.UUID]:
         # events.LOCK_ORDER: the duplicate's events first (the caller rewrites them), then
@@ -461,7 +462,7 @@ class ActorRegistry:
             self.conn.execute("SELECT FROM actors WHERE id = %s FOR UPDATE", (actor_id,))
         events = self._events_of(duplicate)
         if not set(events) <= set(locked):
-            raise _EventsMoved(duplicate)
+            raise MergeRaced(duplicate)
         # An alias both hold within a kind cannot clash: aliases are unique per kind.
         self.conn.execute(
             "UPDATE actor_aliases SET actor_id = %s WHERE actor_id = %s", (survivor, duplicate)
