@@ -16,7 +16,8 @@ Each figure is the median of ``--rounds`` runs, as events/s and as a share of th
 Beside the wall-clock figures, the CPU time spent per event (gunicorn workers and the
 database's backends; for the floor, this process and its backend) is measured, and with
 it the rate two idle cores would allow: on a machine shared with other work the wall
-clock measures the neighbours too. Prints a table and writes JSON to bench/results/.
+clock measures the neighbours too. Prints a table and writes JSON to bench/results/
+(bench/session.py: the scratch database and the results file).
 """
 
 from __future__ import annotations
@@ -35,45 +36,15 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import load
+from bench import load, session
 from bench.generate import EventFactory
 from bench.servers import Gunicorn
+from bench.session import RESULTS, CpuMeter, backends
 from schemas import Event
 from service import auth
 from service.validation import load_event
 
-RESULTS = Path(__file__).resolve().parent / "results"
 MARSHMALLOW = Event()
-
-
-def cpu_seconds(process: psutil.Process) -> float:
-    try:
-        times = process.cpu_times()
-    except psutil.Error:  # ended meanwhile: its time is lost, as a gunicorn recycle loses it
-        return 0.0
-    return times.user + times.system
-
-
-def backends(database: str) -> list[psutil.Process]:
-    """The PostgreSQL backends serving ``database`` (their titles name it)."""
-    found = []
-    for process in psutil.process_iter(["cmdline"]):
-        title = " ".join(process.info["cmdline"] or ())
-        if title.startswith("postgres: ") and f" {database} " in title:
-            found.append(process)
-    return found
-
-
-class CpuMeter:
-    """CPU seconds used by some processes (found again at the end: pools open backends)."""
-
-    def __init__(self, processes):
-        self.processes = processes  # a callable returning the processes to count
-        self.before = {p.pid: cpu_seconds(p) for p in processes()}
-
-    def seconds(self) -> float:
-        """CPU seconds since the meter was made."""
-        return sum(cpu_seconds(p) - self.before.get(p.pid, 0.0) for p in self.processes())
 
 
 def events(count: int, run: str, seed: int = 2025) -> list[dict]:
@@ -270,22 +241,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database", default="events_bench_bulk")
     options = parser.parse_args(argv)
-    server_url = load.server_url(options.database)
-    RESULTS.mkdir(exist_ok=True)
-    with load.scratch_database(server_url, options.database) as url:
-        result = measure(url, options)
-    table = report(result, psutil.cpu_count())
-    print(table)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = RESULTS / f"bulk-{stamp}.json"
-    path.write_text(
-        json.dumps(
-            {"options": vars(options), "result": result, "table": table},
-            indent=2,
-            ensure_ascii=False,
-        )
+    session.run(
+        "bulk",
+        options.database,
+        lambda url: measure(url, options),
+        lambda result: report(result, psutil.cpu_count()),
+        vars(options),
     )
-    print(f"\nwritten: {path}")
 
 
 if __name__ == "__main__":

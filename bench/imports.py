@@ -7,7 +7,7 @@ one to three sources) and measures, in the same run:
 
 - the floor: the same file COPYed (``COPY … FROM STDIN (FORMAT csv)``) into a table of
   its own columns, no index: the cost of getting its bytes into PostgreSQL at all;
-- the import end to end: ``flask --app service import ucdp-ged FILE`` (file → validated,
+- the import end to end: ``flask --app service import ucdp-ged FILE --jobs N`` (file → validated,
   stored, searchable events), as rows/s and as a share of the floor, with the peak
   growth of the importing process's memory (RSS sampled every 0.2 s, against its RSS
   after the first batch);
@@ -16,8 +16,10 @@ one to three sources) and measures, in the same run:
   database's backends serving it) and the rate that would give if every core were the
   import's: on a shared machine the wall clock measures the neighbours too.
 
-Each figure is one run (``--rounds`` for more; the median is kept). Prints a table and
-writes JSON to bench/results/.
+``--jobs 1 2`` measures the import with each number of validating processes, in turn
+within each round (so both meet the same neighbours). Each figure is one run
+(``--rounds`` for more; the median is kept). Prints a table and writes JSON to
+bench/results/ (bench/session.py: the scratch database and the results file).
 """
 
 from __future__ import annotations
@@ -43,10 +45,10 @@ from psycopg import conninfo, sql
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bulk import backends, cpu_seconds  # noqa: E402
+from bench import session  # noqa: E402
+from bench.session import backends, cpu_seconds  # noqa: E402
 from service.imports.ucdp_ged import RELEASE_COLUMNS, REQUIRED_COLUMNS  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
 MIB = 1024 * 1024
 HEADER = list(RELEASE_COLUMNS)
 # (GW number, country name, a region, a point) of the countries most GED events are in.
@@ -192,9 +194,10 @@ def backend_cpu(database: str) -> float:
     return sum(cpu_seconds(process) for process in backends(database))
 
 
-def run_import(url: str, path: Path) -> dict:
+def run_import(url: str, path: Path, jobs: int) -> dict:
     env = {**os.environ, "DATABASE_URL": url, "DEVELOPMENT": "true", "LOG_LEVEL": "WARNING"}
     command = [sys.executable, "-m", "flask", "--app", "service", "import", "ucdp-ged"]
+    command += ["--jobs", str(jobs)]
     database = conninfo.conninfo_to_dict(url)["dbname"]
     # The import's backends live as long as its pool: sampled while it runs, by pid.
     seen_backends: dict[int, float] = {}
@@ -234,93 +237,107 @@ def run_import(url: str, path: Path) -> dict:
     }
 
 
+def empty_store(url: str) -> None:
+    """No events and no registry actors: each first import starts from nothing."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "TRUNCATE events, event_revisions, actors, actor_aliases, actor_identifiers CASCADE"
+        )
+
+
+def measure(url: str, options) -> dict:
+    """The file, then per round the floor and, for each --jobs value in turn (so the
+    values alternate under the same load), an import into an empty store and again."""
+    floors: list[float] = []
+    runs: dict[int, tuple[list, list]] = {jobs: ([], []) for jobs in options.jobs}
+    with tempfile.TemporaryDirectory(prefix="events-bench-import-") as folder:
+        path = Path(folder) / "ged.csv"
+        started = time.perf_counter()
+        write_file(path, options.rows)
+        print(f"wrote {options.rows:,} rows ({path.stat().st_size / MIB:,.0f} MiB) in "
+              f"{time.perf_counter() - started:.0f} s", flush=True)  # fmt: skip
+        assert set(REQUIRED_COLUMNS) <= set(HEADER)
+        for _ in range(options.rounds):
+            floors.append(copy_floor(url, path))
+            for jobs, (firsts, agains) in runs.items():
+                empty_store(url)
+                firsts.append(run_import(url, path, jobs))
+                agains.append(run_import(url, path, jobs))
+                print(f"--jobs {jobs}: {firsts[-1]['seconds']:.1f} s, again "
+                      f"{agains[-1]['seconds']:.1f} s", flush=True)  # fmt: skip
+    return {
+        "rows": options.rows,
+        "rounds": options.rounds,
+        "copy_floor_rows_per_s": options.rows / statistics.median(floors),
+        "by_jobs": {
+            str(jobs): figures(options.rows, statistics.median(floors), firsts, agains)
+            for jobs, (firsts, agains) in runs.items()
+        },
+        "aim_rows_per_s": 10_000,
+        "aim_rss_growth_mib": 100,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=1)
-    args = parser.parse_args()
-    admin = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    params = conninfo.conninfo_to_dict(admin)
-    name = "events_bench_import"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = conninfo.make_conninfo(**{**params, "dbname": name})
-    subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "service", "migrate"],
-        env={**os.environ, "DATABASE_URL": url, "DEVELOPMENT": "true"},
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
+    parser.add_argument(
+        "--jobs", type=int, nargs="+", default=[1], help="the import's --jobs; several alternate"
     )
-    try:
-        with tempfile.TemporaryDirectory(prefix="events-bench-import-") as folder:
-            path = Path(folder) / "ged.csv"
-            started = time.perf_counter()
-            write_file(path, args.rows)
-            print(f"wrote {args.rows:,} rows ({path.stat().st_size / MIB:,.0f} MiB) in "
-                  f"{time.perf_counter() - started:.0f} s", flush=True)  # fmt: skip
-            assert set(REQUIRED_COLUMNS) <= set(HEADER)
-            floors, firsts, agains = [], [], []
-            for round_number in range(args.rounds):
-                floors.append(copy_floor(url, path))
-                if round_number:
-                    with psycopg.connect(url, autocommit=True) as conn:
-                        conn.execute("TRUNCATE events, event_revisions CASCADE")
-                firsts.append(run_import(url, path))
-                agains.append(run_import(url, path))
-        result = report(args.rows, floors, firsts, agains)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"imports-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"results: {out.relative_to(ROOT)}")
+    parser.add_argument("--database", default="events_bench_import")
+    options = parser.parse_args()
+    session.run(
+        "imports", options.database, lambda url: measure(url, options), table, vars(options)
+    )
 
 
-def report(rows: int, floors: list[float], firsts: list[dict], agains: list[dict]) -> dict:
-    floor = statistics.median(floors)
+def figures(rows: int, floor: float, firsts: list[dict], agains: list[dict]) -> dict:
+    """One --jobs value's medians: rows/s, share of the floor, CPU per row, memory."""
     first = statistics.median(run["seconds"] for run in firsts)
     again = statistics.median(run["seconds"] for run in agains)
-    growth = statistics.median(run["rss_growth_mib"] for run in firsts)
     cpu = statistics.median(run["import_cpu_s"] + run["database_cpu_s"] for run in firsts)
     cpu_again = statistics.median(run["import_cpu_s"] + run["database_cpu_s"] for run in agains)
     cores = os.cpu_count() or 1
-    figures = {
-        "rows": rows,
-        "rounds": len(floors),
-        "copy_floor_rows_per_s": rows / floor,
+    return {
         "import_rows_per_s": rows / first,
         "import_share_of_floor": floor / first,
         "reimport_rows_per_s": rows / again,
-        "import_rss_growth_mib": growth,
+        "import_rss_growth_mib": statistics.median(run["rss_growth_mib"] for run in firsts),
         "import_cpu_us_per_row": cpu / rows * 1e6,
+        "import_database_cpu_us_per_row": statistics.median(run["database_cpu_s"] for run in firsts)
+        / rows
+        * 1e6,
         "import_rows_per_s_if_cores_idle": cores * rows / cpu,
         "reimport_cpu_us_per_row": cpu_again / rows * 1e6,
         "reimport_rows_per_s_if_cores_idle": cores * rows / cpu_again,
-        "aim_rows_per_s": 10_000,
-        "aim_rss_growth_mib": 100,
         "first_runs": firsts,
         "again_runs": agains,
-        "cpus": os.cpu_count(),
     }
-    print(f"{'rows':>10} {rows:,}")
-    print(f"{'COPY floor':>22}: {rows / floor:>10,.0f} rows/s")
-    print(f"{'import':>22}: {rows / first:>10,.0f} rows/s ({floor / first:.2f}x the floor) — "
-          f"aim 10,000: {'MET' if rows / first >= 10_000 else 'MISSED'}")  # fmt: skip
-    print(f"{'re-import (unchanged)':>22}: {rows / again:>10,.0f} rows/s")
-    print(f"{'CPU per row':>22}: {cpu / rows * 1e6:>10,.0f} µs (import and database), "
-          f"{cores * rows / cpu:,.0f} rows/s if the {cores} cores were the import's alone; "
-          f"again: {cpu_again / rows * 1e6:,.0f} µs, "
-          f"{cores * rows / cpu_again:,.0f} rows/s")  # fmt: skip
-    print(f"{'memory growth':>22}: {growth:>10,.1f} MiB — aim < 100: "
-          f"{'MET' if growth < 100 else 'MISSED'}")  # fmt: skip
-    return figures
+
+
+def table(result: dict) -> str:
+    """The figures as text, one block per --jobs value, each aim MET or MISSED."""
+    rows = result["rows"]
+    lines = [f"{'rows':>22}: {rows:,}", f"{'COPY floor':>22}: "
+             f"{result['copy_floor_rows_per_s']:>10,.0f} rows/s"]  # fmt: skip
+    for jobs, run in result["by_jobs"].items():
+        rate = run["import_rows_per_s"]
+        growth = run["import_rss_growth_mib"]
+        lines += [
+            f"--jobs {jobs}",
+            f"{'import':>22}: {rate:>10,.0f} rows/s ({run['import_share_of_floor']:.3f} of the "
+            f"floor) — aim 10,000: {'MET' if rate >= 10_000 else 'MISSED'}",
+            f"{'re-import (unchanged)':>22}: {run['reimport_rows_per_s']:>10,.0f} rows/s",
+            f"{'CPU per row':>22}: {run['import_cpu_us_per_row']:>10,.0f} µs (of which the "
+            f"database {run['import_database_cpu_us_per_row']:,.0f}), "
+            f"{run['import_rows_per_s_if_cores_idle']:,.0f} rows/s on idle cores; again: "
+            f"{run['reimport_cpu_us_per_row']:,.0f} µs, "
+            f"{run['reimport_rows_per_s_if_cores_idle']:,.0f} rows/s",
+            f"{'memory growth':>22}: {growth:>10,.1f} MiB — aim < 100: "
+            f"{'MET' if growth < 100 else 'MISSED'}",
+        ]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -266,6 +266,50 @@ def test_a_changed_row_makes_one_revision_and_one_change(runner, client, databas
     assert (change["event_id"], change["version"]) == (event["id"], 2)
 
 
+def test_rows_imported_again_as_they_are_are_neither_validated_nor_written(
+    runner, database_url, monkeypatch
+):
+    from service.imports import runner as import_runner
+
+    _import(runner, "ucdp-ged", GED)
+    before = _counts(database_url)
+    validated = []
+    real = import_runner.load_event
+    monkeypatch.setattr(import_runner, "load_event", lambda raw: validated.append(raw) or real(raw))
+    result = runner.invoke(args=["import", "ucdp-ged", str(GED), "--jobs", "1"])
+    assert validated == []  # the 20 stored rows were compared, not validated again
+    assert "nothing written" in result.output
+    assert "0 created, 0 updated, 20 unchanged" in result.output
+    assert _counts(database_url) == before
+
+
+def test_a_row_repeated_in_a_later_batch_validated_ahead_is_written_in_file_order(
+    app, client, database_url
+):
+    """Batches are validated ahead of their write (--jobs 2): a later row whose event an
+    earlier batch, not yet written, changes is compared with the store only once that
+    batch is written, so the file's last row of an event wins, as in one process."""
+    from service.imports import DATASETS
+    from service.imports.runner import run_import
+    from service.storage import event_store
+
+    with GED.open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    (row,) = [row for row in rows if row["id"] == "900001"]
+    others = [other for other in rows if other["id"] != "900001"][:2]
+    with app.app_context():
+        store = event_store("import")
+        first = run_import(store, DATASETS["ucdp-ged"], [(2, row)])
+        assert first.created == 1
+        # The stored event has best=6; the file changes it, then changes it back.
+        changed = [(2, row | {"best": "7", "high": "8"}), *enumerate(others, start=3), (5, row)]
+        summary = run_import(store, DATASETS["ucdp-ged"], changed, batch_rows=1, jobs=2)
+    assert summary.updated >= 2, summary
+    event = _ged(client, 900001)
+    assert event["details"]["casualties"]["killed"]["value"] == 6
+    assert event["version"] == 3
+
+
 def test_a_row_of_an_event_deleted_through_the_api_stays_deleted(runner, client):
     _import(runner, "ucdp-ged", GED)
     assert client.delete(f"/v1/events/{_ged(client, 900001)['id']}").status_code == 204

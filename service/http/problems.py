@@ -21,7 +21,12 @@ from service.db import DatabaseUnavailable
 from service.errors import flatten_errors
 from service.http.idempotency import BadIdempotencyKey, KeyReused
 from service.http.rate_limits import RateLimited
-from service.storage.actor_registry import ActorNotFound, IdentifierTaken, UnknownActors
+from service.storage.actor_registry import (
+    ActorNotFound,
+    IdentifierTaken,
+    MergeRaced,
+    UnknownActors,
+)
 from service.storage.as_of import NotYetCreated, TooManyChanges
 from service.storage.deliveries import DeliveryNotFound, NotRetryable
 from service.storage.events import (
@@ -334,4 +339,5 @@ def register(app: Flask) -> None:
     ):
         app.register_error_handler(rolled_back, _transaction_rolled_back)
     app.register_error_handler(WriteOrderConflict, _transaction_rolled_back)
+    app.register_error_handler(MergeRaced, _transaction_rolled_back)
     app.register_error_handler(Exception, _unexpected)

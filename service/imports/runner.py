@@ -10,7 +10,7 @@ before the kill are unchanged the second time).
 from __future__ import annotations
 
 import multiprocessing
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -20,7 +20,7 @@ import marshmallow as ma
 from service.errors import flatten_errors
 from service.imports.cells import RowNotes, RowRejected
 from service.imports.dataset import Dataset
-from service.storage.bulk import write_events
+from service.storage.bulk import stored_as_given, write_events
 from service.storage.events import EventStore
 from service.validation import load_event
 
@@ -104,7 +104,8 @@ def run_import(
     """
     summary = ImportSummary(dataset.name, dry_run=dry_run)
     mapped = _mapped_batches(dataset.new_mapper(), rows, summary, batch_rows)
-    for batch in _validated(mapped, jobs):
+    in_flight = _KeysInFlight()
+    for batch in _validated(_marked_unchanged(store, mapped, in_flight), jobs):
         valid = []
         for line, event, warnings, error in batch:
             if event is None:
@@ -112,12 +113,66 @@ def run_import(
                 continue
             for column, message in warnings:
                 summary.warn(RowProblem(line, column, message))
-            valid.append((line, event))
+            if event == UNCHANGED:
+                summary.unchanged += 1
+            else:
+                valid.append((line, event))
         if valid:
             _write(store, valid, summary, dry_run)
+        in_flight.written()
         if on_batch:
             on_batch(summary)
     return summary
+
+
+# Stands for a mapped row that the store holds as it is (bulk.stored_as_given): it is
+# neither validated nor written, and counts as unchanged. A string: it crosses processes.
+UNCHANGED = "unchanged: stored as it is"
+
+
+class _KeysInFlight:
+    """The keys of the batches marked but not written yet, oldest batch first."""
+
+    def __init__(self):
+        self.batches: deque[Counter[str]] = deque()
+        self.keys: Counter[str] = Counter()
+
+    def add(self, keys: Counter[str]) -> None:
+        self.batches.append(keys)
+        self.keys.update(keys)
+
+    def written(self) -> None:
+        """The oldest batch is written."""
+        self.keys -= self.batches.popleft()
+
+    def __contains__(self, key: str) -> bool:
+        return self.keys[key] > 0
+
+
+def _marked_unchanged(
+    store: EventStore, batches: Iterator[list[Mapped]], in_flight: _KeysInFlight
+) -> Iterator[list[Mapped]]:
+    """The batches with each row the store already holds as it is marked UNCHANGED.
+
+    A re-imported release is mostly such rows; they cost a read and a comparison
+    instead of validation and a write. Rows are left as they are when their key appears
+    twice in the batch (the repeat is reported as one) or in an earlier batch not yet
+    written (``in_flight``: validated ahead, its write may change the stored event).
+    """
+    for batch in batches:
+        keys = Counter(event["key"] for _, event, _ in batch)
+        checkable = [
+            n
+            for n, (_, event, _) in enumerate(batch)
+            if keys[event["key"]] == 1 and event["key"] not in in_flight
+        ]
+        same = stored_as_given(store, [batch[n][1] for n in checkable])
+        marked = [checkable[n] for n in same]
+        for n in marked:
+            line, _, warnings = batch[n]
+            batch[n] = (line, UNCHANGED, warnings)
+        in_flight.add(keys)
+        yield batch
 
 
 # A mapped row: (line, raw event, its warnings); validated: (line, event or None, its
@@ -150,6 +205,9 @@ def validate_batch(batch: list[Mapped]) -> list[Validated]:
     worker processes too)."""
     validated = []
     for line, raw, warnings in batch:
+        if raw == UNCHANGED:
+            validated.append((line, UNCHANGED, warnings, None))
+            continue
         try:
             validated.append((line, load_event(raw), warnings, None))
         except ma.ValidationError as error:

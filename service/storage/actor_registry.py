@@ -55,6 +55,16 @@ class IdentifierTaken(Exception):
         self.errors = errors
 
 
+# A merge locks its duplicate's events, then the actors; it goes round again when events
+# became the duplicate's in between (one writer's commit), so a few attempts do.
+MERGE_ATTEMPTS = 5
+
+
+class MergeRaced(Exception):
+    """Events kept becoming the duplicate's while a merge locked them: nothing was merged;
+    sending the merge again is safe."""
+
+
 class _LostRace(Exception):
     """Another writer claimed an alias or identifier first: resolve again."""
 
@@ -433,9 +443,26 @@ class ActorRegistry:
         rewritten (a new version, so the change feed lists it). The ids of those events."""
         if duplicate == survivor:
             raise IdentifierTaken({"into": ["An actor cannot be merged into itself."]})
+        for _ in range(MERGE_ATTEMPTS):
+            try:
+                # A savepoint: going round again releases what this attempt locked.
+                with self.conn.transaction():
+                    return self._merge(duplicate, survivor)
+            except MergeRaced:
+                pass
+        raise MergeRaced(duplicate)
+
+    def _merge(self, duplicate: uuid.UUID, survivor: uuid.UUID) -> list[uuid.UUID]:
+        # events.LOCK_ORDER: the duplicate's events first (the caller rewrites them), then
+        # the actors. An event that became the duplicate's between the two locks was not
+        # locked first: the attempt is undone (its locks released) and made again.
+        locked = self._events_of(duplicate, lock=True)
         for actor_id in sorted((duplicate, survivor)):
             self.get(actor_id)  # both live: ActorNotFound / ActorMoved otherwise
             self.conn.execute("SELECT FROM actors WHERE id = %s FOR UPDATE", (actor_id,))
+        events = self._events_of(duplicate)
+        if not set(events) <= set(locked):
+            raise MergeRaced(duplicate)
         # An alias both hold within a kind cannot clash: aliases are unique per kind.
         self.conn.execute(
             "UPDATE actor_aliases SET actor_id = %s WHERE actor_id = %s", (survivor, duplicate)
@@ -449,11 +476,15 @@ class ActorRegistry:
             " WHERE id = %s OR merged_into = %s",
             (survivor, duplicate, duplicate),
         )
+        return events
+
+    def _events_of(self, actor_id: uuid.UUID, lock: bool = False) -> list[uuid.UUID]:
+        """The live events naming the actor, in id order; locked so with ``lock``."""
         return [
             row[0]
             for row in self.conn.execute(
                 "SELECT id FROM events WHERE actor_ids @> ARRAY[%s::uuid] AND deleted_at IS NULL"
-                " ORDER BY id",
-                (duplicate,),
+                " ORDER BY id" + (" FOR UPDATE" if lock else ""),
+                (actor_id,),
             )
         ]

@@ -25,6 +25,19 @@ from service.storage.rows import (
     timestamp,
 )
 
+# LOCK_ORDER: every writer takes its locks in this order, so two writers never wait on
+# each other in a ring (a deadlock, which PostgreSQL ends by rolling one back):
+#   1. stored events it changes, FOR UPDATE, in id order (an update or delete its one
+#      event; bulk the stored events of its keys; an actor merge the duplicate's events);
+#   2. the actor registry: actors, aliases and identifiers it claims while resolving
+#      actors (actor_registry.py, in (kind, alias key) order), or an actor merge's actors;
+#   3. new events: the unique key (and id) of each row it inserts, in key order.
+# Resolving actors comes after step 1 because an update must lock its event before it
+# knows the actors (a patch applies to the stored body). The other way round (resolve
+# first, everywhere) would make an update resolve, lock, and resolve again whenever the
+# event changed in between; locking first costs nothing and keeps one pass. Only a
+# caller's own transaction of several writes can break the order (two updates in one
+# transaction are then the caller's to sort by id).
 # The id of an event created with a natural key is derived from the key, so a seed record
 # has the same id on every installation (the spec's examples point at seeded events).
 KEYED_EVENT_IDS = uuid.UUID("0b6c6d3e-5a0e-4f5e-9d7a-6f1c2b8e4a10")
@@ -208,6 +221,17 @@ class EventStore:
                 "SELECT id, version, body::text FROM events WHERE key = %s", (key,)
             ).fetchone()
         return None if row is None else StoredEvent(*row)
+
+    def live_views_by_key(self, keys: set[str]) -> dict[str, dict]:
+        """The client view (``client_view``) of each live event with one of these keys."""
+        if not keys:
+            return {}
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT key, body::text FROM events WHERE key = ANY(%s) AND deleted_at IS NULL",
+                (list(keys),),
+            ).fetchall()
+        return {key: client_view(json.loads(text)) for key, text in rows}
 
     def update(
         self,

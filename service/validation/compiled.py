@@ -95,14 +95,18 @@ def _text(value):
 
 
 def _bounded_text(field: model_fields.BoundedString) -> Check:
-    limit, blank = field.max_length, model_fields._TEXT.match
+    limit = field.max_length
 
     def check(value):
         if type(value) is not str or len(value) > limit or "\x00" in value:
             raise Refused
-        if blank(value) is None:
+        # TEXT_PATTERN's "something besides white space", without NUL: its white space is
+        # str.isspace()'s (schemas/fields.py), so the stripped text is empty exactly when
+        # the pattern would not match.
+        stripped = value.strip()
+        if not stripped:
             raise Refused
-        return value.strip()
+        return stripped
 
     return check
 
@@ -213,6 +217,10 @@ def _hooks(schema: ma.Schema, tag: str) -> list[Callable]:
     return hooks
 
 
+# Shapes (sets of names given) remembered per schema; past that, each is worked out anew.
+SHAPES_KEPT = 512
+
+
 def compile_schema(schema: ma.Schema) -> Check:
     """One schema's load as a plain function: a dict in, the loaded dict out, or Refused."""
     if schema.unknown != ma.RAISE or schema.many or schema.partial:
@@ -227,6 +235,20 @@ def compile_schema(schema: ma.Schema) -> Check:
     known = frozenset(name for name, _, _ in plan)
     pre_load = _hooks(schema, "pre_load")
     rules = _hooks(schema, "validates_schema")
+    # The fields to check for each set of names a document gives, in declared order (the
+    # loaded dict's order, as marshmallow's), keyed by the names in the document's own
+    # order: documents of one writer come in a few shapes, and a schema declares many
+    # optional fields a document leaves out.
+    shapes: dict[tuple[str, ...], list[tuple[str, Check]] | None] = {}
+
+    def steps(names: tuple[str, ...]) -> list[tuple[str, Check]] | None:
+        """The (name, check) of each given field; None for names the schema refuses."""
+        given = frozenset(names)
+        if not known.issuperset(given) or any(
+            required and name not in given for name, _, required in plan
+        ):
+            return None
+        return [(name, check) for name, check, _ in plan if name in given]
 
     def load(data):
         if type(data) is not dict:
@@ -236,14 +258,18 @@ def compile_schema(schema: ma.Schema) -> Check:
                 data = hook(data, many=False, partial=None)
         except ma.ValidationError as error:
             raise Refused from error
-        if not known.issuperset(data):
+        names = tuple(data)
+        try:
+            fields_given = shapes[names]
+        except KeyError:
+            fields_given = steps(names)
+            if len(shapes) < SHAPES_KEPT:
+                shapes[names] = fields_given
+        if fields_given is None:
             raise Refused
         loaded = {}
-        for name, check, required in plan:
-            if name in data:
-                loaded[name] = check(data[name])
-            elif required:
-                raise Refused
+        for name, check in fields_given:
+            loaded[name] = check(data[name])
         try:
             for rule in rules:
                 rule(loaded, original_data=data, partial=None, many=False, unknown=ma.RAISE)
