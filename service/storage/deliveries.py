@@ -154,19 +154,16 @@ class Outcome:
 
 
 def record(conn: psycopg.Connection, subscription_id: uuid.UUID, outcomes: list[Outcome]) -> None:
-    """Store the outcomes of new changes (in the transaction that advances the position)."""
+    """Store the outcomes of new changes (in the transaction that advances the position).
+
+    One statement for the whole batch (arrays, unnested), not one per row: at ten
+    subscriptions the deliverer records thousands of rows a second."""
     if not outcomes:
         return
-    with conn.cursor() as cursor:
-        cursor.executemany(
-            "INSERT INTO deliveries (subscription_id, change_txid, change_seq, event_id,"
-            " version, operation, status, attempts, last_status_code, last_error,"
-            " last_attempt_at, next_attempt_at, delivered_at)"
-            " VALUES (%s, %s::text::xid8, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (subscription_id, change_seq) DO NOTHING",
-            [
+    columns = list(
+        zip(
+            *(
                 (
-                    subscription_id,
                     str(o.change.position.txid),
                     o.change.position.seq,
                     o.change.event_id,
@@ -181,8 +178,24 @@ def record(conn: psycopg.Connection, subscription_id: uuid.UUID, outcomes: list[
                     o.attempted_at if o.status == "delivered" else None,
                 )
                 for o in outcomes
-            ],
+            ),
+            strict=True,
         )
+    )
+    conn.execute(
+        "INSERT INTO deliveries (subscription_id, change_txid, change_seq, event_id,"
+        " version, operation, status, attempts, last_status_code, last_error,"
+        " last_attempt_at, next_attempt_at, delivered_at)"
+        " SELECT %s, txid::xid8, seq, event_id, version, operation, status, attempts,"
+        "   last_status_code, last_error, last_attempt_at, next_attempt_at, delivered_at"
+        " FROM unnest(%s::text[], %s::bigint[], %s::uuid[], %s::int[], %s::text[],"
+        "   %s::text[], %s::int[], %s::int[], %s::text[], %s::timestamptz[],"
+        "   %s::timestamptz[], %s::timestamptz[])"
+        "   AS o(txid, seq, event_id, version, operation, status, attempts,"
+        "   last_status_code, last_error, last_attempt_at, next_attempt_at, delivered_at)"
+        " ON CONFLICT (subscription_id, change_seq) DO NOTHING",
+        (subscription_id, *map(list, columns)),
+    )
 
 
 def waiting_events(
@@ -225,31 +238,41 @@ def due(conn: psycopg.Connection, subscription_id: uuid.UUID, limit: int) -> lis
     return [QueuedDelivery(row[0], row[1], _change(row[2:])) for row in rows]
 
 
-def note_attempt(
-    conn: psycopg.Connection,
-    delivery_id: int,
-    *,
-    delivered: bool,
-    status_code: int | None,
-    error: str | None,
-    attempted_at: dt.datetime,
-    next_attempt_at: dt.datetime | None,
-) -> None:
-    """Record one more attempt of a queued delivery."""
+@dataclass(frozen=True)
+class Retried:
+    """One more attempt of a queued delivery."""
+
+    delivery_id: int
+    delivered: bool
+    status_code: int | None
+    error: str | None
+    attempted_at: dt.datetime
+    next_attempt_at: dt.datetime | None
+
+
+def note_attempts(conn: psycopg.Connection, retried: list[Retried]) -> None:
+    """Record one more attempt of each queued delivery, in one statement."""
+    if not retried:
+        return
     conn.execute(
-        "UPDATE deliveries SET attempts = attempts + 1, last_status_code = %s, last_error = %s,"
-        " last_attempt_at = %s, status = CASE WHEN %s THEN 'delivered' ELSE status END,"
-        " delivered_at = CASE WHEN %s THEN %s END, next_attempt_at = %s WHERE id = %s",
-        (
-            status_code,
-            error,
-            attempted_at,
-            delivered,
-            delivered,
-            attempted_at,
-            None if delivered else next_attempt_at,
-            delivery_id,
-        ),
+        "UPDATE deliveries AS d SET attempts = d.attempts + 1,"
+        " last_status_code = r.status_code, last_error = r.error,"
+        " last_attempt_at = r.attempted_at,"
+        " status = CASE WHEN r.delivered THEN 'delivered' ELSE d.status END,"
+        " delivered_at = CASE WHEN r.delivered THEN r.attempted_at END,"
+        " next_attempt_at = CASE WHEN r.delivered THEN NULL ELSE r.next_attempt_at END"
+        " FROM unnest(%s::bigint[], %s::bool[], %s::int[], %s::text[], %s::timestamptz[],"
+        "   %s::timestamptz[])"
+        "   AS r(id, delivered, status_code, error, attempted_at, next_attempt_at)"
+        " WHERE d.id = r.id",
+        [
+            [r.delivery_id for r in retried],
+            [r.delivered for r in retried],
+            [r.status_code for r in retried],
+            [r.error for r in retried],
+            [r.attempted_at for r in retried],
+            [r.next_attempt_at for r in retried],
+        ],
     )
 
 
