@@ -27,8 +27,10 @@ import asyncio
 import ssl
 import time
 
-# Idle connections kept per target, and for how long.
-IDLE_PER_TARGET = 64
+# Idle connections kept per target, and for how long. Subscriptions to one host share
+# them, each sending up to WEBHOOKS_CONCURRENCY at once: fewer kept would mean a new
+# connection for most requests once several subscriptions are busy.
+IDLE_PER_TARGET = 512
 IDLE_SECONDS = 30.0
 
 

@@ -261,6 +261,7 @@ class Deliverer:
     @staticmethod
     def _record_new(conn, subscription_id, outcomes, reached, attempts) -> None:
         with conn.transaction():
+            deliveries.commit_without_waiting_for_disk(conn)
             deliveries.record(conn, subscription_id, outcomes)
             subscriptions.advance(
                 conn, subscription_id, reached, attempts[-1].delivered if attempts else None
@@ -302,6 +303,7 @@ class Deliverer:
     @staticmethod
     def _record_retries(conn, subscription_id, retried, attempts) -> None:
         with conn.transaction():
+            deliveries.commit_without_waiting_for_disk(conn)
             deliveries.note_attempts(conn, retried)
             subscriptions.note_outcome(conn, subscription_id, attempts[-1].delivered)
 
