@@ -340,3 +340,31 @@ def test_the_delivery_log_has_one_json_line_per_attempt(fast_app, fast_client, c
     (handler,) = [h for h in logging.getLogger().handlers if getattr(h, "events_json", False)]
     line = json.loads(handler.format(attempts[0]))
     assert line["logger"] == "service.delivery" and line["change_id"] == attempts[0].change_id
+
+
+def test_delivered_rows_past_their_retention_are_pruned(fast_app, fast_client, database_url):
+    """WEBHOOKS_DELIVERIES_RETENTION_DAYS (30 by default): the deliverer deletes delivered
+    rows older than that; waiting and failed ones stay, however old, and so do newer ones."""
+    sub = _subscribe(fast_client, "http://127.0.0.1:9/hook")
+    made = [("delivered", "40 days"), ("pending", "40 days"), ("failed", "40 days")]
+    made += [("delivered", "29 days")]
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        for seq, (status, age) in enumerate(made, 1):
+            conn.execute(
+                "INSERT INTO deliveries (subscription_id, change_txid, change_seq, event_id,"
+                " version, operation, status, next_attempt_at, created_at) VALUES (%s, '1',"
+                " %s, gen_random_uuid(), 1, 'create', %s, now() + interval '1 day',"
+                " now() - %s::interval)",
+                (sub["id"], seq, status, age),
+            )
+
+        def left():
+            return conn.execute(
+                "SELECT status, created_at < now() - interval '30 days' FROM deliveries"
+                " WHERE subscription_id = %s ORDER BY change_seq",
+                (sub["id"],),
+            ).fetchall()
+
+        with deliverer(fast_app):
+            wait_until(lambda: len(left()) == 3, what="the old delivered row to go")
+        assert left() == [("pending", True), ("failed", True), ("delivered", False)]

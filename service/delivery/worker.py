@@ -57,6 +57,11 @@ LEASE_SECONDS = 60.0
 IDLE_POLLS = 10
 # What a target's name resolved to is used this long (the guard still checks it).
 RESOLVE_SECONDS = 5.0
+# How often delivered rows past their retention are deleted, how many per statement, and
+# the lease that lets one deliverer at a time do it.
+PRUNE_SECONDS = 600.0
+PRUNE_BATCH = 10_000
+PRUNE_LEASE = "prune:deliveries"
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,7 @@ class Settings:
     poll: float
     batch: int
     concurrency: int
+    retention: dt.timedelta | None  # of delivered rows; None: kept for ever
 
     @classmethod
     def from_config(cls, config) -> Settings:
@@ -112,6 +118,9 @@ class Settings:
             config["WEBHOOKS_POLL_SECONDS"],
             config["WEBHOOKS_BATCH_SIZE"],
             config["WEBHOOKS_CONCURRENCY"],
+            dt.timedelta(days=config["WEBHOOKS_DELIVERIES_RETENTION_DAYS"])
+            if config["WEBHOOKS_DELIVERIES_RETENTION_DAYS"] > 0
+            else None,
         )
 
 
@@ -144,7 +153,10 @@ class Deliverer:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Take free subscriptions as they appear; give them back when stopping."""
-        feed = asyncio.create_task(self.feed.run(stop))
+        background = [
+            asyncio.create_task(self.feed.run(stop)),
+            asyncio.create_task(self._prune_every(stop)),
+        ]
         try:
             while not stop.is_set():
                 for subscription_id in await self._db(subscriptions.active_ids):
@@ -160,9 +172,38 @@ class Deliverer:
         finally:
             await asyncio.gather(*self.held.values(), return_exceptions=True)
             await self._reap()
-            await asyncio.gather(feed, return_exceptions=True)
+            await asyncio.gather(*background, return_exceptions=True)
             await self.client.aclose()
             self.leases.close()
+
+    async def _prune_every(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.prune(stop)
+            except Exception:  # a failed pass is tried again next time; delivery goes on
+                log.exception("pruning the delivery log failed")
+            await sleep_unless(stop, PRUNE_SECONDS)
+
+    async def prune(self, stop: asyncio.Event) -> int:
+        """Delete the delivered rows past their retention (one deliverer at a time)."""
+        if self.settings.retention is None:
+            return 0
+        if not await self._lease(subscriptions.try_lease, PRUNE_LEASE):
+            return 0
+        deleted = 0
+        try:
+            while not stop.is_set():
+                batch = await self._db(
+                    deliveries.prune_delivered, self.settings.retention, PRUNE_BATCH
+                )
+                deleted += batch
+                if batch < PRUNE_BATCH:
+                    break
+        finally:
+            await self._lease(subscriptions.release, PRUNE_LEASE)
+        if deleted:
+            log.info("delivery log pruned", extra={"deleted": deleted})
+        return deleted
 
     async def _reap(self) -> None:
         for subscription_id, task in list(self.held.items()):

@@ -346,6 +346,27 @@ def retry(conn: psycopg.Connection, subscription_id: uuid.UUID, delivery_id: int
         )
 
 
+def prune_delivered(conn: psycopg.Connection, older_than: dt.timedelta, limit: int) -> int:
+    """Delete up to ``limit`` delivered rows made more than ``older_than`` ago, oldest
+    first; how many went. Waiting and failed rows stay, however old.
+
+    Ids grow with time, so the rows old enough lie below the first id that is not: that
+    id is found by walking the primary key from its start, past the old rows only, and
+    the deletion is a range of the same key (no index of its own on ``created_at``,
+    which every insert of the deliverer would have to keep)."""
+    return conn.execute(
+        "WITH boundary AS ("
+        "   SELECT coalesce(("
+        "     SELECT id FROM deliveries WHERE created_at >= now() - %(age)s ORDER BY id LIMIT 1"
+        "   ), 9223372036854775807) AS id"
+        " ) DELETE FROM deliveries WHERE id IN ("
+        "   SELECT d.id FROM deliveries AS d, boundary"
+        "   WHERE d.id < boundary.id AND d.status = 'delivered' ORDER BY d.id LIMIT %(limit)s"
+        " )",
+        {"age": older_than, "limit": limit},
+    ).rowcount
+
+
 def queue_depth(conn: psycopg.Connection) -> int:
     """Deliveries waiting for an attempt, over every subscription."""
     return conn.execute("SELECT count(*) FROM deliveries WHERE status = 'pending'").fetchone()[0]
