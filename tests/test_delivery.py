@@ -368,3 +368,27 @@ def test_delivered_rows_past_their_retention_are_pruned(fast_app, fast_client, d
         with deliverer(fast_app):
             wait_until(lambda: len(left()) == 3, what="the old delivered row to go")
         assert left() == [("pending", True), ("failed", True), ("delivered", False)]
+
+
+def test_an_update_that_leaves_the_filter_is_delivered_and_the_next_is_not(fast_app, fast_client):
+    """A subscriber that got version 1 learns of version 2 when 2 no longer matches (it
+    left the filter); version 3, after a version that did not match, is not sent; a
+    version that matches again is."""
+    with receiver() as hook:
+        sub = _subscribe(fast_client, hook.url(), filter={"q": "zeppelin"})
+        location = fast_client.post(
+            "/v1/events", json=example("meeting", title="A zeppelin summit")
+        ).headers["Location"]
+        for title in ("A plain summit", "A plain summit, again", "The zeppelin is back"):
+            assert fast_client.patch(location, json={"title": title}).status_code == 200
+        other = fast_client.post("/v1/events", json=example("meeting", title="Unrelated"))
+        fast_client.patch(other.headers["Location"], json={"title": "Still unrelated"})
+        with deliverer(fast_app):
+            wait_until(lambda: len(hook.accepted()) >= 3, what="three deliveries")
+            time.sleep(0.3)  # time for a fourth to show, were there one
+    got = [r.verified(sub["secret"])["data"] for r in hook.accepted()]
+    assert [(d["version"], d["title"]) for d in got] == [
+        (1, "A zeppelin summit"),
+        (2, "A plain summit"),
+        (4, "The zeppelin is back"),
+    ]

@@ -21,7 +21,7 @@ from psycopg.rows import dict_row
 from psycopg.types.range import Range
 
 from service.storage import search_query
-from service.storage.changes import FeedPosition, revisions_after
+from service.storage.changes import FeedPosition, revisions_after, revisions_of
 from service.storage.rows import search_columns, search_vector_sql
 
 
@@ -115,13 +115,40 @@ _WITH_VECTOR = sql.SQL(
 def matching(
     conn: psycopg.Connection, changes: list[Change], filter_args: dict, rows: RowCache
 ) -> list[Change]:
-    """The changes whose version a search with ``filter_args`` would find (all: no filter).
+    """The changes whose version a search with ``filter_args`` would find (all: no filter),
+    and the updates that made an event leave it.
 
     A delete is judged by the version it deleted (its tombstone's content): the one a
-    search found until then.
+    search found until then. An update whose version the filter does not take is still
+    delivered when the version before it was taken (as GitHub delivers the edit that
+    takes an issue out of a label): a subscriber that holds the earlier version learns
+    it changed, and by its own filter that it left. The update after that one is not.
     """
     if not filter_args or not changes:
         return list(changes)
+    found = _found(conn, changes, filter_args, rows)
+    left = [
+        c
+        for c in changes
+        if c.operation == "update" and (c.event_id, c.version) not in found and c.version > 1
+    ]
+    if left:
+        before = [
+            _change(row) for row in revisions_of(conn, [(c.event_id, c.version - 1) for c in left])
+        ]
+        taken_before = _found(conn, before, filter_args, rows)
+        found |= {
+            (c.event_id, c.version) for c in left if (c.event_id, c.version - 1) in taken_before
+        }
+    return [c for c in changes if (c.event_id, c.version) in found]
+
+
+def _found(
+    conn: psycopg.Connection, changes: list[Change], filter_args: dict, rows: RowCache
+) -> set[tuple[uuid.UUID, int]]:
+    """The (event id, version) of those of ``changes`` that the filter takes."""
+    if not changes:
+        return set()
     query = search_query.build(filter_args)
     candidates = sql.SQL("%(candidates)s::jsonb")
     if "q" in filter_args:
@@ -133,8 +160,7 @@ def matching(
     # default=str: the registry's actor ids are uuids, which jsonb takes back as text.
     candidates_json = json.dumps([rows.row(c) for c in changes], default=str)
     params = query.params | {"candidates": candidates_json}
-    found = {(event_id, version) for event_id, version in conn.execute(statement, params)}
-    return [c for c in changes if (c.event_id, c.version) in found]
+    return {(event_id, version) for event_id, version in conn.execute(statement, params)}
 
 
 # -- the record of deliveries -------------------------------------------------------------
