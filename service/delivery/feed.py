@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import logging
 import threading
 from collections import OrderedDict
 
@@ -26,8 +27,10 @@ from service.storage import deliveries
 from service.storage.changes import FeedPosition, feed_now
 from service.storage.deliveries import Change
 
-# Changes read at most per query of the feed.
+log = logging.getLogger("service.delivery")
+# Changes read at most per query of the feed; after a failed read, the wait to try again.
 READ_BATCH = 1000
+RETRY_SECONDS = 1.0
 
 
 class RenderedBodies:
@@ -67,19 +70,29 @@ class FeedWindow:
         self._grown = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Read the feed as it grows, until ``stop`` is set."""
+        """Read the feed as it grows, until ``stop`` is set. A failed read (the database
+        away) is tried again: the subscriptions inside the window wait on this task."""
+        while not stop.is_set():
+            try:
+                read = await self._read()
+            except Exception:
+                log.exception("reading the change feed failed; retrying")
+                await sleep_unless(stop, RETRY_SECONDS)
+                continue
+            if read < READ_BATCH:
+                await sleep_unless(stop, self.poll)
+
+    async def _read(self) -> int:
         if self.end is None:
             self.start = self.end = await on_connection(self.db, feed_now)
-        while not stop.is_set():
-            changes, reached = await on_connection(
-                self.db, deliveries.changes_after, self.end, READ_BATCH
-            )
-            if changes:
-                self._extend(changes, reached)
-                grown, self._grown = self._grown, asyncio.Event()
-                grown.set()
-            if len(changes) < READ_BATCH:
-                await sleep_unless(stop, self.poll)
+        changes, reached = await on_connection(
+            self.db, deliveries.changes_after, self.end, READ_BATCH
+        )
+        if changes:
+            self._extend(changes, reached)
+            grown, self._grown = self._grown, asyncio.Event()
+            grown.set()
+        return len(changes)
 
     def _extend(self, changes: list[Change], reached: FeedPosition) -> None:
         with self._lock:
