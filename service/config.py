@@ -114,8 +114,13 @@ def from_environment() -> dict:
         "WEBHOOKS_DISABLE_AFTER_DAYS": float(os.environ.get("WEBHOOKS_DISABLE_AFTER_DAYS", 5)),
         # After rotate-secret, the previous secret still signs for this long.
         "WEBHOOKS_SECRET_OVERLAP_HOURS": float(os.environ.get("WEBHOOKS_SECRET_OVERLAP_HOURS", 24)),
-        # The deliverer: how often an idle subscription looks for new changes, how many
-        # changes it reads at once, and how many it sends at once (distinct events only).
+        # Delivered rows of the delivery log are deleted this long after they were made
+        # (0: kept for ever). Waiting and failed ones are kept, however old.
+        "WEBHOOKS_DELIVERIES_RETENTION_DAYS": float(
+            os.environ.get("WEBHOOKS_DELIVERIES_RETENTION_DAYS", 30)
+        ),
+        # The deliverer: how often it reads the feed for new changes, how many changes a
+        # subscription takes at once, and how many it sends at once (distinct events only).
         "WEBHOOKS_POLL_SECONDS": float(os.environ.get("WEBHOOKS_POLL_SECONDS", 0.05)),
         "WEBHOOKS_BATCH_SIZE": _int("WEBHOOKS_BATCH_SIZE", 200),
         "WEBHOOKS_CONCURRENCY": _int("WEBHOOKS_CONCURRENCY", 32),

@@ -340,3 +340,55 @@ def test_the_delivery_log_has_one_json_line_per_attempt(fast_app, fast_client, c
     (handler,) = [h for h in logging.getLogger().handlers if getattr(h, "events_json", False)]
     line = json.loads(handler.format(attempts[0]))
     assert line["logger"] == "service.delivery" and line["change_id"] == attempts[0].change_id
+
+
+def test_delivered_rows_past_their_retention_are_pruned(fast_app, fast_client, database_url):
+    """WEBHOOKS_DELIVERIES_RETENTION_DAYS (30 by default): the deliverer deletes delivered
+    rows older than that; waiting and failed ones stay, however old, and so do newer ones."""
+    sub = _subscribe(fast_client, "http://127.0.0.1:9/hook")
+    made = [("delivered", "40 days"), ("pending", "40 days"), ("failed", "40 days")]
+    made += [("delivered", "29 days")]
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        for seq, (status, age) in enumerate(made, 1):
+            conn.execute(
+                "INSERT INTO deliveries (subscription_id, change_txid, change_seq, event_id,"
+                " version, operation, status, next_attempt_at, created_at) VALUES (%s, '1',"
+                " %s, gen_random_uuid(), 1, 'create', %s, now() + interval '1 day',"
+                " now() - %s::interval)",
+                (sub["id"], seq, status, age),
+            )
+
+        def left():
+            return conn.execute(
+                "SELECT status, created_at < now() - interval '30 days' FROM deliveries"
+                " WHERE subscription_id = %s ORDER BY change_seq",
+                (sub["id"],),
+            ).fetchall()
+
+        with deliverer(fast_app):
+            wait_until(lambda: len(left()) == 3, what="the old delivered row to go")
+        assert left() == [("pending", True), ("failed", True), ("delivered", False)]
+
+
+def test_an_update_that_leaves_the_filter_is_delivered_and_the_next_is_not(fast_app, fast_client):
+    """A subscriber that got version 1 learns of version 2 when 2 no longer matches (it
+    left the filter); version 3, after a version that did not match, is not sent; a
+    version that matches again is."""
+    with receiver() as hook:
+        sub = _subscribe(fast_client, hook.url(), filter={"q": "zeppelin"})
+        location = fast_client.post(
+            "/v1/events", json=example("meeting", title="A zeppelin summit")
+        ).headers["Location"]
+        for title in ("A plain summit", "A plain summit, again", "The zeppelin is back"):
+            assert fast_client.patch(location, json={"title": title}).status_code == 200
+        other = fast_client.post("/v1/events", json=example("meeting", title="Unrelated"))
+        fast_client.patch(other.headers["Location"], json={"title": "Still unrelated"})
+        with deliverer(fast_app):
+            wait_until(lambda: len(hook.accepted()) >= 3, what="three deliveries")
+            time.sleep(0.3)  # time for a fourth to show, were there one
+    got = [r.verified(sub["secret"])["data"] for r in hook.accepted()]
+    assert [(d["version"], d["title"]) for d in got] == [
+        (1, "A zeppelin summit"),
+        (2, "A plain summit"),
+        (4, "The zeppelin is back"),
+    ]

@@ -9,6 +9,7 @@ a receiver accepts the delivery if any one verifies.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -22,9 +23,14 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
 
 
+@functools.lru_cache(maxsize=1024)
+def _key(secret: str) -> bytes:
+    return base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+
+
 def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     """One ``v1,…`` signature of a delivery."""
-    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    key = _key(secret)
     signed = f"{message_id}.{timestamp}.".encode() + body
     digest = hmac.new(key, signed, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()

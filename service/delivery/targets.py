@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
+import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 # Named in the refusal, most specific first (127.0.0.1 is private too, to ipaddress).
 _CLASSES = (
@@ -55,6 +57,9 @@ class Target:
     host: str  # the name, for TLS SNI and certificate checks
     host_header: str  # the name and any port, as the URL gave them
     address: str
+    scheme: str
+    port: int
+    request_target: str  # the path and query, as the request line carries them
 
 
 def address_class(address: str) -> str | None:
@@ -101,12 +106,30 @@ def _check_addresses(host: str, port: int, addresses: list[str], policy: TargetP
     return addresses[0]
 
 
+# Bytes a request line may not carry as they are (percent-encoded instead).
+_UNSAFE_IN_PATH = re.compile(r"[\x00-\x20\x7f-\uffff]")
+
+
+def _request_target(parts) -> str:
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return _UNSAFE_IN_PATH.sub(lambda m: quote(m.group(), safe=""), target)
+
+
 def _target(url: str, host: str, address: str) -> Target:
     parts = urlsplit(url)
     literal = f"[{address}]" if ":" in address else address
     netloc = f"{literal}:{parts.port}" if parts.port else literal
     host_header = parts.netloc.rpartition("@")[2]
-    return Target(urlunsplit(parts._replace(netloc=netloc)), host, host_header, address)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return Target(
+        urlunsplit(parts._replace(netloc=netloc)),
+        host,
+        host_header,
+        address,
+        parts.scheme,
+        port,
+        _request_target(parts),
+    )
 
 
 def _is_address(host: str) -> bool:
@@ -141,3 +164,33 @@ async def resolve_async(url: str, policy: TargetPolicy) -> Target:
     except socket.gaierror as error:
         raise RefusedTarget(f"{host} does not resolve: {error.strerror}.") from error
     return _target(url, host, _check_addresses(host, port, _addresses(infos), policy))
+
+
+class ResolvedTargets:
+    """``resolve_async`` with its answers kept for ``ttl`` seconds, per URL and policy.
+
+    A delivery is still checked against what its name resolved to at most ``ttl`` ago
+    and still goes to the very address checked; what is saved is a lookup (a thread
+    hop and a DNS query) and the URL's parsing on each of thousands of attempts a
+    second. A refusal is kept as long, so a refused target is not looked up each time.
+    """
+
+    def __init__(self, policy: TargetPolicy, ttl: float):
+        self.policy = policy
+        self.ttl = ttl
+        self._known: dict[str, tuple[float, Target | RefusedTarget]] = {}
+
+    async def resolve(self, url: str) -> Target:
+        now = time.monotonic()
+        known = self._known.get(url)
+        if known is None or now - known[0] >= self.ttl:
+            try:
+                found: Target | RefusedTarget = await resolve_async(url, self.policy)
+            except RefusedTarget as refused:
+                found = refused
+            if len(self._known) > 10_000:
+                self._known.clear()
+            self._known[url] = known = (now, found)
+        if isinstance(known[1], RefusedTarget):
+            raise RefusedTarget(known[1].reason)
+        return known[1]

@@ -32,17 +32,19 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 
-import httpx
 import psycopg
 
 from service.db import Database
 from service.delivery import cloudevent, filters, signing
 from service.delivery.backoff import retry_delay
+from service.delivery.feed import FeedWindow, RenderedBodies
+from service.delivery.http1 import Http1Client, HttpError
 from service.delivery.running import on_connection, sleep_unless
-from service.delivery.targets import RefusedTarget, TargetPolicy, resolve_async
+from service.delivery.targets import RefusedTarget, ResolvedTargets, TargetPolicy
 from service.metrics import instruments
 from service.storage import deliveries, subscriptions
-from service.storage.deliveries import Change, Outcome, RowCache
+from service.storage.changes import FeedPosition
+from service.storage.deliveries import Change, Outcome, Retried, RowCache
 from service.storage.subscriptions import Subscription, SubscriptionNotFound
 
 log = logging.getLogger("service.delivery")
@@ -50,6 +52,16 @@ log = logging.getLogger("service.delivery")
 SCAN_SECONDS = 1.0
 # A lease is given back after this long, so that deliverers started later get a share.
 LEASE_SECONDS = 60.0
+# An idle subscription wakes when the feed grows, and at least this often (in polls) to
+# try what is due again and to see a change of its settings.
+IDLE_POLLS = 10
+# What a target's name resolved to is used this long (the guard still checks it).
+RESOLVE_SECONDS = 5.0
+# How often delivered rows past their retention are deleted, how many per statement, and
+# the lease that lets one deliverer at a time do it.
+PRUNE_SECONDS = 600.0
+PRUNE_BATCH = 10_000
+PRUNE_LEASE = "prune:deliveries"
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,17 @@ class Attempt:
 
 
 @dataclass(frozen=True)
+class StepRead:
+    """What one step of a subscription reads, in one visit to the database."""
+
+    subscription: Subscription
+    due: list[deliveries.QueuedDelivery]
+    changes: list[Change]  # past the position, those the filter takes
+    reached: FeedPosition
+    waiting: set[uuid.UUID]
+
+
+@dataclass(frozen=True)
 class Settings:
     """The WEBHOOKS_* settings the deliverer reads."""
 
@@ -80,6 +103,7 @@ class Settings:
     poll: float
     batch: int
     concurrency: int
+    retention: dt.timedelta | None  # of delivered rows; None: kept for ever
 
     @classmethod
     def from_config(cls, config) -> Settings:
@@ -94,6 +118,9 @@ class Settings:
             config["WEBHOOKS_POLL_SECONDS"],
             config["WEBHOOKS_BATCH_SIZE"],
             config["WEBHOOKS_CONCURRENCY"],
+            dt.timedelta(days=config["WEBHOOKS_DELIVERIES_RETENTION_DAYS"])
+            if config["WEBHOOKS_DELIVERIES_RETENTION_DAYS"] > 0
+            else None,
         )
 
 
@@ -109,14 +136,13 @@ class Deliverer:
         self.settings = settings
         # Leases live in this session: its end (however the process ends) frees them.
         self.leases = psycopg.connect(db.url, autocommit=True)
-        self.client = httpx.AsyncClient(
-            follow_redirects=False,
-            timeout=settings.timeout,
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=256),
-            trust_env=False,  # no proxy from the environment: it would bypass the guard
-        )
+        self.client = Http1Client(settings.timeout, settings.max_response_bytes)
+        self.targets = ResolvedTargets(settings.policy, RESOLVE_SECONDS)
+        self.feed = FeedWindow(db, settings.poll)
+        self.bodies = RenderedBodies(settings.public_url)
         self.rows = RowCache()
         self.metrics = instruments()
+        self.outcomes = {}  # outcome -> its counter (labels() looked up once)
         self.held: dict[uuid.UUID, asyncio.Task] = {}
 
     async def _db(self, function, *args):
@@ -127,6 +153,10 @@ class Deliverer:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Take free subscriptions as they appear; give them back when stopping."""
+        background = [
+            asyncio.create_task(self.feed.run(stop)),
+            asyncio.create_task(self._prune_every(stop)),
+        ]
         try:
             while not stop.is_set():
                 for subscription_id in await self._db(subscriptions.active_ids):
@@ -142,8 +172,38 @@ class Deliverer:
         finally:
             await asyncio.gather(*self.held.values(), return_exceptions=True)
             await self._reap()
+            await asyncio.gather(*background, return_exceptions=True)
             await self.client.aclose()
             self.leases.close()
+
+    async def _prune_every(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.prune(stop)
+            except Exception:  # a failed pass is tried again next time; delivery goes on
+                log.exception("pruning the delivery log failed")
+            await sleep_unless(stop, PRUNE_SECONDS)
+
+    async def prune(self, stop: asyncio.Event) -> int:
+        """Delete the delivered rows past their retention (one deliverer at a time)."""
+        if self.settings.retention is None:
+            return 0
+        if not await self._lease(subscriptions.try_lease, PRUNE_LEASE):
+            return 0
+        deleted = 0
+        try:
+            while not stop.is_set():
+                batch = await self._db(
+                    deliveries.prune_delivered, self.settings.retention, PRUNE_BATCH
+                )
+                deleted += batch
+                if batch < PRUNE_BATCH:
+                    break
+        finally:
+            await self._lease(subscriptions.release, PRUNE_LEASE)
+        if deleted:
+            log.info("delivery log pruned", extra={"deleted": deleted})
+        return deleted
 
     async def _reap(self) -> None:
         for subscription_id, task in list(self.held.items()):
@@ -161,33 +221,49 @@ class Deliverer:
         """Deliver to one leased subscription while it is active (and the lease lasts)."""
         leased_until = time.monotonic() + LEASE_SECONDS
         while not stop.is_set() and time.monotonic() < leased_until:
-            try:
-                subscription = await self._db(subscriptions.get, subscription_id)
-            except SubscriptionNotFound:
-                return
-            if subscription.status != "active":
-                return
-            if not await self.step(subscription, stop):
-                await sleep_unless(stop, self.settings.poll)
+            read = await self._db(self._read, subscription_id)
+            if read is None:
+                return  # deleted or disabled
+            if not await self.step(read, stop):
+                await self.feed.wait(stop, self.settings.poll * IDLE_POLLS)
 
-    async def step(self, subscription: Subscription, stop: asyncio.Event) -> bool:
+    def _read(self, conn, subscription_id: uuid.UUID) -> StepRead | None:
+        """The subscription, its due retries and its new changes, on one connection."""
+        try:
+            subscription = subscriptions.get(conn, subscription_id)
+        except SubscriptionNotFound:
+            return None
+        if subscription.status != "active":
+            return None
+        due = deliveries.due(conn, subscription.id, self.settings.batch)
+        held = self.feed.after(subscription.position, self.settings.batch)
+        if held is None:  # behind the window: from the database
+            held = deliveries.changes_after(conn, subscription.position, self.settings.batch)
+        changes, reached = held
+        args = filters.search_args(subscription.filter)
+        changes = deliveries.matching(conn, changes, args, self.rows)
+        waiting = set()
+        if changes:
+            waiting = deliveries.waiting_events(
+                conn, subscription.id, list({c.event_id for c in changes})
+            )
+        return StepRead(subscription, due, changes, reached, waiting)
+
+    async def step(self, read: StepRead, stop: asyncio.Event) -> bool:
         """Retry what is due, then send the changes past the position; True if any."""
-        retried = await self._retry_due(subscription, stop)
-        changes, reached = await self._db(self._matching_changes, subscription)
-        if reached == subscription.position:
+        subscription = read.subscription
+        retried = await self._retry_due(subscription, read.due, stop)
+        if read.reached == subscription.position:
             return retried
-        waiting = await self._db(
-            deliveries.waiting_events, subscription.id, list({c.event_id for c in changes})
-        )
         chains: OrderedDict[uuid.UUID, list[Change]] = OrderedDict()
-        for change in changes:
+        for change in read.changes:
             chains.setdefault(change.event_id, []).append(change)
         signing_secrets = subscription.signing_secrets(_now())
         limit = asyncio.Semaphore(self.settings.concurrency)
 
         async def send_chain(chain: list[Change]) -> list[tuple[Change, Attempt | None]]:
             results: list[tuple[Change, Attempt | None]] = []
-            blocked = chain[0].event_id in waiting
+            blocked = chain[0].event_id in read.waiting
             for change in chain:
                 if blocked or stop.is_set():
                     results.append((change, None))  # queued behind, or left for later
@@ -201,16 +277,9 @@ class Deliverer:
         sent = await asyncio.gather(*(send_chain(chain) for chain in chains.values()))
         outcomes = [self._outcome(change, attempt) for chain in sent for change, attempt in chain]
         attempts = [attempt for chain in sent for _, attempt in chain if attempt is not None]
-        await self._db(self._record_new, subscription.id, outcomes, reached, attempts)
+        await self._db(self._record_new, subscription.id, outcomes, read.reached, attempts)
         await self._after_attempts(subscription, attempts)
         return True
-
-    def _matching_changes(self, conn, subscription: Subscription):
-        changes, reached = deliveries.changes_after(
-            conn, subscription.position, self.settings.batch
-        )
-        args = filters.search_args(subscription.filter)
-        return deliveries.matching(conn, changes, args, self.rows), reached
 
     def _outcome(self, change: Change, attempt: Attempt | None) -> Outcome:
         if attempt is None:
@@ -233,19 +302,24 @@ class Deliverer:
     @staticmethod
     def _record_new(conn, subscription_id, outcomes, reached, attempts) -> None:
         with conn.transaction():
+            deliveries.commit_without_waiting_for_disk(conn)
             deliveries.record(conn, subscription_id, outcomes)
-            subscriptions.advance(conn, subscription_id, reached)
-            if attempts:
-                subscriptions.note_outcome(conn, subscription_id, attempts[-1].delivered)
+            subscriptions.advance(
+                conn, subscription_id, reached, attempts[-1].delivered if attempts else None
+            )
 
-    async def _retry_due(self, subscription: Subscription, stop: asyncio.Event) -> bool:
-        queued = await self._db(deliveries.due, subscription.id, self.settings.batch)
+    async def _retry_due(
+        self,
+        subscription: Subscription,
+        queued: list[deliveries.QueuedDelivery],
+        stop: asyncio.Event,
+    ) -> bool:
         if not queued:
             return False
         signing_secrets = subscription.signing_secrets(_now())
         limit = asyncio.Semaphore(self.settings.concurrency)
 
-        async def retry(item: deliveries.QueuedDelivery) -> Attempt | None:
+        async def retry(item: deliveries.QueuedDelivery) -> tuple[Retried, Attempt] | None:
             if stop.is_set():
                 return None
             async with limit:
@@ -255,24 +329,24 @@ class Deliverer:
             next_at = None
             if not attempt.delivered:
                 next_at = attempt.at + dt.timedelta(seconds=self._delay(item.attempts + 1))
-            await self._db(
-                lambda conn: deliveries.note_attempt(
-                    conn,
-                    item.id,
-                    delivered=attempt.delivered,
-                    status_code=attempt.status_code,
-                    error=attempt.error,
-                    attempted_at=attempt.at,
-                    next_attempt_at=next_at,
-                )
-            )
-            return attempt
+            return Retried(
+                item.id, attempt.delivered, attempt.status_code, attempt.error, attempt.at, next_at
+            ), attempt
 
-        attempts = [a for a in await asyncio.gather(*map(retry, queued)) if a is not None]
-        if attempts:
-            await self._db(subscriptions.note_outcome, subscription.id, attempts[-1].delivered)
+        done = [r for r in await asyncio.gather(*map(retry, queued)) if r is not None]
+        if not done:
+            return False
+        attempts = [attempt for _, attempt in done]
+        await self._db(self._record_retries, subscription.id, [r for r, _ in done], attempts)
         await self._after_attempts(subscription, attempts)
-        return bool(attempts)
+        return True
+
+    @staticmethod
+    def _record_retries(conn, subscription_id, retried, attempts) -> None:
+        with conn.transaction():
+            deliveries.commit_without_waiting_for_disk(conn)
+            deliveries.note_attempts(conn, retried)
+            subscriptions.note_outcome(conn, subscription_id, attempts[-1].delivered)
 
     async def _after_attempts(self, subscription: Subscription, attempts: list[Attempt]) -> None:
         """Disable the subscription on a 410, or after failing for too long."""
@@ -302,56 +376,49 @@ class Deliverer:
         """POST one change to the subscriber, and log and count what came of it."""
         started = time.perf_counter()
         at = _now()
-        body = cloudevent.body(change, self.settings.public_url)
+        body = self.bodies.body(change)
         headers = signing.headers(signing_secrets, change.id, int(at.timestamp()), body)
         try:
-            target = await resolve_async(subscription.url, self.settings.policy)
+            target = await self.targets.resolve(subscription.url)
             attempt = await self._post(target, body, headers, at)
         except RefusedTarget as refused:
             attempt = Attempt("refused", None, refused.reason, at)
         seconds = time.perf_counter() - started
-        self.metrics.webhook_attempts.labels(attempt.outcome).inc()
+        counter = self.outcomes.get(attempt.outcome)
+        if counter is None:
+            counter = self.outcomes[attempt.outcome] = self.metrics.webhook_attempts.labels(
+                attempt.outcome
+            )
+        counter.inc()
         self.metrics.webhook_attempt_seconds.observe(seconds)
         if attempt.delivered:
             self.metrics.webhook_lag_seconds.observe((_now() - change.recorded_at).total_seconds())
-        log.info(
-            "webhook attempt",
-            extra={
-                "subscription_id": str(subscription.id),
-                "change_id": change.id,
-                "event_id": str(change.event_id),
-                "version": change.version,
-                "attempt": number,
-                "outcome": attempt.outcome,
-                "status": attempt.status_code,
-                "error": attempt.error,
-                "duration_ms": round(seconds * 1000, 2),
-            },
-        )
+        if log.isEnabledFor(logging.INFO):  # the extra fields cost, even when not written
+            log.info(
+                "webhook attempt",
+                extra={
+                    "subscription_id": str(subscription.id),
+                    "change_id": change.id,
+                    "event_id": str(change.event_id),
+                    "version": change.version,
+                    "attempt": number,
+                    "outcome": attempt.outcome,
+                    "status": attempt.status_code,
+                    "error": attempt.error,
+                    "duration_ms": round(seconds * 1000, 2),
+                },
+            )
         return attempt
 
     async def _post(self, target, body: bytes, headers: dict, at: dt.datetime) -> Attempt:
         request_headers = headers | {
             "Content-Type": cloudevent.CONTENT_TYPE,
-            "Host": target.host_header,
             "User-Agent": "events-service-webhooks/1",
         }
         try:
-            async with self.client.stream(
-                "POST",
-                target.url,
-                content=body,
-                headers=request_headers,
-                extensions={"sni_hostname": target.host},
-            ) as response:
-                read = 0
-                async for chunk in response.aiter_raw():
-                    read += len(chunk)
-                    if read >= self.settings.max_response_bytes:
-                        break  # the rest is not read: closing drops the connection
-                status = response.status_code
-        except httpx.HTTPError as error:
-            return Attempt("failed", None, f"{type(error).__name__}: {error}"[:500], at)
+            status = await self.client.post(target, request_headers, body)
+        except HttpError as error:
+            return Attempt("failed", None, str(error)[:500], at)
         if 200 <= status < 300:
             return Attempt("delivered", status, None, at)
         if status == 410:

@@ -49,6 +49,18 @@ def revisions_after(conn: psycopg.Connection, after: FeedPosition, limit: int) -
     ).fetchall()
 
 
+def revisions_of(conn: psycopg.Connection, keys: list[tuple]) -> list[tuple]:
+    """The revisions with these (event id, version) keys, as ``revisions_after`` gives
+    them (those that exist)."""
+    if not keys:
+        return []
+    return conn.execute(
+        f"SELECT txid::text, seq, {REVISION_COLUMNS} FROM event_revisions"
+        " WHERE (event_id, version) IN (SELECT * FROM unnest(%s::uuid[], %s::int[]))",
+        ([event_id for event_id, _ in keys], [version for _, version in keys]),
+    ).fetchall()
+
+
 def feed_now(conn: psycopg.Connection) -> FeedPosition:
     """The present: every change committed so far lies before it, every later one after."""
     horizon = conn.execute("SELECT feed_horizon()::text").fetchone()[0]

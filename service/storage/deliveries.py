@@ -21,7 +21,7 @@ from psycopg.rows import dict_row
 from psycopg.types.range import Range
 
 from service.storage import search_query
-from service.storage.changes import FeedPosition, revisions_after
+from service.storage.changes import FeedPosition, revisions_after, revisions_of
 from service.storage.rows import search_columns, search_vector_sql
 
 
@@ -115,13 +115,40 @@ _WITH_VECTOR = sql.SQL(
 def matching(
     conn: psycopg.Connection, changes: list[Change], filter_args: dict, rows: RowCache
 ) -> list[Change]:
-    """The changes whose version a search with ``filter_args`` would find (all: no filter).
+    """The changes whose version a search with ``filter_args`` would find (all: no filter),
+    and the updates that made an event leave it.
 
     A delete is judged by the version it deleted (its tombstone's content): the one a
-    search found until then.
+    search found until then. An update whose version the filter does not take is still
+    delivered when the version before it was taken (as GitHub delivers the edit that
+    takes an issue out of a label): a subscriber that holds the earlier version learns
+    it changed, and by its own filter that it left. The update after that one is not.
     """
     if not filter_args or not changes:
         return list(changes)
+    found = _found(conn, changes, filter_args, rows)
+    left = [
+        c
+        for c in changes
+        if c.operation == "update" and (c.event_id, c.version) not in found and c.version > 1
+    ]
+    if left:
+        before = [
+            _change(row) for row in revisions_of(conn, [(c.event_id, c.version - 1) for c in left])
+        ]
+        taken_before = _found(conn, before, filter_args, rows)
+        found |= {
+            (c.event_id, c.version) for c in left if (c.event_id, c.version - 1) in taken_before
+        }
+    return [c for c in changes if (c.event_id, c.version) in found]
+
+
+def _found(
+    conn: psycopg.Connection, changes: list[Change], filter_args: dict, rows: RowCache
+) -> set[tuple[uuid.UUID, int]]:
+    """The (event id, version) of those of ``changes`` that the filter takes."""
+    if not changes:
+        return set()
     query = search_query.build(filter_args)
     candidates = sql.SQL("%(candidates)s::jsonb")
     if "q" in filter_args:
@@ -133,8 +160,7 @@ def matching(
     # default=str: the registry's actor ids are uuids, which jsonb takes back as text.
     candidates_json = json.dumps([rows.row(c) for c in changes], default=str)
     params = query.params | {"candidates": candidates_json}
-    found = {(event_id, version) for event_id, version in conn.execute(statement, params)}
-    return [c for c in changes if (c.event_id, c.version) in found]
+    return {(event_id, version) for event_id, version in conn.execute(statement, params)}
 
 
 # -- the record of deliveries -------------------------------------------------------------
@@ -153,20 +179,29 @@ class Outcome:
     next_attempt_at: dt.datetime | None = None
 
 
+def commit_without_waiting_for_disk(conn: psycopg.Connection) -> None:
+    """Let this transaction's commit return before its WAL is flushed to disk.
+
+    For the deliverer's records only: what a crash of PostgreSQL can lose then is the
+    last fraction of a second of recorded deliveries, each with the position move it came
+    with (the WAL is replayed in order), so the subscription stands where it stood before
+    them and those changes are delivered again — at least once, as ever. What it buys: the
+    deliverer's hundreds of commits a second no longer queue for the WAL flush that the
+    event writers wait for (the write path's latency, bench/webhooks.py)."""
+    conn.execute("SET LOCAL synchronous_commit = off")
+
+
 def record(conn: psycopg.Connection, subscription_id: uuid.UUID, outcomes: list[Outcome]) -> None:
-    """Store the outcomes of new changes (in the transaction that advances the position)."""
+    """Store the outcomes of new changes (in the transaction that advances the position).
+
+    One statement for the whole batch (arrays, unnested), not one per row: at ten
+    subscriptions the deliverer records thousands of rows a second."""
     if not outcomes:
         return
-    with conn.cursor() as cursor:
-        cursor.executemany(
-            "INSERT INTO deliveries (subscription_id, change_txid, change_seq, event_id,"
-            " version, operation, status, attempts, last_status_code, last_error,"
-            " last_attempt_at, next_attempt_at, delivered_at)"
-            " VALUES (%s, %s::text::xid8, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (subscription_id, change_seq) DO NOTHING",
-            [
+    columns = list(
+        zip(
+            *(
                 (
-                    subscription_id,
                     str(o.change.position.txid),
                     o.change.position.seq,
                     o.change.event_id,
@@ -181,8 +216,24 @@ def record(conn: psycopg.Connection, subscription_id: uuid.UUID, outcomes: list[
                     o.attempted_at if o.status == "delivered" else None,
                 )
                 for o in outcomes
-            ],
+            ),
+            strict=True,
         )
+    )
+    conn.execute(
+        "INSERT INTO deliveries (subscription_id, change_txid, change_seq, event_id,"
+        " version, operation, status, attempts, last_status_code, last_error,"
+        " last_attempt_at, next_attempt_at, delivered_at)"
+        " SELECT %s, txid::xid8, seq, event_id, version, operation, status, attempts,"
+        "   last_status_code, last_error, last_attempt_at, next_attempt_at, delivered_at"
+        " FROM unnest(%s::text[], %s::bigint[], %s::uuid[], %s::int[], %s::text[],"
+        "   %s::text[], %s::int[], %s::int[], %s::text[], %s::timestamptz[],"
+        "   %s::timestamptz[], %s::timestamptz[])"
+        "   AS o(txid, seq, event_id, version, operation, status, attempts,"
+        "   last_status_code, last_error, last_attempt_at, next_attempt_at, delivered_at)"
+        " ON CONFLICT (subscription_id, change_seq) DO NOTHING",
+        (subscription_id, *map(list, columns)),
+    )
 
 
 def waiting_events(
@@ -225,31 +276,41 @@ def due(conn: psycopg.Connection, subscription_id: uuid.UUID, limit: int) -> lis
     return [QueuedDelivery(row[0], row[1], _change(row[2:])) for row in rows]
 
 
-def note_attempt(
-    conn: psycopg.Connection,
-    delivery_id: int,
-    *,
-    delivered: bool,
-    status_code: int | None,
-    error: str | None,
-    attempted_at: dt.datetime,
-    next_attempt_at: dt.datetime | None,
-) -> None:
-    """Record one more attempt of a queued delivery."""
+@dataclass(frozen=True)
+class Retried:
+    """One more attempt of a queued delivery."""
+
+    delivery_id: int
+    delivered: bool
+    status_code: int | None
+    error: str | None
+    attempted_at: dt.datetime
+    next_attempt_at: dt.datetime | None
+
+
+def note_attempts(conn: psycopg.Connection, retried: list[Retried]) -> None:
+    """Record one more attempt of each queued delivery, in one statement."""
+    if not retried:
+        return
     conn.execute(
-        "UPDATE deliveries SET attempts = attempts + 1, last_status_code = %s, last_error = %s,"
-        " last_attempt_at = %s, status = CASE WHEN %s THEN 'delivered' ELSE status END,"
-        " delivered_at = CASE WHEN %s THEN %s END, next_attempt_at = %s WHERE id = %s",
-        (
-            status_code,
-            error,
-            attempted_at,
-            delivered,
-            delivered,
-            attempted_at,
-            None if delivered else next_attempt_at,
-            delivery_id,
-        ),
+        "UPDATE deliveries AS d SET attempts = d.attempts + 1,"
+        " last_status_code = r.status_code, last_error = r.error,"
+        " last_attempt_at = r.attempted_at,"
+        " status = CASE WHEN r.delivered THEN 'delivered' ELSE d.status END,"
+        " delivered_at = CASE WHEN r.delivered THEN r.attempted_at END,"
+        " next_attempt_at = CASE WHEN r.delivered THEN NULL ELSE r.next_attempt_at END"
+        " FROM unnest(%s::bigint[], %s::bool[], %s::int[], %s::text[], %s::timestamptz[],"
+        "   %s::timestamptz[])"
+        "   AS r(id, delivered, status_code, error, attempted_at, next_attempt_at)"
+        " WHERE d.id = r.id",
+        [
+            [r.delivery_id for r in retried],
+            [r.delivered for r in retried],
+            [r.status_code for r in retried],
+            [r.error for r in retried],
+            [r.attempted_at for r in retried],
+            [r.next_attempt_at for r in retried],
+        ],
     )
 
 
@@ -309,6 +370,27 @@ def retry(conn: psycopg.Connection, subscription_id: uuid.UUID, delivery_id: int
             .execute(f"SELECT {_LISTED} FROM deliveries WHERE id = %s", (delivery_id,))
             .fetchone()
         )
+
+
+def prune_delivered(conn: psycopg.Connection, older_than: dt.timedelta, limit: int) -> int:
+    """Delete up to ``limit`` delivered rows made more than ``older_than`` ago, oldest
+    first; how many went. Waiting and failed rows stay, however old.
+
+    Ids grow with time, so the rows old enough lie below the first id that is not: that
+    id is found by walking the primary key from its start, past the old rows only, and
+    the deletion is a range of the same key (no index of its own on ``created_at``,
+    which every insert of the deliverer would have to keep)."""
+    return conn.execute(
+        "WITH boundary AS ("
+        "   SELECT coalesce(("
+        "     SELECT id FROM deliveries WHERE created_at >= now() - %(age)s ORDER BY id LIMIT 1"
+        "   ), 9223372036854775807) AS id"
+        " ) DELETE FROM deliveries WHERE id IN ("
+        "   SELECT d.id FROM deliveries AS d, boundary"
+        "   WHERE d.id < boundary.id AND d.status = 'delivered' ORDER BY d.id LIMIT %(limit)s"
+        " )",
+        {"age": older_than, "limit": limit},
+    ).rowcount
 
 
 def queue_depth(conn: psycopg.Connection) -> int:

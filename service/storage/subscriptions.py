@@ -225,11 +225,19 @@ def release(conn: psycopg.Connection, subscription_id: uuid.UUID | str) -> None:
     )
 
 
-def advance(conn: psycopg.Connection, subscription_id: uuid.UUID, position: FeedPosition) -> None:
-    """Move the subscription's position (in the transaction that records its deliveries)."""
+def advance(
+    conn: psycopg.Connection,
+    subscription_id: uuid.UUID,
+    position: FeedPosition,
+    succeeded: bool | None = None,
+) -> None:
+    """Move the subscription's position (in the transaction that records its deliveries),
+    and note how its last attempt went (``note_outcome``), if one was made."""
     conn.execute(
-        "UPDATE subscriptions SET position_txid = %s::text::xid8, position_seq = %s WHERE id = %s",
-        (str(position.txid), position.seq, subscription_id),
+        "UPDATE subscriptions SET position_txid = %s::text::xid8, position_seq = %s,"
+        " failing_since = CASE WHEN %s::bool IS NULL THEN failing_since WHEN %s::bool THEN NULL"
+        "   ELSE coalesce(failing_since, now()) END WHERE id = %s",
+        (str(position.txid), position.seq, succeeded, succeeded, subscription_id),
     )
 
 
