@@ -104,6 +104,20 @@ def test_a_change_committed_late_is_not_skipped(client, database_url):
     assert by_seq == ["Slow", "Fast"]
 
 
+def test_the_feed_orders_transaction_ids_as_numbers_not_as_text(client, created, database_url):
+    """Across a power of ten (995 -> 1002 on a fresh server), the feed keeps its order."""
+    ten, nine = (created(example(title=title))[0].json["id"] for title in ("Ten", "Nine"))
+    with psycopg.connect(database_url) as conn:
+        for event_id, txid in ((ten, "10"), (nine, "9")):
+            conn.execute(
+                "UPDATE event_revisions SET txid = %s::xid8 WHERE event_id = %s", (txid, event_id)
+            )
+    first, cursor = _follow(client, limit=1)
+    second, cursor = _follow(client, cursor, limit=1)
+    assert [i["event"]["title"] for i in first + second] == ["Nine", "Ten"]
+    assert _follow(client, cursor)[0] == []
+
+
 def test_a_transaction_in_another_database_does_not_hold_the_feed_back(client, database_url):
     """Transaction ids are server-wide, but another database's cannot write these revisions."""
     other = conninfo.make_conninfo(database_url, dbname="postgres")

@@ -217,7 +217,8 @@ def _position(text: str) -> tuple[int, int]:
 def _last_change(database_url) -> tuple[int, int]:
     with psycopg.connect(database_url) as conn:
         txid, seq = conn.execute(
-            "SELECT txid::text, seq FROM event_revisions ORDER BY txid DESC, seq DESC LIMIT 1"
+            "SELECT txid::text, seq FROM event_revisions"
+            " ORDER BY event_revisions.txid DESC, seq DESC LIMIT 1"
         ).fetchone()
     return int(txid), seq
 

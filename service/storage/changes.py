@@ -44,7 +44,10 @@ def revisions_after(conn: psycopg.Connection, after: FeedPosition, limit: int) -
         f"SELECT txid::text, seq, {REVISION_COLUMNS} FROM event_revisions"
         " WHERE (txid, seq) > (%s::text::xid8, %s)"
         "   AND txid < (SELECT feed_horizon())"
-        " ORDER BY txid, seq LIMIT %s",
+        # Qualified: a bare `txid` here would name the output column, the text above, and
+        # sort 1002 before 995 (a consumer crossing a power of ten got changes twice, or
+        # skipped some).
+        " ORDER BY event_revisions.txid, event_revisions.seq LIMIT %s",
         (str(after.txid), after.seq, limit),
     ).fetchall()
 
