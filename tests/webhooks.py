@@ -28,6 +28,14 @@ FAST = {
 }
 
 
+class _Server(ThreadingHTTPServer):
+    # The deliverers open up to WEBHOOKS_CONCURRENCY connections per subscription at once
+    # (32; 256 for two deliverers and four subscriptions). socketserver's listen queue of
+    # 5 overflowed: the kernel dropped handshakes, a request waited past the deliverer's
+    # 10 s timeout, was retried, and the late first one arrived as a duplicate.
+    request_queue_size = 1024
+
+
 @dataclass
 class Received:
     """One request the receiver got."""
@@ -84,7 +92,7 @@ class Receiver:
                 pass
 
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
