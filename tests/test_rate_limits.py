@@ -138,7 +138,9 @@ def test_the_in_process_store_counts_without_a_thread_and_sweeps_ended_windows(m
     started = []
     monkeypatch.setattr(threading.Thread, "start", lambda thread: started.append(thread))
     limiter = SlidingWindowCounterRateLimiter(storage)
-    limit = parse("3/second")
+    # An hour: five hits 15 ms apart never straddle two windows (with a second they did,
+    # one run in some 15, and the weighted previous window let the fourth through).
+    limit = parse("3/hour")
     hits = []
     for _ in range(5):
         hits.append(limiter.hit(limit, "read", "key:a"))
