@@ -220,13 +220,21 @@ def _cpu_seconds(pid: int) -> tuple[float, float]:
 
 
 def _postgres_cpu_seconds() -> float:
-    """The CPU time (user + system) the server's processes that are running now have used:
-    the difference over a phase is what PostgreSQL spent on it (its backends live as long
-    as their connections, which span the phase)."""
+    """The CPU time (user + system) the server's processes have used: those running now,
+    and those that ended (a backend whose connection closed), which the postmaster's
+    children times hold once it has reaped them."""
     total = 0.0
-    for process in psutil.process_iter(["name", "cpu_times"]):
-        if process.info["name"] in ("postgres", "postmaster") and process.info["cpu_times"]:
-            total += process.info["cpu_times"].user + process.info["cpu_times"].system
+    for process in psutil.process_iter(["name", "ppid", "cpu_times"]):
+        times = process.info["cpu_times"]
+        if process.info["name"] not in ("postgres", "postmaster") or times is None:
+            continue
+        total += times.user + times.system
+        try:
+            parent = psutil.Process(process.info["ppid"]).name()
+        except psutil.Error:
+            parent = None
+        if parent not in ("postgres", "postmaster"):  # the postmaster: its reaped children
+            total += times.children_user + times.children_system
     return total
 
 
