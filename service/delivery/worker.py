@@ -224,7 +224,15 @@ class Deliverer:
             read = await self._db(self._read, subscription_id)
             if read is None:
                 return  # deleted or disabled
-            if not await self.step(read, stop):
+            worked = await self.step(read, stop)
+            # Whether to wait for the window to grow is decided here, on the loop, from
+            # the window as it is now, not as the read in its thread saw it: a growth in
+            # between would otherwise go unnoticed until the next one. After a step that
+            # sent, read again only if there is more (not to find nothing, every step).
+            more = self.feed.has_after(read.reached)
+            if more is False and len(read.due) == self.settings.batch:
+                more = None  # a full batch of retries: there may be more due
+            if more is False or (not worked and more is None):
                 await self.feed.wait(stop, self.settings.poll * IDLE_POLLS)
 
     def _read(self, conn, subscription_id: uuid.UUID) -> StepRead | None:
@@ -301,7 +309,8 @@ class Deliverer:
 
     @staticmethod
     def _record_new(conn, subscription_id, outcomes, reached, attempts) -> None:
-        with conn.transaction():
+        # Pipelined: the transaction's five statements go in one round trip, not five.
+        with conn.pipeline(), conn.transaction():
             deliveries.commit_without_waiting_for_disk(conn)
             deliveries.record(conn, subscription_id, outcomes)
             subscriptions.advance(
@@ -343,7 +352,7 @@ class Deliverer:
 
     @staticmethod
     def _record_retries(conn, subscription_id, retried, attempts) -> None:
-        with conn.transaction():
+        with conn.pipeline(), conn.transaction():
             deliveries.commit_without_waiting_for_disk(conn)
             deliveries.note_attempts(conn, retried)
             subscriptions.note_outcome(conn, subscription_id, attempts[-1].delivered)
