@@ -103,6 +103,7 @@ class Settings:
     poll: float
     batch: int
     concurrency: int
+    connections_per_target: int
     retention: dt.timedelta | None  # of delivered rows; None: kept for ever
 
     @classmethod
@@ -118,6 +119,7 @@ class Settings:
             config["WEBHOOKS_POLL_SECONDS"],
             config["WEBHOOKS_BATCH_SIZE"],
             config["WEBHOOKS_CONCURRENCY"],
+            config["WEBHOOKS_CONNECTIONS_PER_TARGET"],
             dt.timedelta(days=config["WEBHOOKS_DELIVERIES_RETENTION_DAYS"])
             if config["WEBHOOKS_DELIVERIES_RETENTION_DAYS"] > 0
             else None,
@@ -136,7 +138,9 @@ class Deliverer:
         self.settings = settings
         # Leases live in this session: its end (however the process ends) frees them.
         self.leases = psycopg.connect(db.url, autocommit=True)
-        self.client = Http1Client(settings.timeout, settings.max_response_bytes)
+        self.client = Http1Client(
+            settings.timeout, settings.max_response_bytes, settings.connections_per_target
+        )
         self.targets = ResolvedTargets(settings.policy, RESOLVE_SECONDS)
         self.feed = FeedWindow(db, settings.poll)
         self.bodies = RenderedBodies(settings.public_url)
