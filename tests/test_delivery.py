@@ -412,3 +412,19 @@ def test_connections_to_one_receiver_are_capped_over_all_its_subscriptions(make_
         assert hook.most_connections == 3
         per_path = {path: len(hook.accepted(path)) for path in ("/a", "/b", "/c")}
         assert per_path == {"/a": 30, "/b": 30, "/c": 30}
+
+
+def test_resolved_targets_evict_the_oldest_url_not_all():
+    import asyncio
+
+    from service.delivery.targets import ResolvedTargets, TargetPolicy
+
+    targets = ResolvedTargets(TargetPolicy(True, (80,)), ttl=60, size=2)
+    urls = [f"http://127.0.0.{i}/hook" for i in (1, 2, 3)]
+
+    async def resolve_all():
+        for url in urls:
+            await targets.resolve(url)
+
+    asyncio.run(resolve_all())
+    assert list(targets._known) == urls[1:]
