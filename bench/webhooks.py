@@ -219,6 +219,33 @@ def _cpu_seconds(pid: int) -> tuple[float, float]:
     return times.user, times.system
 
 
+def _postgres_cpu_seconds() -> float:
+    """The CPU time (user + system) the server's processes have used: those running now,
+    and those that ended (a backend whose connection closed), which the postmaster's
+    children times hold once it has reaped them."""
+    total = 0.0
+    for process in psutil.process_iter(["name", "ppid", "cpu_times"]):
+        times = process.info["cpu_times"]
+        if process.info["name"] not in ("postgres", "postmaster") or times is None:
+            continue
+        total += times.user + times.system
+        try:
+            parent = psutil.Process(process.info["ppid"]).name()
+        except psutil.Error:
+            parent = None
+        if parent not in ("postgres", "postmaster"):  # the postmaster: its reaped children
+            total += times.children_user + times.children_system
+    return total
+
+
+def _busy_share(before, after) -> float:
+    """The share of the machine's CPU time (all cores) that was busy between two
+    ``psutil.cpu_times()``: near 1, every process here waits for a core."""
+    total = sum(after) - sum(before)
+    idle = (after.idle + getattr(after, "iowait", 0)) - (before.idle + getattr(before, "iowait", 0))
+    return 1 - idle / total if total else 0.0
+
+
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -231,7 +258,10 @@ def measure(url: str, options) -> dict:
     batches = [[loader.load(e) for e in factory.events(half)] for _ in range(2)]
 
     watcher = FeedWatcher(url)
+    machine_before, postgres_before = psutil.cpu_times(), _postgres_cpu_seconds()
     baseline = _write(url, options.rate, batches[0], options.writers)
+    busy_without = _busy_share(machine_before, psutil.cpu_times())
+    postgres_without = _postgres_cpu_seconds() - postgres_before
     watcher.seen()
 
     port = free_port()
@@ -274,6 +304,7 @@ def measure(url: str, options) -> dict:
         _wait_for_leases(url, options.subscribers)
         watcher = FeedWatcher(url)
         cpu_before = _cpu_seconds(deliverer.pid), _cpu_seconds(receiver.pid)
+        machine_before, postgres_before = psutil.cpu_times(), _postgres_cpu_seconds()
         writing = time.monotonic()
         delivered = _write(url, options.rate, batches[1], options.writers)
         expected = len(delivered) * options.subscribers
@@ -287,6 +318,8 @@ def measure(url: str, options) -> dict:
                     break
                 time.sleep(0.2)
         elapsed = time.monotonic() - writing
+        machine_busy = _busy_share(machine_before, psutil.cpu_times())
+        postgres_with = _postgres_cpu_seconds() - postgres_before
         cpu_after = _cpu_seconds(deliverer.pid), _cpu_seconds(receiver.pid)
         cpu = [
             [round(after[i] - before[i], 2) for i in (0, 1)]
@@ -340,10 +373,29 @@ def measure(url: str, options) -> dict:
         "deliverer_cpu_user_system_s": cpu[0],
         "receivers_cpu_user_system_s": cpu[1],
         "phase_seconds": elapsed,
+        # The machine's CPU busy share over that phase (PostgreSQL, writers, deliverer and
+        # receivers together), and the lag of the first and the last tenth of the changes
+        # written: a lag that grows through the run is a deliverer slower than the writes.
+        # PostgreSQL's CPU seconds in each phase (the second: the writes and the delivery).
+        "postgres_cpu_s_without": postgres_without,
+        "postgres_cpu_s_with": postgres_with,
+        "machine_cpu_busy_share_without": busy_without,
+        "machine_cpu_busy_share": machine_busy,
+        "lag_p50_ms_first_tenth": _lag_p50_of(delivered, received, 0.0),
+        "lag_p50_ms_last_tenth": _lag_p50_of(delivered, received, 0.9),
         "load_average_1_5_15": list(load_average),
         "log_level": options.log_level,
         "writers": options.writers,
     }
+
+
+def _lag_p50_of(written, received, start: float) -> float | None:
+    """The median lag of the tenth of the changes written from ``start`` (a share)."""
+    ordered = sorted(written, key=lambda w: w[2])
+    first = int(start * len(ordered))
+    chosen = {(e, v): at for e, v, at, _ in ordered[first : first + max(1, len(ordered) // 10)]}
+    lags = [now - chosen[(s, v)] for _, s, v, now in received if (s, v) in chosen]
+    return statistics.median(lags) * 1000 if lags else None
 
 
 def main(argv=None) -> None:

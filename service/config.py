@@ -124,6 +124,9 @@ def from_environment() -> dict:
         "WEBHOOKS_POLL_SECONDS": float(os.environ.get("WEBHOOKS_POLL_SECONDS", 0.05)),
         "WEBHOOKS_BATCH_SIZE": _int("WEBHOOKS_BATCH_SIZE", 200),
         "WEBHOOKS_CONCURRENCY": _int("WEBHOOKS_CONCURRENCY", 32),
+        # At most this many requests (connections) at once to one receiver (its address
+        # and port as resolved), over all the subscriptions that lead there.
+        "WEBHOOKS_CONNECTIONS_PER_TARGET": _int("WEBHOOKS_CONNECTIONS_PER_TARGET", 16),
         # The deliverer's own Prometheus endpoint (0: none).
         "DELIVERY_METRICS_PORT": _int("DELIVERY_METRICS_PORT", 0),
         # JetStream: unset, nothing is published. The stream is created if absent.

@@ -393,3 +393,38 @@ def test_an_update_that_leaves_the_filter_is_delivered_and_the_next_is_not(fast_
         (2, "A plain summit"),
         (4, "The zeppelin is back"),
     ]
+
+
+def test_connections_to_one_receiver_are_capped_over_all_its_subscriptions(make_app):
+    # Three subscriptions to one receiver, each free to send 32 at once: without the cap
+    # some 90 connections would be open together; with it, three. Kept alive, so that a
+    # connection is counted until the deliverer closes it, not until the server's thread
+    # gets round to it after answering.
+    app = make_app(**FAST, WEBHOOKS_CONNECTIONS_PER_TARGET=3)
+    client = app.test_client()
+    with receiver(pause=0.02, keep_alive=True) as hook:
+        for path in ("/a", "/b", "/c"):
+            _subscribe(client, hook.url(path))
+        for i in range(30):
+            client.post("/v1/events", json=example("meeting", title=f"m{i}"))
+        with deliverer(app):
+            wait_until(lambda: len(hook.accepted()) >= 90, what="30 changes at 3 paths")
+        assert hook.most_connections == 3
+        per_path = {path: len(hook.accepted(path)) for path in ("/a", "/b", "/c")}
+        assert per_path == {"/a": 30, "/b": 30, "/c": 30}
+
+
+def test_resolved_targets_evict_the_oldest_url_not_all():
+    import asyncio
+
+    from service.delivery.targets import ResolvedTargets, TargetPolicy
+
+    targets = ResolvedTargets(TargetPolicy(True, (80,)), ttl=60, size=2)
+    urls = [f"http://127.0.0.{i}/hook" for i in (1, 2, 3)]
+
+    async def resolve_all():
+        for url in urls:
+            await targets.resolve(url)
+
+    asyncio.run(resolve_all())
+    assert list(targets._known) == urls[1:]

@@ -66,12 +66,32 @@ class Receiver:
     script: list[int] = field(default_factory=list)
     answer: object = None
     hold: threading.Event | None = None  # when set: requests wait for it before answering
+    pause: float = 0.0  # seconds each request takes to answer
+    keep_alive: bool = False  # HTTP/1.1, connections kept open (1.0: one per request)
     received: list[Received] = field(default_factory=list)
+    # Connections open now, and the most that were open at once.
+    open_connections: int = 0
+    most_connections: int = 0
 
     def __post_init__(self):
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if self.keep_alive else "HTTP/1.0"
+
+            def setup(self):
+                super().setup()
+                with receiver._lock:
+                    receiver.open_connections += 1
+                    receiver.most_connections = max(
+                        receiver.most_connections, receiver.open_connections
+                    )
+
+            def finish(self):
+                with receiver._lock:
+                    receiver.open_connections -= 1
+                super().finish()
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver._lock:
@@ -83,6 +103,8 @@ class Receiver:
                     )
                 if receiver.hold is not None:
                     receiver.hold.wait(30)
+                if receiver.pause:
+                    time.sleep(receiver.pause)
                 self.send_response(status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()

@@ -115,6 +115,14 @@ class FeedWindow:
             for waiter in waiters:
                 waiter.cancel()
 
+    def has_after(self, position: FeedPosition) -> bool | None:
+        """Whether the window holds changes past ``position``; ``None`` when
+        ``position`` lies before the window (only the database can say)."""
+        with self._lock:
+            if self.start is None or position < self.start:
+                return None
+            return bool(self._positions) and self._positions[-1] > position
+
     def after(self, position: FeedPosition, limit: int) -> tuple[list[Change], FeedPosition]:
         """Up to ``limit`` changes past ``position`` and the position they reach, if the
         window holds them all; ``None`` when ``position`` lies before the window."""

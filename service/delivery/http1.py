@@ -19,6 +19,11 @@ What it does and does not do, on purpose:
 - One timeout for the whole attempt: connecting, sending and the answer.
 - A kept-alive connection that the server closed while it was idle is found closed when
   reused before any answer came; the request is then sent once more on a new one.
+- At most ``per_target`` requests (so connections) at once to one address and port,
+  whichever subscriptions they are for: each subscription sends up to
+  WEBHOOKS_CONCURRENCY at once, and ten subscriptions to one small receiver would
+  otherwise open hundreds of connections, overflow its accept queue, time out and be
+  retried (duplicates). A request waits for a free slot before its timeout starts.
 """
 
 from __future__ import annotations
@@ -26,10 +31,11 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+from collections import deque
 
 # Idle connections kept per target, and for how long. Subscriptions to one host share
-# them, each sending up to WEBHOOKS_CONCURRENCY at once: fewer kept would mean a new
-# connection for most requests once several subscriptions are busy.
+# them; no more than the per-target cap are ever in use at once, so this bounds only a
+# cap raised past it.
 IDLE_PER_TARGET = 512
 IDLE_SECONDS = 30.0
 
@@ -144,6 +150,50 @@ class _Connection(asyncio.Protocol):
         self.waiter.set_exception(HttpError(reason))
 
 
+class _TargetSlots:
+    """At most ``limit`` holders per key at once; the others wait, first come first
+    served. A key's entry goes when nobody holds or waits for it."""
+
+    def __init__(self, limit: int):
+        if limit < 1:
+            raise ValueError("WEBHOOKS_CONNECTIONS_PER_TARGET must be at least 1.")
+        self.limit = limit
+        self.held: dict[tuple, int] = {}
+        self.waiting: dict[tuple, deque[asyncio.Future]] = {}
+
+    async def acquire(self, key: tuple) -> None:
+        if self.held.get(key, 0) < self.limit and not self.waiting.get(key):
+            self.held[key] = self.held.get(key, 0) + 1
+            return
+        slot = asyncio.get_running_loop().create_future()
+        queue = self.waiting.setdefault(key, deque())
+        queue.append(slot)
+        try:
+            await slot  # handed over by ``release``, the holder count unchanged
+        except asyncio.CancelledError:
+            if slot.done() and not slot.cancelled():
+                self.release(key)  # handed over as we were cancelled: pass it on
+            else:
+                queue.remove(slot)
+                if not queue:
+                    del self.waiting[key]
+            raise
+
+    def release(self, key: tuple) -> None:
+        queue = self.waiting.get(key)
+        while queue:
+            slot = queue.popleft()
+            if not slot.done():
+                slot.set_result(None)
+                if not queue:
+                    del self.waiting[key]
+                return
+        self.waiting.pop(key, None)
+        self.held[key] -= 1
+        if not self.held[key]:
+            del self.held[key]
+
+
 def _request(target, headers: dict[str, str], body: bytes) -> bytes:
     lines = [f"POST {target.request_target} HTTP/1.1", f"Host: {target.host_header}"]
     lines.extend(f"{name}: {value}" for name, value in headers.items())
@@ -154,10 +204,11 @@ def _request(target, headers: dict[str, str], body: bytes) -> bytes:
 class Http1Client:
     """POSTs to checked targets, keeping connections alive per target."""
 
-    def __init__(self, timeout: float, max_response_bytes: int):
+    def __init__(self, timeout: float, max_response_bytes: int, per_target: int = 16):
         self.timeout = timeout
         self.max_bytes = max_response_bytes
         self.idle: dict[tuple, list[_Connection]] = {}
+        self.slots = _TargetSlots(per_target)  # by (address, port), as resolved
         self._tls: ssl.SSLContext | None = None
 
     def _tls_context(self) -> ssl.SSLContext:
@@ -169,6 +220,14 @@ class Http1Client:
         """POST ``body``; the answer's status code. ``HttpError`` when there is none."""
         request = _request(target, headers, body)
         key = (target.scheme, target.address, target.port, target.host)
+        slot = (target.address, target.port)
+        await self.slots.acquire(slot)
+        try:
+            return await self._post(key, target, request)
+        finally:
+            self.slots.release(slot)
+
+    async def _post(self, key, target, request: bytes) -> int:
         try:
             async with asyncio.timeout(self.timeout):
                 connection = self._reuse(key)

@@ -13,6 +13,7 @@ import ipaddress
 import re
 import socket
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -175,10 +176,12 @@ class ResolvedTargets:
     second. A refusal is kept as long, so a refused target is not looked up each time.
     """
 
-    def __init__(self, policy: TargetPolicy, ttl: float):
+    def __init__(self, policy: TargetPolicy, ttl: float, size: int = 10_000):
         self.policy = policy
         self.ttl = ttl
-        self._known: dict[str, tuple[float, Target | RefusedTarget]] = {}
+        self.size = size
+        # In the order they were (re)resolved: past ``size`` URLs, the oldest goes.
+        self._known: OrderedDict[str, tuple[float, Target | RefusedTarget]] = OrderedDict()
 
     async def resolve(self, url: str) -> Target:
         now = time.monotonic()
@@ -188,9 +191,10 @@ class ResolvedTargets:
                 found: Target | RefusedTarget = await resolve_async(url, self.policy)
             except RefusedTarget as refused:
                 found = refused
-            if len(self._known) > 10_000:
-                self._known.clear()
             self._known[url] = known = (now, found)
+            self._known.move_to_end(url)
+            if len(self._known) > self.size:
+                self._known.popitem(last=False)
         if isinstance(known[1], RefusedTarget):
             raise RefusedTarget(known[1].reason)
         return known[1]

@@ -103,6 +103,7 @@ class Settings:
     poll: float
     batch: int
     concurrency: int
+    connections_per_target: int
     retention: dt.timedelta | None  # of delivered rows; None: kept for ever
 
     @classmethod
@@ -118,6 +119,7 @@ class Settings:
             config["WEBHOOKS_POLL_SECONDS"],
             config["WEBHOOKS_BATCH_SIZE"],
             config["WEBHOOKS_CONCURRENCY"],
+            config["WEBHOOKS_CONNECTIONS_PER_TARGET"],
             dt.timedelta(days=config["WEBHOOKS_DELIVERIES_RETENTION_DAYS"])
             if config["WEBHOOKS_DELIVERIES_RETENTION_DAYS"] > 0
             else None,
@@ -136,7 +138,9 @@ class Deliverer:
         self.settings = settings
         # Leases live in this session: its end (however the process ends) frees them.
         self.leases = psycopg.connect(db.url, autocommit=True)
-        self.client = Http1Client(settings.timeout, settings.max_response_bytes)
+        self.client = Http1Client(
+            settings.timeout, settings.max_response_bytes, settings.connections_per_target
+        )
         self.targets = ResolvedTargets(settings.policy, RESOLVE_SECONDS)
         self.feed = FeedWindow(db, settings.poll)
         self.bodies = RenderedBodies(settings.public_url)
@@ -224,7 +228,15 @@ class Deliverer:
             read = await self._db(self._read, subscription_id)
             if read is None:
                 return  # deleted or disabled
-            if not await self.step(read, stop):
+            worked = await self.step(read, stop)
+            # Whether to wait for the window to grow is decided here, on the loop, from
+            # the window as it is now, not as the read in its thread saw it: a growth in
+            # between would otherwise go unnoticed until the next one. After a step that
+            # sent, read again only if there is more (not to find nothing, every step).
+            more = self.feed.has_after(read.reached)
+            if more is False and len(read.due) == self.settings.batch:
+                more = None  # a full batch of retries: there may be more due
+            if more is False or (not worked and more is None):
                 await self.feed.wait(stop, self.settings.poll * IDLE_POLLS)
 
     def _read(self, conn, subscription_id: uuid.UUID) -> StepRead | None:
@@ -301,7 +313,8 @@ class Deliverer:
 
     @staticmethod
     def _record_new(conn, subscription_id, outcomes, reached, attempts) -> None:
-        with conn.transaction():
+        # Pipelined: the transaction's five statements go in one round trip, not five.
+        with conn.pipeline(), conn.transaction():
             deliveries.commit_without_waiting_for_disk(conn)
             deliveries.record(conn, subscription_id, outcomes)
             subscriptions.advance(
@@ -343,7 +356,7 @@ class Deliverer:
 
     @staticmethod
     def _record_retries(conn, subscription_id, retried, attempts) -> None:
-        with conn.transaction():
+        with conn.pipeline(), conn.transaction():
             deliveries.commit_without_waiting_for_disk(conn)
             deliveries.note_attempts(conn, retried)
             subscriptions.note_outcome(conn, subscription_id, attempts[-1].delivered)

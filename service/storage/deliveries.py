@@ -191,6 +191,12 @@ def commit_without_waiting_for_disk(conn: psycopg.Connection) -> None:
     conn.execute("SET LOCAL synchronous_commit = off")
 
 
+def _columns(rows) -> list[list]:
+    """Rows (tuples of one width) as one list per column: the arrays that ``unnest``
+    turns back into rows, so that a batch is one statement, not one per row."""
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
 def record(conn: psycopg.Connection, subscription_id: uuid.UUID, outcomes: list[Outcome]) -> None:
     """Store the outcomes of new changes (in the transaction that advances the position).
 
@@ -198,27 +204,22 @@ def record(conn: psycopg.Connection, subscription_id: uuid.UUID, outcomes: list[
     subscriptions the deliverer records thousands of rows a second."""
     if not outcomes:
         return
-    columns = list(
-        zip(
-            *(
-                (
-                    str(o.change.position.txid),
-                    o.change.position.seq,
-                    o.change.event_id,
-                    o.change.version,
-                    o.change.operation,
-                    o.status,
-                    o.attempts,
-                    o.status_code,
-                    o.error,
-                    o.attempted_at,
-                    o.next_attempt_at,
-                    o.attempted_at if o.status == "delivered" else None,
-                )
-                for o in outcomes
-            ),
-            strict=True,
+    columns = _columns(
+        (
+            str(o.change.position.txid),
+            o.change.position.seq,
+            o.change.event_id,
+            o.change.version,
+            o.change.operation,
+            o.status,
+            o.attempts,
+            o.status_code,
+            o.error,
+            o.attempted_at,
+            o.next_attempt_at,
+            o.attempted_at if o.status == "delivered" else None,
         )
+        for o in outcomes
     )
     conn.execute(
         "INSERT INTO deliveries (subscription_id, change_txid, change_seq, event_id,"
@@ -232,7 +233,7 @@ def record(conn: psycopg.Connection, subscription_id: uuid.UUID, outcomes: list[
         "   AS o(txid, seq, event_id, version, operation, status, attempts,"
         "   last_status_code, last_error, last_attempt_at, next_attempt_at, delivered_at)"
         " ON CONFLICT (subscription_id, change_seq) DO NOTHING",
-        (subscription_id, *map(list, columns)),
+        (subscription_id, *columns),
     )
 
 
@@ -303,14 +304,10 @@ def note_attempts(conn: psycopg.Connection, retried: list[Retried]) -> None:
         "   %s::timestamptz[])"
         "   AS r(id, delivered, status_code, error, attempted_at, next_attempt_at)"
         " WHERE d.id = r.id",
-        [
-            [r.delivery_id for r in retried],
-            [r.delivered for r in retried],
-            [r.status_code for r in retried],
-            [r.error for r in retried],
-            [r.attempted_at for r in retried],
-            [r.next_attempt_at for r in retried],
-        ],
+        _columns(
+            (r.delivery_id, r.delivered, r.status_code, r.error, r.attempted_at, r.next_attempt_at)
+            for r in retried
+        ),
     )
 
 
