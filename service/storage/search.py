@@ -158,6 +158,9 @@ class SearchStore:
     ) -> list[tuple[str, object, uuid.UUID, float | None]]:
         """Up to ``limit`` matches past ``after``: (JSON text, sort key value, id, distance
         from the ``near`` point in km or None) each."""
+        if sort == "relevance":
+            with self._reading(query) as (conn, source):
+                return self._by_relevance(conn, source, query, limit, after)
         where, params = query.where, dict(query.params)
         past = sql.SQL("TRUE")
         if after is not None:
@@ -167,23 +170,77 @@ class SearchStore:
         with self._reading(query) as (conn, source):
             if query.near is not None and sort == "distance":
                 return self._nearest(conn, source, query, where, params, limit)
-            if query.near is not None and sort != "relevance":
+            if query.near is not None:
                 rows = self._walk(conn, source, query, where, past, params, sort, limit)
                 if rows is not None:
                     return rows
-            if sort != "relevance":
-                return self._page(conn, source, query, where, params, sort, limit)
-            # Title matches rank above all others (search_query.TITLE_TIER): ranked alone
-            # first, through the title index, they are a small part of a broad query's
-            # matches. The others are ranked only when the page goes past them.
-            rows = []
-            if after is None or after[0] >= search_query.TITLE_TIER:
-                title = sql.SQL("{} AND {}").format(where, search_query.TITLE_MATCH)
-                rows = self._page(conn, source, query, title, params, sort, limit)
-            if len(rows) < limit:
-                rest = sql.SQL("{} AND NOT {}").format(where, search_query.TITLE_MATCH)
-                rows += self._page(conn, source, query, rest, params, sort, limit - len(rows))
-            return rows
+            return self._page(conn, source, query, where, params, sort, limit)
+
+    def _by_relevance(
+        self,
+        conn: psycopg.Connection,
+        source: sql.Composable,
+        query: EventQuery,
+        limit: int,
+        after: tuple | None,
+    ) -> list[tuple]:
+        """Title matches rank above all others (search_query.TITLE_TIER): ranked alone
+        first, they are a small part of a broad query's matches. The others are ranked
+        only when the page goes past them. Each group's key is the relevance key with its
+        CASE decided (TITLE_KEY, OTHER_KEY): the same values, one ts_filter less a row.
+
+        The title matches of a query with pair keys (migration 0130: two or more words,
+        no OR or NOT) are found through the index of title word pairs, whose posting
+        lists are a fraction of the title index's; others through the title index.
+        """
+        rows: list[tuple] = []
+        if after is None or after[0] >= search_query.TITLE_TIER:
+            params = dict(query.params)
+            params["title_pairs"] = conn.execute(
+                search_query.TITLE_PAIRS_OF_QUERY, params
+            ).fetchone()[0]
+            if params["title_pairs"] is None:
+                title, where = search_query.TITLE_MATCH, query.where
+            else:
+                title, where = search_query.TITLE_MATCH_BY_PAIRS, query.where_beside_text
+            rows = self._group(
+                conn, source, query, title, search_query.TITLE_KEY, params, limit, after, where
+            )
+        if len(rows) < limit:
+            rest = sql.SQL("NOT {}").format(search_query.TITLE_MATCH)
+            rows += self._group(
+                conn,
+                source,
+                query,
+                rest,
+                search_query.OTHER_KEY,
+                dict(query.params),
+                limit - len(rows),
+                after,
+                query.where,
+            )
+        return rows
+
+    def _group(
+        self,
+        conn: psycopg.Connection,
+        source: sql.Composable,
+        query: EventQuery,
+        condition: sql.Composable,
+        key: sql.Composable,
+        params: dict,
+        limit: int,
+        after: tuple | None,
+        where: sql.Composable,
+    ) -> list[tuple]:
+        """The first ``limit`` matches of ``where`` meeting ``condition`` past ``after``
+        by relevance, ``key`` being their relevance key."""
+        where = sql.SQL("{} AND {}").format(where, condition)
+        if after is not None:
+            past, values = search_query.after("relevance", after, key)
+            where = sql.SQL("{} AND {}").format(where, past)
+            params = params | values
+        return self._page(conn, source, query, where, params, "relevance", limit, key)
 
     def _nearest(
         self,
@@ -277,17 +334,21 @@ class SearchStore:
         params: dict,
         sort: str,
         limit: int,
+        key: sql.Composable | None = None,
     ) -> list[tuple]:
-        """The first ``limit`` rows of ``source`` meeting ``where``, in the sort's order."""
+        """The first ``limit`` rows of ``source`` meeting ``where``, in the sort's order
+        (by its key, or by ``key`` holding the same values on these rows)."""
+        if key is None:
+            key = search_query.SORT_KEYS[sort].expression
         found = sql.SQL(
             "SELECT {body}, {key} AS sort_key, id, {distance} AS distance FROM {source}"
             " WHERE {where} ORDER BY {order} LIMIT {limit}"
         )
         parts = {
-            "key": search_query.SORT_KEYS[sort].expression,
+            "key": key,
             "distance": query.distance,
             "where": where,
-            "order": search_query.order_by(sort),
+            "order": search_query.order_by(sort, key),
             "limit": sql.Placeholder("limit"),
         }
         if query.on_point_index:

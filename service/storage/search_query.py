@@ -27,6 +27,22 @@ TITLE_MATCH = sql.SQL("ts_filter(search, '{{a}}') @@ {}").format(_TSQUERY)
 # one cursor value). SearchStore.page ranks the title matches alone first, and the rest
 # only when a page reaches them.
 TITLE_TIER = 2
+_RANK = sql.SQL("ts_rank(search, {})").format(_TSQUERY)
+# The relevance key within each group, where the group decides the CASE of the key in
+# SORT_KEYS: the same real, bit for bit (ts_rank is never negative, so + 0 keeps it).
+TITLE_KEY = sql.SQL("({} + {}::real)").format(_RANK, sql.Literal(TITLE_TIER))
+OTHER_KEY = sql.SQL("({} + 0::real)").format(_RANK)
+# The pair keys a title matching the query must hold (migration 0130), or NULL when the
+# query has none (one word, OR, NOT): asked for before the title group is read.
+TITLE_PAIRS_OF_QUERY = sql.SQL("SELECT tsquery_pair_keys({})").format(_TSQUERY)
+# Title matches found through events_title_pairs_idx: the candidates hold every pair of
+# the query's words, and the title match is then checked on each (IS TRUE: a condition
+# to check, not one for the planner to look up again in the title index, whose long
+# posting lists the pair index is there to avoid). Used beside `where_beside_text`: a
+# query with pair keys has no OR and no NOT, so a title match is a match of `search`.
+TITLE_MATCH_BY_PAIRS = sql.SQL("title_pair_keys(search) @> {}::bigint[] AND ({}) IS TRUE").format(
+    sql.Placeholder("title_pairs"), TITLE_MATCH
+)
 
 
 @dataclass(frozen=True)
@@ -77,8 +93,8 @@ SORT_KEYS = {
     # ts_rank is a real; its value travels as the shortest decimal that reads back as
     # that same real, so the cast below restores it bit for bit.
     "relevance": SortKey(
-        sql.SQL("(ts_rank(search, {}) + CASE WHEN {} THEN {} ELSE 0 END::real)").format(
-            _TSQUERY, TITLE_MATCH, sql.Literal(TITLE_TIER)
+        sql.SQL("({} + CASE WHEN {} THEN {} ELSE 0 END::real)").format(
+            _RANK, TITLE_MATCH, sql.Literal(TITLE_TIER)
         ),
         True,
         float,
@@ -95,6 +111,9 @@ class EventQuery:
 
     where: sql.Composable
     params: dict
+    # The same conditions without the text match (`search @@ q`), which a title match by
+    # pairs implies (SearchStore._by_relevance); ``where`` when there is no `q`.
+    where_beside_text: sql.Composable | None = None
     # Each match's great-circle distance (km) from the `near` point; NULL without one.
     distance: sql.Composable = field(default_factory=lambda: sql.SQL("NULL::float8"))
     # The point index covers this search: a page's rows can be found before any body
@@ -218,8 +237,9 @@ def build(args: dict, *, located: bool = False) -> EventQuery:
     the same, only the rows they apply to differ (see ``storage.as_of``).
     """
     parts: list[tuple[sql.Composable, dict]] = [(sql.SQL("deleted_at IS NULL"), {})]
+    text_match = sql.SQL("search @@ {}").format(_TSQUERY)
     if "q" in args:
-        parts.append((sql.SQL("search @@ {}").format(_TSQUERY), {"q": args["q"]}))
+        parts.append((text_match, {"q": args["q"]}))
     if "type" in args:
         parts.append(_any_of("type", "type", args["type"]))
     if "certainty" in args:
@@ -260,17 +280,25 @@ def build(args: dict, *, located: bool = False) -> EventQuery:
     for _, values in parts:
         params |= values
     where = sql.SQL(" AND ").join(condition for condition, _ in parts)
+    beside_text = sql.SQL(" AND ").join(
+        condition for condition, _ in parts if condition is not text_match
+    )
     if "near" in args:
         return EventQuery(
             where,
             params,
+            beside_text,
             DISTANCE_KM,
             on_point_index=True,
             near=args["near"],
             as_of=args.get("as_of"),
         )
     return EventQuery(
-        where, params, as_of=args.get("as_of"), buckets=None if located else bucket_filter(args)
+        where,
+        params,
+        beside_text,
+        as_of=args.get("as_of"),
+        buckets=None if located else bucket_filter(args),
     )
 
 
@@ -339,13 +367,16 @@ def order_by(sort: str, key_expression: sql.Composable | None = None) -> sql.Com
     )
 
 
-def after(sort: str, position: tuple) -> tuple[sql.Composable, dict]:
-    """The condition for rows past ``position`` (key value, id) in the sort's order."""
+def after(
+    sort: str, position: tuple, key_expression: sql.Composable | None = None
+) -> tuple[sql.Composable, dict]:
+    """The condition for rows past ``position`` (key value, id) in the sort's order (its
+    key, or ``key_expression`` holding it)."""
     key = SORT_KEYS[sort]
     operator = sql.SQL("<" if key.descending else ">")
     return (
         sql.SQL("({}, id) {} ({}::{}, {})").format(
-            key.expression,
+            key.expression if key_expression is None else key_expression,
             operator,
             sql.Placeholder("after_key"),
             sql.SQL(key.sql_type),
