@@ -189,6 +189,12 @@ class FilterArgs(AsOfArgs):
         "Registry actor id (`/v1/actors/{id}`): every event of that actor, under any "
         "spelling; a merged actor's id finds its survivor's events.",
     )
+    source_actor_id = _repeatable(
+        ma.fields.UUID(metadata={"examples": ["6f1c2b8e-4a10-4f5e-9d7a-0b6c6d3e5a0e"]}),
+        "Registry actor id: every event whose sources cite that actor, as a publisher or a "
+        "link of an attribution chain (`actor_id` finds the events it takes part in); a "
+        "merged actor's id finds its survivor's.",
+    )
     country = _repeatable(CountryCode(), "ISO 3166-1 alpha-2 code of the location or of any actor.")
     location = _repeatable(_text(), "Place name, case-insensitive.")
     date_from = PartialDate(

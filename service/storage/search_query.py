@@ -130,14 +130,13 @@ def _overlaps(column: str, name: str, values: list) -> tuple[sql.Composable, dic
     )
 
 
-def _of_registry_actors(ids: list) -> tuple[sql.Composable, dict]:
+def _of_registry_actors(column: str, ids: list) -> tuple[sql.Composable, dict]:
     # A merged actor's id stands for its survivor, which its events were moved to.
     return (
         sql.SQL(
-            "actor_ids && ARRAY(SELECT coalesce(merged_into, id) FROM actors"
-            " WHERE id = ANY(%(actor_id)s::uuid[]))"
-        ),
-        {"actor_id": ids},
+            "{} && ARRAY(SELECT coalesce(merged_into, id) FROM actors WHERE id = ANY({}::uuid[]))"
+        ).format(sql.Identifier(column + "s"), sql.Placeholder(column)),
+        {column: ids},
     )
 
 
@@ -226,8 +225,9 @@ def build(args: dict, *, located: bool = False) -> EventQuery:
         parts.append(_any_of("certainty", "certainty", args["certainty"]))
     if "actor" in args:
         parts.append(_overlaps("actor_keys", "actor", [actor_key(a) for a in args["actor"]]))
-    if "actor_id" in args:
-        parts.append(_of_registry_actors(args["actor_id"]))
+    for column in ("actor_id", "source_actor_id"):
+        if column in args:
+            parts.append(_of_registry_actors(column, args[column]))
     if "country" in args:
         parts.append(_overlaps("countries", "country", args["country"]))
     if "tag" in args:
