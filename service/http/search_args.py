@@ -253,21 +253,35 @@ class FilterArgs(AsOfArgs):
             "examples": [100],
         },
     )
+    killed_max = ma.fields.Float(
+        validate=Range(0, LARGEST_AMOUNT),
+        allow_nan=False,
+        metadata={
+            "description": "Events whose total killed reads at most this many, read as for "
+            "`killed_min` (a figure with only a `max` reads as nothing and never matches). "
+            "Also enforced: not less than `killed_min` (a 400 naming killed_max). Which "
+            "figure is read: see `figures`.",
+            "examples": [1000],
+        },
+    )
     figures = ma.fields.String(
         validate=OneOf(FIGURE_READINGS),
         metadata={
-            "description": "Which figure `killed_min` reads. `best` (the default): the "
-            "event's own figure, the writer's best one; `any`: the figure or any one of "
-            "its accounts (some source says at least that many). Also enforced: only with "
-            "`killed_min` (a 400 naming figures).",
+            "description": "Which figure `killed_min` and `killed_max` read. `best` (the "
+            "default): the event's own figure, the writer's best one; `any`: the figure or "
+            "any one of its accounts (some source says at least, at most, or between that "
+            "many: with both bounds, one account within both). Also enforced: only with "
+            "`killed_min` or `killed_max` (a 400 naming figures).",
             "examples": ["any"],
         },
     )
 
     @ma.validates_schema
     def _figures_with_a_figure_filter(self, data, **kwargs):
-        if "figures" in data and "killed_min" not in data:
-            raise ma.ValidationError("Only with killed_min.", "figures")
+        if "figures" in data and not {"killed_min", "killed_max"} & set(data):
+            raise ma.ValidationError("Only with killed_min or killed_max.", "figures")
+        if data.get("killed_max", LARGEST_AMOUNT) < data.get("killed_min", 0):
+            raise ma.ValidationError("Must not be less than killed_min.", "killed_max")
 
     @ma.validates_schema
     def _window_is_ordered(self, data, **kwargs):

@@ -78,13 +78,23 @@ def source_actor_ids(sources: list[dict]) -> list[uuid.UUID]:
 
 def killed_readings(event: dict) -> dict:
     """``killed_best``: the reading of the event's killed figure (``figure_reading``);
-    ``killed_any``: the greatest reading of that figure and its accounts. NULL without one."""
+    ``killed_any`` and ``killed_fewest``: the greatest and the least reading of that figure
+    and its accounts; ``killed_readings``: every one of them, the figure's first. NULL
+    without one."""
     figure = killed_figure(event)
     if figure is None:
-        return {"killed_best": None, "killed_any": None}
+        return dict.fromkeys(KILLED_COLUMNS)
     readings = [figure_reading(each) for each in (figure, *figure.get("accounts", ()))]
     known = [reading for reading in readings if reading is not None]
-    return {"killed_best": readings[0], "killed_any": max(known) if known else None}
+    return {
+        "killed_best": readings[0],
+        "killed_any": max(known) if known else None,
+        "killed_fewest": min(known) if known else None,
+        "killed_readings": known or None,
+    }
+
+
+KILLED_COLUMNS = ("killed_best", "killed_any", "killed_fewest", "killed_readings")
 
 
 def search_columns(event: dict) -> dict:
@@ -166,8 +176,7 @@ INDEXED_COLUMNS = (
     "location_precision",
     "csv_fields",
     "identifiers",
-    "killed_best",
-    "killed_any",
+    *KILLED_COLUMNS,
 )
 SEARCH_VECTOR = sql.SQL(search_vector_sql("%(title)s", "%(text)s"))
 
