@@ -170,6 +170,18 @@ class NearPoint(_Numbers):
         return numbers
 
 
+def _killed_bound(description: str, example: int) -> ma.fields.Float:
+    """A bound of the killed figure a search reads (which figure: `figures`)."""
+    return ma.fields.Float(
+        validate=Range(0, LARGEST_AMOUNT),
+        allow_nan=False,
+        metadata={
+            "description": f"{description} Which figure is read: see `figures`.",
+            "examples": [example],
+        },
+    )
+
+
 class FilterArgs(AsOfArgs):
     """The filters shared by search, facets and export, and the moment they apply to."""
 
@@ -241,28 +253,18 @@ class FilterArgs(AsOfArgs):
     )
     bbox = BoundingBox()
     near = NearPoint()
-    killed_min = ma.fields.Float(
-        validate=Range(0, LARGEST_AMOUNT),
-        allow_nan=False,
-        metadata={
-            "description": "Events whose total killed (a casualties report's `killed`, or "
-            "`casualties.killed`) reads at least this many. A figure reads as its `value` "
-            "(the exact figure, or the best estimate within its bounds), else its `min`; "
-            "one with only a `max` reads as nothing and never matches. Which figure is "
-            "read: see `figures`.",
-            "examples": [100],
-        },
+    killed_min = _killed_bound(
+        "Events whose total killed (a casualties report's `killed`, or "
+        "`casualties.killed`) reads at least this many. A figure reads as its `value` "
+        "(the exact figure, or the best estimate within its bounds), else its `min`; "
+        "one with only a `max` reads as nothing and never matches.",
+        100,
     )
-    killed_max = ma.fields.Float(
-        validate=Range(0, LARGEST_AMOUNT),
-        allow_nan=False,
-        metadata={
-            "description": "Events whose total killed reads at most this many, read as for "
-            "`killed_min` (a figure with only a `max` reads as nothing and never matches). "
-            "Also enforced: not less than `killed_min` (a 400 naming killed_max). Which "
-            "figure is read: see `figures`.",
-            "examples": [1000],
-        },
+    killed_max = _killed_bound(
+        "Events whose total killed reads at most this many, read as for `killed_min` (a "
+        "figure with only a `max` reads as nothing and never matches). Also enforced: not "
+        "less than `killed_min` (a 400 naming killed_max).",
+        1000,
     )
     figures = ma.fields.String(
         validate=OneOf(FIGURE_READINGS),
