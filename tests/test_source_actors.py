@@ -237,7 +237,7 @@ def test_the_migration_resolves_stored_sources_and_leaves_bodies_and_revisions(
                 (uuid.UUID(int=n + 1), body),
             )
         bodies = conn.execute("SELECT body::text FROM events ORDER BY id").fetchall()
-        assert migrate(conn) == ["0110_source_actors.sql"]
+        assert migrate(conn)[0] == "0110_source_actors.sql"
         rows = conn.execute("SELECT source_actor_ids FROM events ORDER BY id").fetchall()
         made = conn.execute(
             "SELECT a.name, a.kind, m.names FROM actor_registry_migration m"

@@ -90,7 +90,7 @@ def killed_readings(event: dict) -> dict:
         "killed_best": readings[0],
         "killed_any": max(known) if known else None,
         "killed_fewest": min(known) if known else None,
-        "killed_readings": known or None,
+        "killed_readings": [float(reading) for reading in known] or None,
     }
 
 
