@@ -180,7 +180,8 @@ RULES = (
         "depends on what is stored",
         (*EVENT_WRITES, *BULK),
         422,
-        rf"{ITEM}actors\.[0-9]+\.actor_id",
+        rf"{ITEM}(?:actors\.[0-9]+\.actor_id|sources\.[0-9]+\.(?:publisher_actor_id"
+        r"|attributed_to\.[0-9]+\.actor_id))",
         "No registry actor has the id",
     ),
     Rule(
