@@ -238,11 +238,49 @@ def _source_kind(description: str) -> fields.String:
     )
 
 
+# The actor kind a source of each kind resolves under in the actor registry: a publisher
+# or chain link of kind `government` is the registry's `government_body` of that name.
+# `social_media` and `other` say nothing of what the actor is (a person's account, a
+# group's, an agency's): such a source, like one without a kind, resolves only by a given
+# registry id. Migration 0110's source_actor_kind() is the SQL twin (a test holds them equal).
+SOURCE_ACTOR_KINDS = {
+    "news_agency": "media",
+    "newspaper": "media",
+    "broadcaster": "media",
+    "state_media": "media",
+    "government": "government_body",
+    "military": "armed_force",
+    "intelligence_service": "intelligence_service",
+    "international_organization": "international_organization",
+    "ngo": "organization",
+}
+
+
+def _registry_id(description: str) -> fields.String:
+    return fields.String(
+        validate=Regexp(UUID_PATTERN), metadata={"format": "uuid", "description": description}
+    )
+
+
+_SOURCE_RESOLUTION = (
+    "Set by the service on every write: a given id must name a registry actor; without "
+    "one, a source whose kind names an actor kind (news agencies, newspapers, "
+    "broadcasters and state media are `media`, `government` a `government_body`, "
+    "`military` an `armed_force`, `ngo` an `organization`, the others alike) resolves by "
+    "its exact name within that kind (ignoring case and accents), else a new registry "
+    "actor is made; without such a kind (none, `social_media`, `other`) it stays without "
+    "an id. The name stays as the source wrote it."
+)
+
+
 class Attribution(StrictSchema):
     """One link of an attribution chain: whom a source cites, and what kind of source it is."""
 
     name = BoundedString(required=True, metadata={"examples": ["Ukrainian intelligence"]})
     kind = _source_kind("What kind of source this link is.")
+    actor_id = _registry_id(
+        "The registry actor (`/v1/actors/{id}`) this link is. " + _SOURCE_RESOLUTION
+    )
 
 
 class AttributionLink(fields.Field):
@@ -273,6 +311,14 @@ class AttributionLink(fields.Field):
                         "properties": {
                             "name": text,
                             "kind": {"type": "string", "enum": list(SOURCE_KINDS)},
+                            "actor_id": {
+                                "type": "string",
+                                "format": "uuid",
+                                "pattern": UUID_PATTERN,
+                                "description": Attribution()
+                                .fields["actor_id"]
+                                .metadata["description"],
+                            },
                         },
                     },
                 ]
@@ -297,6 +343,9 @@ class Source(StrictSchema):
 
     publisher = BoundedString(required=True, metadata={"examples": ["ANI"]})
     kind = _source_kind("What kind of source the publisher is.")
+    publisher_actor_id = _registry_id(
+        "The registry actor (`/v1/actors/{id}`) the publisher is. " + _SOURCE_RESOLUTION
+    )
     url = WebUrl()
     published = PartialDate(metadata={"description": "When the source published it."})
     headline = BoundedString(

@@ -86,6 +86,14 @@ RULES = (
         "Must not be before date_from",
     ),
     Rule(
+        "killed bounds in order",
+        "compares two parameters (killed_max must not be less than killed_min)",
+        SEARCHES,
+        400,
+        "killed_max",
+        "Must not be less than killed_min",
+    ),
+    Rule(
         "sort needs its parameter",
         "OpenAPI parameters cannot depend on one another (relevance needs q, distance needs near)",
         SEARCHES,
@@ -94,9 +102,9 @@ RULES = (
         "needs",
     ),
     Rule(
-        "figures needs killed_min",
+        "figures needs killed_min or killed_max",
         "OpenAPI parameters cannot depend on one another (figures says which figure "
-        "killed_min reads)",
+        "killed_min and killed_max read)",
         SEARCHES,
         400,
         "figures",
@@ -172,7 +180,8 @@ RULES = (
         "depends on what is stored",
         (*EVENT_WRITES, *BULK),
         422,
-        rf"{ITEM}actors\.[0-9]+\.actor_id",
+        rf"{ITEM}(?:actors\.[0-9]+\.actor_id|sources\.[0-9]+\.(?:publisher_actor_id"
+        r"|attributed_to\.[0-9]+\.actor_id))",
         "No registry actor has the id",
     ),
     Rule(

@@ -263,6 +263,16 @@ def figures(created) -> dict[str, str]:
         ("killed_min=500.5&figures=any", set()),
         ("killed_min=21&figures=any", {"disputed", "estimated"}),
         ("killed_min=51&type=attack", {"estimated"}),
+        ("killed_max=100", {"disputed"}),
+        ("killed_max=120&figures=best", {"disputed", "estimated"}),
+        ("killed_max=100&figures=any", {"disputed", "at-most"}),
+        ("killed_max=19.5&figures=any", set()),
+        ("killed_min=100&killed_max=200", {"estimated"}),
+        # Both bounds with `any`: one account within both. The disputed event has some
+        # at least 100 (500) and some at most 200 (50), but none between.
+        ("killed_min=100&killed_max=200&figures=any", {"estimated"}),
+        ("killed_min=20&killed_max=20&figures=any", {"at-most"}),
+        ("killed_min=50&killed_max=50&figures=any", {"disputed"}),
     ],
 )
 def test_killed_min_reads_the_best_figure_or_any_account(client, figures, query, expected):
@@ -282,6 +292,9 @@ def test_killed_min_reads_the_best_figure_or_any_account(client, figures, query,
         ("killed_min=nan", "killed_min"),
         ("killed_min=1&figures=all", "figures"),
         ("figures=any", "figures"),
+        ("killed_max=-1", "killed_max"),
+        ("killed_max=1e400", "killed_max"),
+        ("killed_min=5&killed_max=4", "killed_max"),
     ],
 )
 def test_a_bad_figure_filter_is_a_400_naming_it(client, query, field):
@@ -346,3 +359,63 @@ def test_facets_and_export_take_the_figure_filters(client, figures):
     assert [json.loads(line)["id"] for line in exported.get_data(as_text=True).splitlines()] == [
         figures["disputed"]
     ]
+
+
+def test_the_killed_max_migration_fills_the_columns_as_writes_do(tmp_path, database_url):
+    """0111 fills killed_fewest and killed_readings of stored events as
+    ``rows.killed_readings`` does on write."""
+    import json
+    import uuid
+
+    import psycopg
+    import test_migrate
+    from psycopg import conninfo, sql
+
+    from service.migrate import migrate
+    from service.storage.rows import killed_readings
+
+    events = [
+        disputed(),
+        attack_with({"value": 120, "min": 100, "max": 150, "unit": "people"}, key="e"),
+        attack_with(
+            {"max": 30, "unit": "people", "accounts": [{"source": 1, "min": 20, "unit": "people"}]},
+            key="m",
+        ),
+        attack_with({"max": 30, "unit": "people"}, key="x"),
+        example("attack", key="n"),
+    ]
+    name = f"events_migrate_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = conninfo.make_conninfo(**(conninfo.conninfo_to_dict(database_url) | {"dbname": name}))
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            migrate(conn, test_migrate.migrations_before(tmp_path, "0111"))
+            for n, event in enumerate(events):
+                readings = killed_readings(event)
+                conn.execute(
+                    "INSERT INTO events (id, type, version, body, date_span, certainty, search,"
+                    " csv_fields, killed_best, killed_any, created_at, updated_at) VALUES"
+                    " (%s, %s, 1, %s, '[2025-07-12,2025-07-12]', 'reported', ''::tsvector, '',"
+                    " %s, %s, now(), now())",
+                    (
+                        uuid.UUID(int=n + 1),
+                        event["type"],
+                        json.dumps(event),
+                        readings["killed_best"],
+                        readings["killed_any"],
+                    ),
+                )
+            migrate(conn)
+            rows = conn.execute(
+                "SELECT killed_fewest, killed_readings FROM events ORDER BY id"
+            ).fetchall()
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    expected = [
+        (readings["killed_fewest"], readings["killed_readings"])
+        for readings in map(killed_readings, events)
+    ]
+    assert rows == expected
+    assert expected[0] == (50, [50, 500, 50]) and expected[3] == (None, None)

@@ -182,6 +182,7 @@ def test_figure_migration_fills_the_killed_columns_and_csv_cells_of_stored_event
         ).fetchall()
     assert [row[0] for row in rows] == [csv_fields(event) for event in events]
     assert [(row[1], row[2]) for row in rows] == [
-        tuple(killed_readings(event).values()) for event in events
+        (readings["killed_best"], readings["killed_any"])
+        for readings in map(killed_readings, events)
     ]
     assert sum(row[1] is not None for row in rows) == 6

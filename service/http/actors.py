@@ -108,7 +108,20 @@ class RegistryActor(ma.Schema):
     country = ma.fields.String(allow_none=True, required=True)
     aliases = ma.fields.List(ma.fields.String(), required=True)
     identifiers = ma.fields.List(ma.fields.Nested(Identifier), required=True)
-    event_count = ma.fields.Integer(required=True)
+    event_count = ma.fields.Integer(
+        required=True,
+        metadata={
+            "description": "Live events it takes part in, as one of their actors "
+            "(`GET /v1/events?actor_id=`)."
+        },
+    )
+    source_event_count = ma.fields.Integer(
+        required=True,
+        metadata={
+            "description": "Live events whose sources cite it: as a publisher or a link of an "
+            "attribution chain (`GET /v1/events?source_actor_id=`)."
+        },
+    )
 
 
 class MergeBody(StrictSchema):

@@ -170,6 +170,18 @@ class NearPoint(_Numbers):
         return numbers
 
 
+def _killed_bound(description: str, example: int) -> ma.fields.Float:
+    """A bound of the killed figure a search reads (which figure: `figures`)."""
+    return ma.fields.Float(
+        validate=Range(0, LARGEST_AMOUNT),
+        allow_nan=False,
+        metadata={
+            "description": f"{description} Which figure is read: see `figures`.",
+            "examples": [example],
+        },
+    )
+
+
 class FilterArgs(AsOfArgs):
     """The filters shared by search, facets and export, and the moment they apply to."""
 
@@ -188,6 +200,12 @@ class FilterArgs(AsOfArgs):
         ma.fields.UUID(metadata={"examples": ["6f1c2b8e-4a10-4f5e-9d7a-0b6c6d3e5a0e"]}),
         "Registry actor id (`/v1/actors/{id}`): every event of that actor, under any "
         "spelling; a merged actor's id finds its survivor's events.",
+    )
+    source_actor_id = _repeatable(
+        ma.fields.UUID(metadata={"examples": ["6f1c2b8e-4a10-4f5e-9d7a-0b6c6d3e5a0e"]}),
+        "Registry actor id: every event whose sources cite that actor, as a publisher or a "
+        "link of an attribution chain (`actor_id` finds the events it takes part in); a "
+        "merged actor's id finds its survivor's.",
     )
     country = _repeatable(CountryCode(), "ISO 3166-1 alpha-2 code of the location or of any actor.")
     location = _repeatable(_text(), "Place name, case-insensitive.")
@@ -235,33 +253,37 @@ class FilterArgs(AsOfArgs):
     )
     bbox = BoundingBox()
     near = NearPoint()
-    killed_min = ma.fields.Float(
-        validate=Range(0, LARGEST_AMOUNT),
-        allow_nan=False,
-        metadata={
-            "description": "Events whose total killed (a casualties report's `killed`, or "
-            "`casualties.killed`) reads at least this many. A figure reads as its `value` "
-            "(the exact figure, or the best estimate within its bounds), else its `min`; "
-            "one with only a `max` reads as nothing and never matches. Which figure is "
-            "read: see `figures`.",
-            "examples": [100],
-        },
+    killed_min = _killed_bound(
+        "Events whose total killed (a casualties report's `killed`, or "
+        "`casualties.killed`) reads at least this many. A figure reads as its `value` "
+        "(the exact figure, or the best estimate within its bounds), else its `min`; "
+        "one with only a `max` reads as nothing and never matches.",
+        100,
+    )
+    killed_max = _killed_bound(
+        "Events whose total killed reads at most this many, read as for `killed_min` (a "
+        "figure with only a `max` reads as nothing and never matches). Also enforced: not "
+        "less than `killed_min` (a 400 naming killed_max).",
+        1000,
     )
     figures = ma.fields.String(
         validate=OneOf(FIGURE_READINGS),
         metadata={
-            "description": "Which figure `killed_min` reads. `best` (the default): the "
-            "event's own figure, the writer's best one; `any`: the figure or any one of "
-            "its accounts (some source says at least that many). Also enforced: only with "
-            "`killed_min` (a 400 naming figures).",
+            "description": "Which figure `killed_min` and `killed_max` read. `best` (the "
+            "default): the event's own figure, the writer's best one; `any`: the figure or "
+            "any one of its accounts (some source says at least, at most, or between that "
+            "many: with both bounds, one account within both). Also enforced: only with "
+            "`killed_min` or `killed_max` (a 400 naming figures).",
             "examples": ["any"],
         },
     )
 
     @ma.validates_schema
     def _figures_with_a_figure_filter(self, data, **kwargs):
-        if "figures" in data and "killed_min" not in data:
-            raise ma.ValidationError("Only with killed_min.", "figures")
+        if "figures" in data and not {"killed_min", "killed_max"} & set(data):
+            raise ma.ValidationError("Only with killed_min or killed_max.", "figures")
+        if data.get("killed_max", LARGEST_AMOUNT) < data.get("killed_min", 0):
+            raise ma.ValidationError("Must not be less than killed_min.", "killed_max")
 
     @ma.validates_schema
     def _window_is_ordered(self, data, **kwargs):

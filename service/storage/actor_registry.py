@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from schemas.common import SOURCE_ACTOR_KINDS
+
 # Resolving a new actor takes at most two attempts: the one that lost a race, and the one
 # that finds the winner's actor. A third guards against a winner that rolled back meanwhile.
 RESOLVE_ATTEMPTS = 3
@@ -99,36 +101,90 @@ def _wanted(actor: dict) -> _Wanted:
     )
 
 
+def _cited(name: str, source_kind: str | None, given: str | None) -> _Wanted | None:
+    """A publisher or chain link as resolution reads it: under the actor kind its source
+    kind names (``SOURCE_ACTOR_KINDS``); None when it has neither such a kind nor an id
+    (a name alone says not which registry actor it is)."""
+    kind = SOURCE_ACTOR_KINDS.get(source_kind)
+    if kind is None and given is None:
+        return None
+    return _Wanted(name, kind, None, (), uuid.UUID(given) if given is not None else None)
+
+
+def _references(event: dict):
+    """Every registry reference of an event, as (field, wanted, set): ``field`` names its
+    id's place (for errors), ``set(id)`` gives the event's part with that id. Actors, then
+    each source's publisher and each object link of its chain (a plain-name link has no
+    kind, so nothing to resolve)."""
+    for n, actor in enumerate(event.get("actors", ())):
+        yield f"actors.{n}.actor_id", _wanted(actor), ("actors", n, None, "actor_id")
+    for n, source in enumerate(event.get("sources", ())):
+        want = _cited(source["publisher"], source.get("kind"), source.get("publisher_actor_id"))
+        if want is not None:
+            yield (
+                f"sources.{n}.publisher_actor_id",
+                want,
+                ("sources", n, None, "publisher_actor_id"),
+            )
+        for m, link in enumerate(source.get("attributed_to", ())):
+            if isinstance(link, dict):
+                want = _cited(link["name"], link.get("kind"), link.get("actor_id"))
+                if want is not None:
+                    field_name = f"sources.{n}.attributed_to.{m}.actor_id"
+                    yield field_name, want, ("sources", n, m, "actor_id")
+
+
+def _with_ids(event: dict, ids: dict[tuple, str]) -> dict:
+    """The event with each id of ``ids`` (keyed by a reference's place) set."""
+    if not ids:
+        return event
+    out = dict(event)
+    for part in ("actors", "sources"):
+        if part in out:
+            out[part] = list(out[part])
+    for (part, n, m, name), value in ids.items():
+        item = dict(out[part][n])
+        if m is None:
+            item[name] = value
+        else:
+            chain = list(item["attributed_to"])
+            chain[m] = chain[m] | {name: value}
+            item["attributed_to"] = chain
+        out[part][n] = item
+    return out
+
+
 def resolve_actors(
     conn: psycopg.Connection, events: Sequence[dict | None]
 ) -> tuple[list[dict | None], dict[int, dict[str, list[str]]]]:
-    """Each event with every actor's ``actor_id`` set, and the errors of those that cannot be.
+    """Each event with every registry reference set: its actors' ``actor_id``, its
+    sources' ``publisher_actor_id`` and their chain links' ``actor_id``; and the errors of
+    those that cannot be.
 
     ``None`` items stay ``None``; an event with an error comes back ``None`` and its errors
     under its index. Runs inside the caller's transaction: new registry actors are written
-    with the events, or not at all.
+    with the events, or not at all; the registry actors the events name are held (a key
+    share) until it ends, so a merge cannot retire one of them meanwhile.
     """
-    wanted = {_wanted(actor) for event in events if event for actor in event.get("actors", ())}
-    resolved, refused = _resolve(conn, wanted)
+    references = [list(_references(event)) if event else [] for event in events]
+    resolved, refused = _resolve(conn, {want for refs in references for _, want, _ in refs})
     out: list[dict | None] = []
     errors: dict[int, dict[str, list[str]]] = {}
     for index, event in enumerate(events):
-        if not event or not event.get("actors"):
+        if not references[index]:
             out.append(event)
             continue
-        bad = {}
-        actors = []
-        for n, actor in enumerate(event["actors"]):
-            key = _wanted(actor)
-            if key in refused:
-                bad[f"actors.{n}.actor_id"] = [refused[key]]
-                continue
-            actors.append(actor | {"actor_id": str(resolved[key])})
+        bad = {
+            field_name: [refused[want]]
+            for field_name, want, _ in references[index]
+            if want in refused
+        }
         if bad:
             errors[index] = bad
             out.append(None)
         else:
-            out.append(event | {"actors": actors})
+            ids = {place: str(resolved[want]) for _, want, place in references[index]}
+            out.append(_with_ids(event, ids))
     return out, errors
 
 
@@ -150,7 +206,8 @@ def _resolve(
     by_identifier = _by_identifiers(conn, {p for w in wanted for p in w.identifiers})
     aliases = _aliases(conn, {(w.kind, w.name) for w in wanted})
     # New actors are made in one order, so two writers never wait on each other in a ring.
-    for want in sorted(wanted, key=lambda w: (w.kind, aliases[(w.kind, w.name)][0], w.name)):
+    order = sorted(wanted, key=lambda w: (w.kind or "", aliases[(w.kind, w.name)][0], w.name))
+    for want in order:
         if want.given_id is not None:
             if want.given_id not in given:
                 refused[want] = f"No registry actor has the id {want.given_id}."
@@ -172,12 +229,41 @@ def _resolve(
             resolved[want] = owner
             continue
         resolved[want] = _make(conn, want, key)
+    live = _hold(conn, set(resolved.values()))
+    resolved = {want: live[actor_id] for want, actor_id in resolved.items()}
     _claim_spellings(
         conn,
         {w: i for w, i in resolved.items() if aliases[(w.kind, w.name)][1] is None},
         {(p, i) for w, i in resolved.items() for p in w.identifiers if p not in by_identifier},
     )
     return resolved, refused
+
+
+def _hold(conn: psycopg.Connection, ids: set[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """Each id to the live actor it stands for, every such actor held by a key share until
+    the transaction ends (in id order, as a merge locks its two).
+
+    Resolution reads the registry without locks; a merge that committed meanwhile has
+    retired an actor it read. The key share waits for a merge in progress (which holds its
+    actors FOR UPDATE) and then reads its outcome, so an event never names a retired
+    actor; and a merge that starts later waits for this write, then sees its events.
+    """
+    live: dict[uuid.UUID, uuid.UUID] = {}
+    stands_for = {actor_id: actor_id for actor_id in ids}
+    while stands_for:
+        rows = conn.execute(
+            "SELECT id, merged_into FROM actors WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",
+            (sorted(set(stands_for.values())),),
+        ).fetchall()
+        merged = dict(rows)
+        pending = {}
+        for actor_id, current in stands_for.items():
+            if merged[current] is None:
+                live[actor_id] = current
+            else:
+                pending[actor_id] = merged[current]
+        stands_for = pending
+    return live
 
 
 def _given_ids(conn: psycopg.Connection, ids: set[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
@@ -297,7 +383,7 @@ def _claim_spellings(
     """Record each spelling and identifier an event gave that no actor held when read, as
     its actor's (unless another writer claimed it since): the registry learns every name
     it has been written under."""
-    aliases = [(w.kind, w.name, actor_id) for w, actor_id in unclaimed.items()]
+    aliases = [(w.kind, w.name, actor_id) for w, actor_id in unclaimed.items() if w.kind]
     identifiers = [(s, v, actor_id) for (s, v), actor_id in identifiers_found]
     _insert_rows(
         conn,
@@ -336,7 +422,9 @@ _ACTOR_JSON = """
                                          ORDER BY scheme, value)
                                  FROM actor_identifiers WHERE actor_id = a.id), '[]'::json),
         'event_count', (SELECT count(*) FROM events
-                        WHERE actor_ids @> ARRAY[a.id] AND deleted_at IS NULL)
+                        WHERE actor_ids @> ARRAY[a.id] AND deleted_at IS NULL),
+        'source_event_count', (SELECT count(*) FROM events
+                               WHERE source_actor_ids @> ARRAY[a.id] AND deleted_at IS NULL)
     )::text
     FROM actors a WHERE a.id = %s
 """
@@ -479,12 +567,14 @@ class ActorRegistry:
         return events
 
     def _events_of(self, actor_id: uuid.UUID, lock: bool = False) -> list[uuid.UUID]:
-        """The live events naming the actor, in id order; locked so with ``lock``."""
+        """The live events naming the actor (as an actor, a publisher or a chain link), in
+        id order; locked so with ``lock``."""
         return [
             row[0]
             for row in self.conn.execute(
-                "SELECT id FROM events WHERE actor_ids @> ARRAY[%s::uuid] AND deleted_at IS NULL"
+                "SELECT id FROM events WHERE (actor_ids @> ARRAY[%(id)s::uuid]"
+                " OR source_actor_ids @> ARRAY[%(id)s::uuid]) AND deleted_at IS NULL"
                 " ORDER BY id" + (" FOR UPDATE" if lock else ""),
-                (actor_id,),
+                {"id": actor_id},
             )
         ]

@@ -78,11 +78,25 @@ def merge_actors(
 
 
 def _renamed(event: dict, old: str, new: str) -> dict:
-    actors = [
-        actor | {"actor_id": new} if actor.get("actor_id") == old else actor
-        for actor in event.get("actors", ())
-    ]
-    return event | {"actors": actors}
+    """The event with each registry reference to ``old`` (an actor, a publisher, a chain
+    link) pointing at ``new``."""
+
+    def moved(item: dict, name: str) -> dict:
+        return item | {name: new} if item.get(name) == old else item
+
+    actors = [moved(actor, "actor_id") for actor in event.get("actors", ())]
+    sources = []
+    for source in event["sources"]:
+        source = moved(source, "publisher_actor_id")
+        if "attributed_to" in source:
+            source = source | {
+                "attributed_to": [
+                    moved(link, "actor_id") if isinstance(link, dict) else link
+                    for link in source["attributed_to"]
+                ]
+            }
+        sources.append(source)
+    return event | {"actors": actors, "sources": sources}
 
 
 def registry_read(db: Database, read):

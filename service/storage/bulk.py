@@ -157,14 +157,40 @@ def _lock_by_key(conn: psycopg.Connection, keys: set[str]) -> dict[str, tuple]:
 
 
 def _without_registry_ids(event: dict) -> dict:
-    """An event as its writer sent it before resolution: its actors without ``actor_id``."""
-    if not event.get("actors"):
-        return event
-    actors = [
-        {name: value for name, value in actor.items() if name != "actor_id"}
-        for actor in event["actors"]
-    ]
-    return event | {"actors": actors}
+    """An event as its writer sent it before resolution: its actors without ``actor_id``,
+    its sources without ``publisher_actor_id`` and their links without ``actor_id``."""
+    out = event
+    if event.get("actors"):
+        out = out | {"actors": [_without(actor, "actor_id") for actor in event["actors"]]}
+    if any(_cites_registry_actors(source) for source in event.get("sources", ())):
+        out = out | {"sources": [_source_as_given(source) for source in event["sources"]]}
+    return out
+
+
+def _without(item: dict, name: str) -> dict:
+    return {key: value for key, value in item.items() if key != name}
+
+
+def _source_as_given(source: dict) -> dict:
+    source = _without(source, "publisher_actor_id")
+    if "attributed_to" in source:
+        source["attributed_to"] = [
+            _without(link, "actor_id") if isinstance(link, dict) else link
+            for link in source["attributed_to"]
+        ]
+    return source
+
+
+def _cites_registry_actors(source: dict) -> bool:
+    return "publisher_actor_id" in source or any(
+        isinstance(link, dict) and "actor_id" in link for link in source.get("attributed_to", ())
+    )
+
+
+def _gives_registry_ids(event: dict) -> bool:
+    return any("actor_id" in actor for actor in event.get("actors", ())) or any(
+        _cites_registry_actors(source) for source in event.get("sources", ())
+    )
 
 
 def stored_as_given(store: EventStore, events: Sequence[dict]) -> set[int]:
@@ -185,8 +211,7 @@ def stored_as_given(store: EventStore, events: Sequence[dict]) -> set[int]:
         if found is None:
             continue
         if found == event or (
-            not any("actor_id" in actor for actor in event.get("actors", ()))
-            and _without_registry_ids(found) == event
+            not _gives_registry_ids(event) and _without_registry_ids(found) == event
         ):
             same.add(index)
     return same

@@ -61,15 +61,40 @@ def identifier_texts(identifiers: list[dict]) -> list[str]:
     return [identifier_text(i["scheme"], i["value"]) for i in identifiers]
 
 
+def source_actor_ids(sources: list[dict]) -> list[uuid.UUID]:
+    """The registry actors an event's sources cite: publishers and chain links resolved
+    (``publisher_actor_id``, each link's ``actor_id``), for ``source_actor_id=`` search."""
+    ids = set()
+    for source in sources:
+        if "publisher_actor_id" in source:
+            ids.add(source["publisher_actor_id"])
+        ids.update(
+            link["actor_id"]
+            for link in source.get("attributed_to", ())
+            if isinstance(link, dict) and "actor_id" in link
+        )
+    return sorted(uuid.UUID(actor_id) for actor_id in ids)
+
+
 def killed_readings(event: dict) -> dict:
     """``killed_best``: the reading of the event's killed figure (``figure_reading``);
-    ``killed_any``: the greatest reading of that figure and its accounts. NULL without one."""
+    ``killed_any`` and ``killed_fewest``: the greatest and the least reading of that figure
+    and its accounts; ``killed_readings``: every one of them, the figure's first. NULL
+    without one."""
     figure = killed_figure(event)
     if figure is None:
-        return {"killed_best": None, "killed_any": None}
+        return dict.fromkeys(KILLED_COLUMNS)
     readings = [figure_reading(each) for each in (figure, *figure.get("accounts", ()))]
     known = [reading for reading in readings if reading is not None]
-    return {"killed_best": readings[0], "killed_any": max(known) if known else None}
+    return {
+        "killed_best": readings[0],
+        "killed_any": max(known) if known else None,
+        "killed_fewest": min(known) if known else None,
+        "killed_readings": [float(reading) for reading in known] or None,
+    }
+
+
+KILLED_COLUMNS = ("killed_best", "killed_any", "killed_fewest", "killed_readings")
 
 
 def search_columns(event: dict) -> dict:
@@ -106,6 +131,7 @@ def search_columns(event: dict) -> dict:
         "actor_ids": sorted({uuid.UUID(a["actor_id"]) for a in actors if "actor_id" in a}),
         "tags": event.get("tags", []),
         "publishers": [source["publisher"] for source in event["sources"]],
+        "source_actor_ids": source_actor_ids(event["sources"]),
         "source_kinds": source_kinds(event["sources"]),
         "place": location.get("name"),
         "lat": location.get("lat"),
@@ -142,6 +168,7 @@ INDEXED_COLUMNS = (
     "actor_ids",
     "tags",
     "publishers",
+    "source_actor_ids",
     "source_kinds",
     "place",
     "lat",
@@ -149,8 +176,7 @@ INDEXED_COLUMNS = (
     "location_precision",
     "csv_fields",
     "identifiers",
-    "killed_best",
-    "killed_any",
+    *KILLED_COLUMNS,
 )
 SEARCH_VECTOR = sql.SQL(search_vector_sql("%(title)s", "%(text)s"))
 

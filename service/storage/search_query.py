@@ -149,14 +149,13 @@ def _overlaps(column: str, name: str, values: list) -> tuple[sql.Composable, dic
     )
 
 
-def _of_registry_actors(ids: list) -> tuple[sql.Composable, dict]:
+def _of_registry_actors(column: str, ids: list) -> tuple[sql.Composable, dict]:
     # A merged actor's id stands for its survivor, which its events were moved to.
     return (
         sql.SQL(
-            "actor_ids && ARRAY(SELECT coalesce(merged_into, id) FROM actors"
-            " WHERE id = ANY(%(actor_id)s::uuid[]))"
-        ),
-        {"actor_id": ids},
+            "{} && ARRAY(SELECT coalesce(merged_into, id) FROM actors WHERE id = ANY({}::uuid[]))"
+        ).format(sql.Identifier(column + "s"), sql.Placeholder(column)),
+        {column: ids},
     )
 
 
@@ -169,14 +168,34 @@ def _place_is(names: list[str]) -> tuple[sql.Composable, dict]:
     return sql.SQL("lower(place) IN ({})").format(alternatives), params
 
 
-def _at_least_killed(count: float, figures: str) -> tuple[sql.Composable, dict]:
-    # killed_best reads the event's own figure, killed_any the greatest of it and its
-    # accounts (rows.killed_readings): "some source says at least that many".
-    column = "killed_any" if figures == "any" else "killed_best"
-    return (
-        sql.SQL("{} >= {}").format(sql.Identifier(column), sql.Placeholder("killed_min")),
-        {"killed_min": count},
-    )
+def _killed_between(
+    low: float | None, high: float | None, figures: str
+) -> tuple[sql.Composable, dict]:
+    # killed_best reads the event's own figure; killed_any the greatest of it and its
+    # accounts, killed_fewest the least (rows.killed_readings): "some source says at least
+    # / at most that many". With both bounds and `any`, one reading within both
+    # (killed_readings), after the indexed bounds.
+    params = {"killed_min": low, "killed_max": high}
+    parts = []
+    if figures != "any":
+        bounds = (("killed_best", ">=", low), ("killed_best", "<=", high))
+    else:
+        bounds = (("killed_any", ">=", low), ("killed_fewest", "<=", high))
+    for (column, operator, value), name in zip(bounds, params, strict=True):
+        if value is not None:
+            parts.append(
+                sql.SQL("{} {} {}").format(
+                    sql.Identifier(column), sql.SQL(operator), sql.Placeholder(name)
+                )
+            )
+    if figures == "any" and low is not None and high is not None:
+        parts.append(
+            sql.SQL(
+                "EXISTS (SELECT FROM unnest(killed_readings) AS r"
+                " WHERE r BETWEEN %(killed_min)s AND %(killed_max)s)"
+            )
+        )
+    return sql.SQL(" AND ").join(parts), {n: v for n, v in params.items() if v is not None}
 
 
 def _window(date_from: str | None, date_to: str | None) -> tuple[sql.Composable, dict]:
@@ -246,8 +265,9 @@ def build(args: dict, *, located: bool = False) -> EventQuery:
         parts.append(_any_of("certainty", "certainty", args["certainty"]))
     if "actor" in args:
         parts.append(_overlaps("actor_keys", "actor", [actor_key(a) for a in args["actor"]]))
-    if "actor_id" in args:
-        parts.append(_of_registry_actors(args["actor_id"]))
+    for column in ("actor_id", "source_actor_id"):
+        if column in args:
+            parts.append(_of_registry_actors(column, args[column]))
     if "country" in args:
         parts.append(_overlaps("countries", "country", args["country"]))
     if "tag" in args:
@@ -270,8 +290,12 @@ def build(args: dict, *, located: bool = False) -> EventQuery:
         parts.append(_window(args.get("date_from"), args.get("date_to")))
     if "bbox" in args:
         parts.append(_in_box(args["bbox"]))
-    if "killed_min" in args:
-        parts.append(_at_least_killed(args["killed_min"], args.get("figures", "best")))
+    if "killed_min" in args or "killed_max" in args:
+        parts.append(
+            _killed_between(
+                args.get("killed_min"), args.get("killed_max"), args.get("figures", "best")
+            )
+        )
     if "near" in args:
         parts.append(_near(*args["near"]))
     if located:
