@@ -82,6 +82,13 @@ def test_links_lead_from_a_created_event_to_its_reads_and_writes(app, database_u
                     " actor_identifiers CASCADE"
                 )
 
+        def before_call(self, case):
+            # Random registry ids name no actor, so a body carrying one is the documented
+            # 422; with an id possible on every actor, publisher and chain link, nearly
+            # every generated event carried one and none was ever created. Writers leave
+            # them out (the service sets them); so do these scenarios.
+            _without_registry_ids(case.body)
+
         def get_call_kwargs(self, case):
             return {"headers": headers_for(case)}
 
@@ -107,3 +114,20 @@ def test_links_lead_from_a_created_event_to_its_reads_and_writes(app, database_u
         ("PUT /v1/events/{event_id}", 200),
         ("DELETE /v1/events/{event_id}", 204),
     } & answered
+
+
+def _without_registry_ids(body) -> None:
+    """``body`` without the registry ids a writer may give on actors, publishers and
+    attribution links (in place)."""
+    if not isinstance(body, dict):
+        return
+    for actor in body.get("actors") or []:
+        if isinstance(actor, dict):
+            actor.pop("actor_id", None)
+    for source in body.get("sources") or []:
+        if not isinstance(source, dict):
+            continue
+        source.pop("publisher_actor_id", None)
+        for link in source.get("attributed_to") or []:
+            if isinstance(link, dict):
+                link.pop("actor_id", None)
