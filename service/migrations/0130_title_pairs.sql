@@ -26,8 +26,11 @@ $$;
 
 -- The pair keys of a title: the lexemes of the A-weighted part of `search` (the title,
 -- rows.search_vector_sql), as ts_filter(search, '{a}') of the title match has them.
+-- SET search_path: an index expression is evaluated with search_path = pg_catalog on
+-- PostgreSQL 17 and later (CREATE INDEX, VACUUM, REINDEX), where lexeme_pair_keys would
+-- not be found (the embedded PostgreSQL 18 failed this migration without it).
 CREATE FUNCTION title_pair_keys(search tsvector) RETURNS bigint[]
-LANGUAGE sql IMMUTABLE STRICT PARALLEL RESTRICTED AS $$
+LANGUAGE sql IMMUTABLE STRICT PARALLEL RESTRICTED SET search_path FROM CURRENT AS $$
     SELECT lexeme_pair_keys(tsvector_to_array(ts_filter(search, '{a}')))
 $$;
 
