@@ -278,7 +278,8 @@ def measure(url: str, options) -> dict:
     }
 
 
-def main() -> None:
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    """The options of this benchmark (bench/run.py's --import-rows passes its own)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=1)
@@ -286,7 +287,11 @@ def main() -> None:
         "--jobs", type=int, nargs="+", default=[1], help="the import's --jobs; several alternate"
     )
     parser.add_argument("--database", default="events_bench_import")
-    options = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    options = parse()
     session.run(
         "imports", options.database, lambda url: measure(url, options), table, vars(options)
     )

@@ -29,7 +29,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import load, wrk
+from bench import imports, load, webhooks, wrk
 from bench.floor import Floor, timed
 from bench.servers import Gunicorn
 
@@ -85,6 +85,21 @@ BARS = {
     # Cost from 1M to 3M events (design.md §9: no worse than log n).
     "growth_ratio": 1.5,
 }
+
+# Issue 20's aims (performance, round 2), each at the size it names.
+ROUND_2_AIMS = (
+    # (label, request, size, figure, bar)
+    ("facets p95 < 25 ms at 1M", "facets", 1_000_000, "p95_ms", 25),
+    ("facets p95 < 30 ms at 3M", "facets", 3_000_000, "p95_ms", 30),
+    ("near= nearest first p95 < 20 ms at 1M", "near", 1_000_000, "p95_ms", 20),
+    ("near= by date p95 < 20 ms at 1M", "near_by_date", 1_000_000, "p95_ms", 20),
+    ("broad full text by relevance p95 < 50 ms at 3M", "full_text_broad", 3_000_000, "p95_ms", 50),
+)
+# ... and its growth aims from 1M to 3M (p95 at 3M / p95 at 1M).
+ROUND_2_GROWTH = {"near": 1.2, "near_by_date": 1.2}
+# The push and import aims the same report carries (design.md, the push and import issues).
+IMPORT_AIMS = {"rows_per_s": 10_000, "rss_growth_mib": 100}
+WEBHOOK_AIMS = {"lag_p50_ms": 100, "lag_p99_ms": 1000, "write_p50_ratio": 1.10}
 
 
 def _get(url: str) -> dict:
@@ -263,7 +278,7 @@ def _row(cells, widths) -> str:
     return "  ".join(str(cell).rjust(width) for cell, width in zip(cells, widths, strict=True))
 
 
-def report(results: list[dict]) -> str:
+def report(results: list[dict], extras: dict | None = None) -> str:
     """The results as a plain-text table, with the bars."""
     lines = []
     widths = (10, 24, 8, 8, 8, 8, 8, 8, 8, 9)
@@ -433,9 +448,10 @@ def report(results: list[dict]) -> str:
         if f not in ("sql", "geojson")
     ]
     checks += growth_checks(results)
-    for label, value, bar, op in checks:
-        met = value < bar if op == "<" else value <= bar if op == "<=" else value >= bar
-        lines.append(f"  {'MET   ' if met else 'MISSED'} {label}: {value:.2f}")
+    lines += checked(checks)
+    lines += ["", "Issue 20's aims (performance, round 2):", *checked(round_2_checks(results))]
+    if extras:
+        lines += ["", "Import and push:", *checked(push_and_import_checks(extras))]
     return "\n".join(lines)
 
 
@@ -458,6 +474,120 @@ def growth_checks(results: list[dict]) -> list[tuple]:
         for name, figures in larger["http"].items()
         if name not in (*PAIRED, "full_text_broad") and name in smaller["http"]
     ]
+
+
+def round_2_checks(results: list[dict]) -> list[tuple]:
+    """Issue 20's aims, for the sizes this run measured: (label, value, bar, op)."""
+    by_size = {result["size"]: result["http"] for result in results}
+    checks = [
+        (label, by_size[size][name][figure], bar, "<")
+        for label, name, size, figure, bar in ROUND_2_AIMS
+        if size in by_size
+    ]
+    if 1_000_000 in by_size and 3_000_000 in by_size:
+        small, large = by_size[1_000_000], by_size[3_000_000]
+        checks += [
+            (
+                f"{name} p95 growth from 1M to 3M <= {bar}x",
+                large[name]["p95_ms"] / small[name]["p95_ms"],
+                bar,
+                "<=",
+            )
+            for name, bar in ROUND_2_GROWTH.items()
+        ]
+    checks += [
+        (
+            f"GET by id >= {BARS['get_vs_trivial']}x trivial req/s at {size:,} "
+            f"(the service's hooks alone: "
+            f"{http['hooks_only']['requests_per_s'] / http['trivial']['requests_per_s']:.2f}x)",
+            http["get_by_id"]["requests_per_s"] / http["trivial"]["requests_per_s"],
+            BARS["get_vs_trivial"],
+            ">=",
+        )
+        for size, http in by_size.items()
+        if size in (1_000_000, 3_000_000) and "hooks_only" in http
+    ]
+    return checks
+
+
+def push_and_import_checks(extras: dict) -> list[tuple]:
+    """The import's and the webhooks' aims, for those this run measured."""
+    checks = []
+    for jobs, run in extras.get("imports", {}).get("by_jobs", {}).items():
+        checks += [
+            (
+                f"UCDP GED import --jobs {jobs} >= {IMPORT_AIMS['rows_per_s']:,} rows/s",
+                run["import_rows_per_s"],
+                IMPORT_AIMS["rows_per_s"],
+                ">=",
+            ),
+            (
+                f"UCDP GED import --jobs {jobs} memory growth "
+                f"< {IMPORT_AIMS['rss_growth_mib']} MiB",
+                run["import_rss_growth_mib"],
+                IMPORT_AIMS["rss_growth_mib"],
+                "<",
+            ),
+        ]
+    pushed = extras.get("webhooks")
+    if pushed:
+        checks += [
+            (
+                f"webhooks: every change delivered once ({pushed['received']:,} received, "
+                f"{pushed['duplicates']} twice, of {pushed['expected']:,})",
+                pushed["received"] - pushed["duplicates"] - pushed["expected"],
+                0,
+                "==",
+            ),
+            *(
+                (
+                    f"webhook lag {p} < {WEBHOOK_AIMS[f'lag_{p}_ms']:,} ms",
+                    pushed[f"lag_{p}_ms"],
+                    WEBHOOK_AIMS[f"lag_{p}_ms"],
+                    "<",
+                )
+                for p in ("p50", "p99")
+            ),
+            (
+                f"write p50 with the deliverer running < {WEBHOOK_AIMS['write_p50_ratio']}x "
+                "without",
+                pushed["write_p50_ratio"],
+                WEBHOOK_AIMS["write_p50_ratio"],
+                "<",
+            ),
+        ]
+    return checks
+
+
+def checked(checks: list[tuple]) -> list[str]:
+    """Each check as a line, MET or MISSED."""
+    compare = {
+        "<": lambda value, bar: value < bar,
+        "<=": lambda value, bar: value <= bar,
+        ">=": lambda value, bar: value >= bar,
+        "==": lambda value, bar: value == bar,
+    }
+    return [
+        f"  {'MET   ' if compare[op](value, bar) else 'MISSED'} {label}: {value:.2f}"
+        for label, value, bar, op in checks
+    ]
+
+
+def measure_push_and_import(options: argparse.Namespace, server_url: str) -> dict:
+    """bench/imports.py and bench/webhooks.py at this run's sizes, each on its own scratch
+    database, with the load average each started under."""
+    extras = {}
+    if options.import_rows:
+        given = imports.parse(["--rows", str(options.import_rows)])
+        started = os.getloadavg()
+        with load.scratch_database(server_url, given.database) as url:
+            extras["imports"] = imports.measure(url, given) | {"load_average_before": started}
+    if options.webhook_changes:
+        given = webhooks.parse(["--changes", str(options.webhook_changes)])
+        started = os.getloadavg()
+        with load.scratch_database(server_url, given.database) as url:
+            extras["webhooks"] = webhooks.measure(url, given) | {"load_average_before": started}
+    return extras
 
 
 def latest_result() -> Path | None:
@@ -523,6 +653,20 @@ def main(argv: list[str] | None = None) -> None:
         help="the service's LOG_LEVEL (default: as configured, INFO: "
         "a JSON access line per request)",
     )
+    parser.add_argument(
+        "--import-rows",
+        type=int,
+        default=0,
+        help="also measure the UCDP GED import of this many rows (bench/imports.py) into "
+        "the same report (0: not)",
+    )
+    parser.add_argument(
+        "--webhook-changes",
+        type=int,
+        default=0,
+        help="also measure webhook delivery with this many changes a phase "
+        "(bench/webhooks.py) into the same report (0: not)",
+    )
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument(
         "--compare",
@@ -541,14 +685,17 @@ def main(argv: list[str] | None = None) -> None:
     load.database_url(server_url, options.database)  # refuses before doing anything
     RESULTS.mkdir(exist_ok=True)
     results = [measure(size, options, server_url) for size in options.sizes]
-    table = report(results)
+    extras = measure_push_and_import(options, server_url)
+    table = report(results, extras)
     print("\n" + table)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     previous = options.compare or latest_result()
     path = RESULTS / f"bench-{stamp}.json"
     path.write_text(
         json.dumps(
-            {"options": vars(options), "results": results, "table": table}, indent=2, default=str
+            {"options": vars(options), "results": results, **extras, "table": table},
+            indent=2,
+            default=str,
         )
     )
     print(f"\nwritten: {path}")

@@ -398,7 +398,8 @@ def _lag_p50_of(written, received, start: float) -> float | None:
     return statistics.median(lags) * 1000 if lags else None
 
 
-def main(argv=None) -> None:
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    """The options of this benchmark (bench/run.py's --webhook-changes passes its own)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--changes", type=int, default=10_000, help="changes per phase")
     parser.add_argument("--rate", type=float, default=1000, help="changes per second")
@@ -409,7 +410,11 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--log-level", default="INFO", help="the deliverer's (INFO: a line per attempt)"
     )
-    options = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    options = parse(argv)
     server_url = load.server_url(options.database)
     RESULTS.mkdir(exist_ok=True)
     with load.scratch_database(server_url, options.database) as url:

@@ -129,6 +129,52 @@ def test_growth_is_checked_between_the_two_largest_sizes_without_the_broad_ranki
     assert growth_checks([result(10_000, 1.0)]) == []
 
 
+def test_issue_20s_aims_are_judged_at_the_sizes_they_name():
+    from bench.run import checked, round_2_checks
+
+    def result(size, p95, get_rate=700.0):
+        figures = {"p50_ms": p95 / 2, "p95_ms": p95, "requests_per_s": 1000.0}
+        names = ("facets", "near", "near_by_date", "full_text_broad")
+        http = {name: dict(figures) for name in names}
+        http |= {
+            "get_by_id": {"requests_per_s": get_rate},
+            "hooks_only": {"requests_per_s": 800.0},
+            "trivial": {"requests_per_s": 1000.0},
+        }
+        return {"size": size, "http": http}
+
+    lines = checked(round_2_checks([result(1_000_000, 19.0), result(3_000_000, 29.0, 690.0)]))
+    verdicts = {line.split(": ")[0].split(maxsplit=1)[1]: line.split()[0] for line in lines}
+    assert verdicts["facets p95 < 25 ms at 1M"] == "MET"
+    assert verdicts["facets p95 < 30 ms at 3M"] == "MET"
+    assert verdicts["broad full text by relevance p95 < 50 ms at 3M"] == "MET"
+    assert verdicts["near p95 growth from 1M to 3M <= 1.2x"] == "MISSED"  # 29 / 19 = 1.53
+    get_by_id = [v for label, v in verdicts.items() if label.startswith("GET by id")]
+    assert get_by_id == ["MET", "MISSED"]  # 0.70 at 1M, 0.69 at 3M
+    # A run of other sizes judges none of the sized aims and no growth.
+    assert round_2_checks([result(10_000, 99.0)]) == []
+
+
+def test_the_import_and_push_aims_join_the_report_when_measured():
+    from bench.run import checked, push_and_import_checks
+
+    assert push_and_import_checks({}) == []
+    extras = {
+        "imports": {"by_jobs": {"1": {"import_rows_per_s": 750.0, "import_rss_growth_mib": 3.0}}},
+        "webhooks": {
+            "received": 100,
+            "duplicates": 1,
+            "expected": 100,
+            "lag_p50_ms": 80.0,
+            "lag_p99_ms": 600.0,
+            "write_p50_ratio": 1.05,
+        },
+    }
+    verdicts = [line.split()[0] for line in checked(push_and_import_checks(extras))]
+    # import rate, import memory, each change once (one came twice), lag p50, p99, writes
+    assert verdicts == ["MISSED", "MET", "MISSED", "MET", "MET", "MET"]
+
+
 def test_the_loader_takes_only_a_database_on_this_machine():
     # A unix socket directory (the embedded server of a run without DATABASE_URL) is local.
     for host in ("127.0.0.1", "localhost", "::1", "/tmp/events-test-pg-x"):
