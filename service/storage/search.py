@@ -338,6 +338,7 @@ class SearchStore:
     ) -> list[tuple]:
         """The first ``limit`` rows of ``source`` meeting ``where``, in the sort's order
         (by its key, or by ``key`` holding the same values on these rows)."""
+        ranked = key is not None
         if key is None:
             key = search_query.SORT_KEYS[sort].expression
         found = sql.SQL(
@@ -351,9 +352,12 @@ class SearchStore:
             "order": search_query.order_by(sort, key),
             "limit": sql.Placeholder("limit"),
         }
-        if query.on_point_index:
-            # Rows first, from an index-only scan of the covering point index (no table
-            # read per candidate), then the bodies of the page's rows only.
+        if query.on_point_index or ranked:
+            # Rows first, then the bodies of the page's rows only: from an index-only scan
+            # of the covering point index (no table read per candidate); or, for a
+            # relevance group, whose every match is ranked and sorted, without turning
+            # each match's body into text for a sort that keeps a page of them (at 3M
+            # events, 3,737 title matches of `drone attack Kharkiv`: 17.7 -> 15.7 ms).
             statement = sql.SQL(
                 "SELECT events.body::text, m.sort_key, m.id, m.distance FROM ({found}) AS m"
                 " JOIN {source} USING (id) ORDER BY {order}"
