@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 
+import psycopg
 import pytest
 
 from service.storage.distance import EARTH_RADIUS_KM, LONGEST_KM, bounding_box
@@ -264,3 +265,35 @@ def test_near_as_of_now_walks_to_the_same_pages(client, places, sort):
         pages.append(seen)
     assert pages[0] == pages[1]
     assert set(pages[0]) == {places[name] for name in ("kursk", "belgorod", "moscow", "kyiv")}
+
+
+@pytest.mark.parametrize("sort", ["-date", "date", "-created_at", "created_at"])
+def test_a_walk_by_date_or_creation_reads_its_index_alone(
+    client, places, database_url, monkeypatch, sort
+):
+    """The walk checks each walked row's point against the circle from the index it
+    walks (migrations 0070, 0131): an index-only scan, not a table page a row."""
+    statements = []
+    execute = psycopg.Connection.execute
+
+    def recording(self, query, params=None, **kwargs):
+        statements.append((query, params))
+        return execute(self, query, params, **kwargs)
+
+    monkeypatch.setattr(psycopg.Connection, "execute", recording)
+    assert client.get(f"/v1/events?near=36.19,51.73,500&sort={sort}").status_code == 200
+    monkeypatch.undo()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        texts = [(q if isinstance(q, str) else q.as_string(conn), p) for q, p in statements]
+        walks = [(q, p) for q, p in texts if " AS walked " in q]
+        assert len(walks) == 1
+        conn.execute("VACUUM (ANALYZE) events")  # an index-only scan needs the visibility map
+        conn.execute("SET enable_seqscan = off")  # a handful of rows: not worth an index here
+        conn.execute("SET enable_bitmapscan = off")
+        conn.execute("SET enable_sort = off")  # the walk reads an order, as at scale
+        ((query, params),) = walks
+        plan = "\n".join(row[0] for row in conn.execute(f"EXPLAIN {query}", params))
+    index = "events_start_idx" if sort.endswith("date") else "events_created_idx"
+    assert f"Index Only Scan Backward using {index}" in plan or (
+        f"Index Only Scan using {index}" in plan
+    ), plan
